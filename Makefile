@@ -1,0 +1,34 @@
+# Two entry points; each creates .venv and installs the project into it when missing.
+#   make demo   the main job on the embedded default data
+#   make test   the test suite
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+OPENCV_VERSION := $(shell sed -n 's/^OPENCV_VERSION = "\(.*\)"/\1/p' setup.py)
+PIP := $(BIN)/python -m pip --disable-pip-version-check -q
+
+.PHONY: demo test install lint clean
+
+install: $(STAMP)
+
+$(STAMP): setup.py
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -e '.[dev]'
+	# albumentations' opencv-python-headless shares cv2/ with the contrib build: restore contrib last.
+	$(PIP) install --force-reinstall --no-deps opencv-contrib-python-headless==$(OPENCV_VERSION)
+	$(BIN)/python -c "import cv2; cv2.ximgproc.segmentation.createSelectiveSearchSegmentation(); print('cv2', cv2.__version__, 'with ximgproc')"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python tools/demo.py
+
+test: $(STAMP)
+	$(BIN)/ruff check backbones detector tools tests
+	$(BIN)/python -m pytest -q tests
+
+lint: $(STAMP)
+	$(BIN)/ruff check backbones detector tools tests
+
+clean:
+	rm -rf $(VENV) outputs .pytest_cache

@@ -1,0 +1,101 @@
+"""The fast inference path: ``for_inference(model)``.
+
+Transformations, each exact up to float rounding:
+
+1. BatchNorm folded into the preceding convolution (``bn`` variant).
+2. The three 1x1 convolutions of an Inception module that read the same input (branch 1, and
+   the reductions of branches 2 and 3) merged into one wider 1x1 convolution, then split.
+3. Auxiliary heads dropped, dropout gone (eval mode).
+4. Weights and activations in ``channels_last`` memory format (oneDNN's fast layout on CPU,
+   tensor cores' on CUDA).
+
+Run the result under ``torch.inference_mode()``. Input and output are those of the model:
+``[N, 3, H, W]`` float -> ``[N, num_classes]`` logits; :meth:`InferenceGoogLeNet.forward_features`
+returns the same taps as the model's.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+from .googlenet import GoogLeNet
+from .layers import BasicConv2d, Inception
+
+
+def _fold_bn(unit: BasicConv2d) -> None:
+    if unit.bn is not None:
+        unit.conv = fuse_conv_bn_eval(unit.conv, unit.bn)
+        unit.bn = None
+
+
+class MergedInception(nn.Module):
+    """An :class:`Inception` whose three input 1x1 convolutions run as one.
+
+    ``[N, in, H, W]`` -> ``[N, out, H, W]``, the same values as the source module.
+    """
+
+    def __init__(self, block: Inception):
+        super().__init__()
+        units = [block.branch1, block.branch2[0], block.branch3[0]]
+        for u in units:
+            _fold_bn(u)
+        for u in (block.branch2[1], block.branch3[1], block.branch4[1]):
+            _fold_bn(u)
+        convs = [u.conv for u in units]
+        self.splits = [c.out_channels for c in convs]
+        merged = nn.Conv2d(convs[0].in_channels, sum(self.splits), kernel_size=1)
+        with torch.no_grad():
+            merged.weight.copy_(torch.cat([c.weight for c in convs]))
+            merged.bias.copy_(torch.cat([c.bias if c.bias is not None else torch.zeros(c.out_channels) for c in convs]))
+        self.reduce = merged
+        self.conv3x3 = block.branch2[1]
+        self.conv5x5 = block.branch3[1]
+        self.pool_proj = block.branch4
+        self.out_channels = block.out_channels
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b1, r2, r3 = torch.relu_(self.reduce(x)).split(self.splits, dim=1)
+        return torch.cat((b1, self.conv3x3(r2), self.conv5x5(r3), self.pool_proj(x)), 1)
+
+
+class InferenceGoogLeNet(nn.Module):
+    """Eval-only GoogLeNet with folded BN, merged 1x1s and channels_last; see the module doc."""
+
+    def __init__(self, model: GoogLeNet, memory_format: torch.memory_format = torch.channels_last):
+        super().__init__()
+        self.memory_format = memory_format
+        self.net = model
+
+    @property
+    def feature_info(self):
+        return self.net.feature_info
+
+    def _prepare(self, x: torch.Tensor) -> torch.Tensor:
+        return x.contiguous(memory_format=self.memory_format)
+
+    def forward_features(self, x: torch.Tensor, taps: tuple[str, ...] = ("inception_5b",)) -> dict[str, torch.Tensor]:
+        return self.net.forward_features(self._prepare(x), taps)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net.forward_head(self.net.forward_features(self._prepare(x))["inception_5b"])
+
+
+def for_inference(model: GoogLeNet, memory_format: torch.memory_format = torch.channels_last) -> InferenceGoogLeNet:
+    """A fast, eval-only copy of ``model`` (the original is left untouched); see the module doc."""
+    net = copy.deepcopy(model).eval()
+    net.aux1 = net.aux2 = None
+    net.aux_logits = False
+    for name, _ in list(net.named_children()):
+        child = getattr(net, name)
+        if isinstance(child, Inception):
+            setattr(net, name, MergedInception(child))
+        elif isinstance(child, BasicConv2d):
+            _fold_bn(child)
+    net = net.to(memory_format=memory_format)
+    for p in net.parameters():
+        p.requires_grad_(False)
+    return InferenceGoogLeNet(net, memory_format).eval()

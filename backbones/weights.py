@@ -1,0 +1,104 @@
+"""Loading weights files into a GoogLeNet, with one-line errors for the wrong file.
+
+Two formats are accepted, both read with ``torch.load(weights_only=True)``:
+
+- a torchvision-format state dict: a flat ``{name: tensor}`` mapping, as the released ImageNet
+  weights of ``torchvision.models.googlenet`` (with or without the untrained ``aux1``/``aux2``
+  entries, with or without a DistributedDataParallel ``module.`` prefix);
+- a checkpoint of ours: a dict whose ``"model"`` entry is such a state dict (``train_cls``'s
+  ``final.pth`` holds the averaged weights there; other entries are ignored here).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+CHECKPOINT_MODEL_KEY = "model"
+AUX_PREFIXES = ("aux1.", "aux2.")
+HEAD_KEYS = ("fc.weight", "fc.bias", "aux1.fc2.weight", "aux1.fc2.bias", "aux2.fc2.weight", "aux2.fc2.bias")
+
+
+class WeightsError(ValueError):
+    """A weights file that cannot serve the requested model; the message is one line."""
+
+
+def safe_load(path: str | Path, what: str = "weights file") -> object:
+    """``torch.load(path, weights_only=True)`` onto the CPU; a missing or unreadable file is a
+    one-line :class:`WeightsError` naming ``path`` and ``what`` was expected."""
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f"{path}: {what} not found")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - any unpickling failure is the file's fault
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise WeightsError(f"{path}: not a {what} readable with torch.load(weights_only=True) ({reason})") from None
+
+
+def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
+    """Read a state dict from a torchvision-format file or a checkpoint of ours (CPU tensors)."""
+    obj = safe_load(path)
+    if isinstance(obj, dict) and isinstance(obj.get(CHECKPOINT_MODEL_KEY), dict):
+        obj = obj[CHECKPOINT_MODEL_KEY]
+    if not isinstance(obj, dict) or not obj or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise WeightsError(
+            f"{path}: expected a state dict (name -> tensor) or a checkpoint with a '{CHECKPOINT_MODEL_KEY}' "
+            f"state dict, got {type(obj).__name__}"
+        )
+    return {k.removeprefix("module."): v for k, v in obj.items()}
+
+
+def _examples(keys: set[str], n: int = 3) -> str:
+    shown = sorted(keys)[:n]
+    return ", ".join(shown) + (", ..." if len(keys) > n else "")
+
+
+def load_weights(model: nn.Module, path: str | Path, ignore_head: bool = False) -> None:
+    """Load ``path`` into a :class:`~backbones.googlenet.GoogLeNet` in place.
+
+    The auxiliary heads are optional on both sides: entries for heads the model lacks are
+    dropped, and heads the file lacks keep their initialization (torchvision's released weights
+    carry untrained ones). ``ignore_head=True`` skips the classifier layers (``fc`` and the
+    auxiliary ``fc2``) so a backbone can be initialized for a different number of classes.
+
+    Raises:
+        WeightsError: missing file, unreadable file, wrong variant, missing or unexpected keys,
+            a different number of classes, or any other shape mismatch.
+    """
+    state = read_state_dict(path)
+    variant = getattr(model, "variant", "?")
+    has_bn = any(k.endswith(".bn.running_var") for k in state)
+    if variant == "paper" and has_bn:
+        raise WeightsError(
+            f"{path}: is a 'bn' variant (torchvision-format, BatchNorm) state dict, but variant='paper' was requested"
+        )
+    if variant == "bn" and not has_bn and "conv1.conv.bias" in state:
+        raise WeightsError(
+            f"{path}: is a 'paper' variant state dict (biased convs, no BatchNorm), but variant='bn' was requested"
+        )
+
+    own = model.state_dict()
+    state = {k: v for k, v in state.items() if not k.startswith(AUX_PREFIXES) or k in own}
+    if ignore_head:
+        state = {k: v for k, v in state.items() if k not in HEAD_KEYS}
+    own_required = {k for k in own if not k.startswith(AUX_PREFIXES) and not (ignore_head and k in HEAD_KEYS)}
+    missing = own_required - state.keys()
+    unexpected = state.keys() - own.keys()
+    if missing or unexpected:
+        raise WeightsError(
+            f"{path}: does not match googlenet variant '{variant}': {len(missing)} missing keys"
+            f"{' (' + _examples(missing) + ')' if missing else ''}, {len(unexpected)} unexpected keys"
+            f"{' (' + _examples(unexpected) + ')' if unexpected else ''}"
+        )
+    if "fc.weight" in state and state["fc.weight"].shape != own["fc.weight"].shape:
+        raise WeightsError(
+            f"{path}: has {state['fc.weight'].shape[0]} classes but num_classes={own['fc.weight'].shape[0]} "
+            "was requested (pass ignore_head=True to load only the backbone)"
+        )
+    for k, v in state.items():
+        if v.shape != own[k].shape:
+            raise WeightsError(f"{path}: '{k}' has shape {list(v.shape)}, the model expects {list(own[k].shape)}")
+    model.load_state_dict(state, strict=False)

@@ -1,0 +1,1 @@
+"""Speed measurements run by ``tools/benchmark.py``: never part of the timed test suite."""

@@ -1,0 +1,34 @@
+"""What every command-line tool shares: a user mistake ends in one line on stderr, not a traceback."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
+from backbones.weights import WeightsError
+
+from .config import ConfigError
+
+
+class UserError(ValueError):
+    """A mistake in what the user asked for (a path, an option); the message is one line."""
+
+
+USER_ERRORS = (UserError, ConfigError, WeightsError, FileNotFoundError)
+EXIT_USER_ERROR = 2
+
+
+def run_tool(main: Callable[[list[str] | None], int | None], argv: list[str] | None = None) -> int:
+    """Call ``main(argv)``; turn a user error into ``error: <message>`` on stderr and exit code 2."""
+    try:
+        return int(main(argv) or 0)
+    except USER_ERRORS as e:
+        message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        print(f"error: {message}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except BrokenPipeError:  # output piped into head & co.
+        sys.stderr.close()
+        return 0
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

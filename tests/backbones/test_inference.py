@@ -1,0 +1,65 @@
+"""The fast inference path gives the model's logits and features."""
+
+import pytest
+import torch
+
+from backbones import for_inference, googlenet
+from backbones.inference import MergedInception
+
+
+def _randomize_bn(model):
+    g = torch.Generator().manual_seed(2)
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.copy_(torch.rand(m.running_mean.shape, generator=g) - 0.5)
+            m.running_var.copy_(torch.rand(m.running_var.shape, generator=g) + 0.5)
+            m.weight.data.copy_(torch.rand(m.weight.shape, generator=g) + 0.5)
+    return model
+
+
+@pytest.mark.parametrize("variant", ["paper", "bn"])
+@pytest.mark.parametrize("size", [224, 160])
+def test_same_logits(variant, size):
+    model = _randomize_bn(googlenet(variant, num_classes=50)).eval()
+    fast = for_inference(model)
+    x = torch.randn(4, 3, size, size)
+    with torch.inference_mode():
+        ref, got = model(x), fast(x)
+    assert got.shape == ref.shape == (4, 50)
+    assert (got - ref).abs().max().item() < 1e-4 * max(1.0, ref.abs().max().item())
+
+
+def test_structure_and_original_untouched():
+    model = googlenet("bn").train()
+    fast = for_inference(model)
+    assert model.training and model.aux1 is not None and model.conv1.bn is not None
+    assert not fast.training
+    net = fast.net
+    assert net.aux1 is None and net.conv1.bn is None
+    assert isinstance(net.inception4e, MergedInception)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fast.modules())
+    assert net.inception4e.reduce.weight.is_contiguous(memory_format=torch.channels_last)
+    assert not any(p.requires_grad for p in fast.parameters())
+
+
+def test_features_match():
+    model = _randomize_bn(googlenet("bn")).eval()
+    fast = for_inference(model)
+    x = torch.randn(2, 3, 224, 224)
+    with torch.inference_mode():
+        ref = model.forward_features(x, ("inception_4e", "inception_5b"))
+        got = fast.forward_features(x, ("inception_4e", "inception_5b"))
+    for k in ref:
+        assert got[k].shape == ref[k].shape
+        assert (got[k] - ref[k]).abs().max().item() < 1e-4 * max(1.0, ref[k].abs().max().item())
+    assert [f.name for f in fast.feature_info] == [f.name for f in model.feature_info]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_inference_path():
+    model = _randomize_bn(googlenet("bn")).eval()
+    x = torch.randn(2, 3, 224, 224)
+    with torch.inference_mode():
+        ref = model(x)
+        got = for_inference(model).cuda()(x.cuda()).cpu()
+    assert torch.allclose(got, ref, atol=1e-3, rtol=1e-3)

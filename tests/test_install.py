@@ -1,0 +1,30 @@
+"""The install itself: pinned releases and OpenCV's contrib module (selective search)."""
+
+import re
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+import torchvision
+
+SETUP = (Path(__file__).resolve().parents[1] / "setup.py").read_text()
+
+
+def test_cv2_has_ximgproc_and_selective_search_runs():
+    assert hasattr(cv2, "ximgproc"), "cv2 is the plain build: reinstall opencv-contrib-python-headless"
+    img = np.zeros((64, 64, 3), np.uint8)
+    img[10:30, 10:40] = (255, 0, 0)
+    img[35:60, 20:50] = (0, 255, 0)
+    ss = cv2.ximgproc.segmentation.createSelectiveSearchSegmentation()
+    ss.setBaseImage(img)
+    ss.switchToSingleStrategy()
+    rects = ss.process()
+    assert rects.ndim == 2 and rects.shape[1] == 4 and len(rects) > 0
+
+
+def test_pinned_releases_are_installed():
+    assert torch.__version__.split("+")[0] == re.search(r'"torch==([\d.]+)"', SETUP).group(1)
+    assert torchvision.__version__.split("+")[0] == re.search(r'"torchvision==([\d.]+)"', SETUP).group(1)
+    opencv = re.search(r'OPENCV_VERSION = "([\d.]+)"', SETUP).group(1)
+    assert opencv.startswith(cv2.__version__)
