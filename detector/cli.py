@@ -8,13 +8,14 @@ from collections.abc import Callable
 from backbones.weights import WeightsError
 
 from .config import ConfigError
+from .data.records import DatasetError
 
 
 class UserError(ValueError):
     """A mistake in what the user asked for (a path, an option); the message is one line."""
 
 
-USER_ERRORS = (UserError, ConfigError, WeightsError, FileNotFoundError)
+USER_ERRORS = (UserError, ConfigError, DatasetError, WeightsError, FileNotFoundError)
 EXIT_USER_ERROR = 2
 
 

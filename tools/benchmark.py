@@ -1,7 +1,8 @@
 #!/usr/bin/env python
-"""Speed benchmarks; each subcommand prints a table and writes JSON.
+"""Speed benchmarks; each prints a table and writes JSON (default outputs/benchmarks/<name>.json).
 
-tools/benchmark.py backbone [--device cpu|cuda] [--batch 32] [--input 224] [--json OUT]
+tools/benchmark.py backbone [--device cpu|cuda] [--batch 32] [--input 224] [--repeats 8]
+tools/benchmark.py eval [--images 5000] [--classes 20] [--dets-per-image 100]
 """
 
 from __future__ import annotations
@@ -13,26 +14,40 @@ from pathlib import Path
 import torch
 
 from detector.benchmarks import backbone
+from detector.benchmarks import eval as eval_bench
 from detector.cli import UserError, run_tool
 
-BENCHMARKS = {"backbone": backbone}
+
+def _parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(description="speed benchmarks")
+    sub = ap.add_subparsers(dest="name", required=True)
+    b = sub.add_parser("backbone", help="GoogLeNet images/s vs torchvision and a matmul")
+    b.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
+    b.add_argument("--batch", type=int, default=32)
+    b.add_argument("--input", dest="size", type=int, default=224)
+    b.add_argument("--repeats", type=int, default=8, help="timed batches per model (median)")
+    e = sub.add_parser("eval", help="seconds per detection metric vs pycocotools")
+    e.add_argument("--images", type=int, default=5000)
+    e.add_argument("--classes", type=int, default=20)
+    e.add_argument("--dets-per-image", type=int, default=100)
+    for p in (b, e):
+        p.add_argument("--json", type=Path, default=None, help="where to write the results")
+    return ap
+
+
+BENCHMARKS = {"backbone": backbone, "eval": eval_bench}
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description="speed benchmarks")
-    ap.add_argument("name", choices=sorted(BENCHMARKS))
-    ap.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
-    ap.add_argument("--batch", type=int, default=32)
-    ap.add_argument("--input", type=int, default=224)
-    ap.add_argument("--repeats", type=int, default=8, help="timed batches per model (median)")
-    ap.add_argument("--json", type=Path, default=None, help="default: outputs/benchmarks/<name>.json")
-    args = ap.parse_args(argv)
-    if args.device.startswith("cuda") and not torch.cuda.is_available():
-        raise UserError(f"--device {args.device}: no CUDA device is available on this machine")
-    bench = BENCHMARKS[args.name]
-    res = bench.run(device=args.device, batch=args.batch, size=args.input, repeats=args.repeats)
+    args = vars(_parser().parse_args(argv))
+    name, out = args.pop("name"), args.pop("json")
+    device = args.get("device", "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise UserError(f"--device {device}: no CUDA device is available on this machine")
+    bench = BENCHMARKS[name]
+    res = bench.run(**args)
     print(bench.format_table(res))
-    out = args.json or Path("outputs/benchmarks") / f"{args.name}.json"
+    out = out or Path("outputs/benchmarks") / f"{name}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(res, indent=2))
     print(f"wrote {out}")

@@ -1,0 +1,18 @@
+"""Evaluation: detection mAP (COCO, VOC07, VOC, ILSVRC) and classification top-k error."""
+
+from .classification import topk_error
+from .detection import METRICS, EvalResult, evaluate_detections, read_blacklist
+from .results import DetectionArrays, arrays_to_results, read_results, results_to_arrays, write_results
+
+__all__ = [
+    "METRICS",
+    "DetectionArrays",
+    "EvalResult",
+    "arrays_to_results",
+    "evaluate_detections",
+    "read_blacklist",
+    "read_results",
+    "results_to_arrays",
+    "topk_error",
+    "write_results",
+]

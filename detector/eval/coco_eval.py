@@ -1,0 +1,100 @@
+"""COCO mAP with pycocotools' COCOeval, on a COCO JSON file or on any loaded dataset."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+
+import numpy as np
+from pycocotools.coco import COCO
+from pycocotools.cocoeval import COCOeval
+
+from ..data.records import DetectionDataset
+from .results import DetectionArrays
+
+STAT_NAMES = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl")
+
+
+def _coco_from_dataset(dataset: DetectionDataset) -> COCO:
+    """An in-memory COCO ground truth of an XML dataset: image ids ``1..N`` in record order,
+    category ids = labels; difficult boxes become ``iscrowd`` (COCOeval's only ignore flag)."""
+    images, anns = [], []
+    for i, r in enumerate(dataset.records):
+        images.append({"id": i + 1, "width": r.width, "height": r.height, "file_name": r.file.name})
+        wh = r.boxes[:, 2:] - r.boxes[:, :2]
+        for b, s, lab, crowd in zip(
+            r.boxes.tolist(), wh.tolist(), r.labels.tolist(), (r.difficult | r.iscrowd).tolist(), strict=True
+        ):
+            anns.append(
+                {
+                    "id": len(anns) + 1,
+                    "image_id": i + 1,
+                    "category_id": lab,
+                    "bbox": [b[0], b[1], s[0], s[1]],
+                    "area": s[0] * s[1],
+                    "iscrowd": int(crowd),
+                }
+            )
+    cats = [{"id": i + 1, "name": n} for i, n in enumerate(dataset.class_names)]
+    gt = COCO()
+    gt.dataset = {"images": images, "annotations": anns, "categories": cats}
+    with contextlib.redirect_stdout(io.StringIO()):
+        gt.createIndex()
+    return gt
+
+
+def coco_evaluate(dataset: DetectionDataset, results: list[dict], arrays: DetectionArrays) -> dict:
+    """Run COCOeval (bbox).
+
+    For a COCO dataset the ground truth is the original file and ``results`` go in unchanged, so
+    the numbers are those of calling pycocotools directly; for an XML dataset both are converted.
+    Returns ``{"stats": {name: value}, "per_class": [K] AP (NaN without ground truth),
+    "curves": [K] (recall, precision) at IoU 0.5, "summary": pycocotools' printed summary}``.
+    """
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        from_file = dataset.kind == "coco" and dataset.ann_file is not None
+        if from_file:
+            gt = COCO(str(dataset.ann_file))
+            dets = results
+        else:
+            gt = _coco_from_dataset(dataset)
+            dets = [
+                {
+                    "image_id": int(i) + 1,
+                    "category_id": int(lab),
+                    "bbox": [b[0], b[1], b[2] - b[0], b[3] - b[1]],
+                    "score": float(s),
+                }
+                for i, lab, s, b in zip(
+                    arrays.image_idx, arrays.labels, arrays.scores, arrays.boxes.tolist(), strict=True
+                )
+            ]
+        if dets:
+            dt = gt.loadRes(dets)
+        else:  # loadRes rejects an empty list; an empty result set scores 0 everywhere
+            dt = COCO()
+            dt.dataset = {"images": gt.dataset["images"], "categories": gt.dataset["categories"], "annotations": []}
+            dt.createIndex()
+        ev = COCOeval(gt, dt, "bbox")
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    precision = ev.eval["precision"]  # [T iou, R recall, K, A area, M maxdets]
+    cat_ids = ev.params.catIds
+    index = {c: k for k, c in enumerate(cat_ids)}
+    per_class, curves = [], []
+    rec_thr = np.asarray(ev.params.recThrs)
+    label_cats = dataset.category_ids if from_file else list(range(1, dataset.num_classes + 1))
+    for cat in label_cats:
+        p = precision[:, :, index[cat], 0, -1]
+        valid = p[p > -1]
+        per_class.append(float(valid.mean()) if valid.size else float("nan"))
+        p50 = precision[0, :, index[cat], 0, -1]
+        curves.append((rec_thr[p50 > -1], p50[p50 > -1]))
+    return {
+        "stats": dict(zip(STAT_NAMES, (float(v) for v in ev.stats), strict=True)),
+        "per_class": per_class,
+        "curves": curves,
+        "summary": out.getvalue(),
+    }

@@ -1,0 +1,119 @@
+"""Detection results in the COCO results format, and the frame conversion at that boundary.
+
+A results file is a JSON list of ``{"image_id", "category_id", "bbox": [x, y, w, h], "score"}``.
+
+- COCO datasets: COCO's ids; ``bbox`` in COCO's continuous pixel frame.
+- XML (VOC/ILSVRC) datasets: ``image_id`` is the image file stem, ``category_id`` the class name
+  as written in the XML (the synset id for ILSVRC), and ``bbox`` is in the XML's 1-based frame:
+  ``x = xmin``, ``y = ymin`` and ``w = xmax - xmin + 1`` (an inclusive width), so the devkit box
+  is ``xmin = x, xmax = x + w - 1``. Internally that is ``(x - 1, y - 1, x - 1 + w, y - 1 + h)``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..data.coco import read_json
+from ..data.records import DatasetError, DetectionDataset
+
+
+@dataclass
+class DetectionArrays:
+    """Detections as arrays, in the internal frame: ``image_idx`` ``[D]`` (index into the
+    dataset's records), ``labels`` ``[D]`` in ``1..K``, ``scores`` ``[D]``, ``boxes`` ``[D, 4]``
+    continuous xyxy."""
+
+    image_idx: np.ndarray
+    labels: np.ndarray
+    scores: np.ndarray
+    boxes: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.scores)
+
+
+def _offset(dataset: DetectionDataset) -> float:
+    return 1.0 if dataset.is_xml else 0.0
+
+
+def read_results(path: str | Path) -> list[dict]:
+    """Read and check a results file; a malformed one is a one-line :class:`DatasetError`."""
+    path = Path(path)
+    dets = read_json(path)
+    if not isinstance(dets, list):
+        raise DatasetError(f"{path}: expected a JSON list of detections, got {type(dets).__name__}")
+    for i, d in enumerate(dets):
+        ok = isinstance(d, dict) and {"image_id", "category_id", "bbox", "score"} <= d.keys()
+        bbox = d.get("bbox") if ok else None
+        if not ok or not (isinstance(bbox, list) and len(bbox) == 4 and all(isinstance(v, (int, float)) for v in bbox)):
+            raise DatasetError(
+                f"{path}: detection {i} is not {{image_id, category_id, bbox: [x, y, w, h], score}}: {d!r:.120}"
+            )
+        if not isinstance(d["score"], (int, float)):
+            raise DatasetError(f"{path}: detection {i} has a non-numeric score {d['score']!r}")
+    return dets
+
+
+def results_to_arrays(
+    dets: list[dict], dataset: DetectionDataset, lenient: bool = False, source: str = "detections"
+) -> tuple[DetectionArrays, Counter]:
+    """Map results entries onto the dataset. Unknown images or classes raise a one-line
+    :class:`DatasetError`, or with ``lenient`` are dropped and counted in the returned Counter."""
+    img_of = {r.image_id: i for i, r in enumerate(dataset.records)}
+    label_of = dataset.label_of_category()
+    if dataset.is_xml:  # XML ids are strings; accept numbers written for them too
+        img_of.update({str(k): v for k, v in list(img_of.items())})
+    dropped: Counter = Counter()
+    img = np.fromiter((img_of.get(d["image_id"], -1) for d in dets), np.int64, len(dets))
+    lab = np.fromiter((label_of.get(d["category_id"], -1) for d in dets), np.int64, len(dets))
+    for arr, what, key in ((img, "image", "image_id"), (lab, "class", "category_id")):
+        bad = np.flatnonzero(arr < 0)
+        if len(bad):
+            example = dets[bad[0]][key]
+            if not lenient:
+                raise DatasetError(
+                    f"{source}: {len(bad)} detections name an unknown {what} (e.g. {key} {example!r} is not in "
+                    f"{dataset.name}); fix the file or pass --lenient to drop them"
+                )
+            dropped[f"detections for an unknown {what} dropped"] += len(bad)
+    keep = (img >= 0) & (lab >= 0)
+    xywh = np.array([d["bbox"] for d in dets], np.float64).reshape(-1, 4)
+    scores = np.array([d["score"] for d in dets], np.float64)
+    off = _offset(dataset)
+    boxes = np.concatenate([xywh[:, :2] - off, xywh[:, :2] - off + xywh[:, 2:]], 1)
+    arrays = DetectionArrays(img[keep], lab[keep], scores[keep], boxes[keep])
+    return arrays, dropped
+
+
+def arrays_to_results(dataset: DetectionDataset, arrays: DetectionArrays) -> list[dict]:
+    """The inverse of :func:`results_to_arrays`: internal detections -> results entries."""
+    off = _offset(dataset)
+    out = []
+    for i, lab, s, b in zip(
+        arrays.image_idx.tolist(),
+        arrays.labels.tolist(),
+        arrays.scores.tolist(),
+        np.asarray(arrays.boxes).tolist(),
+        strict=True,
+    ):
+        out.append(
+            {
+                "image_id": dataset.records[i].image_id,
+                "category_id": dataset.category_ids[lab - 1],
+                "bbox": [b[0] + off, b[1] + off, b[2] - b[0], b[3] - b[1]],
+                "score": float(s),
+            }
+        )
+    return out
+
+
+def write_results(path: str | Path, results: list[dict]) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results))
+    return path
