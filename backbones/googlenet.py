@@ -258,11 +258,14 @@ def googlenet(
 
 
 def aux_loss_weighted(
-    outputs: torch.Tensor | GoogLeNetOutputs, target: torch.Tensor, aux_weight: float = 0.3
+    outputs: torch.Tensor | GoogLeNetOutputs,
+    target: torch.Tensor,
+    aux_weight: float = 0.3,
+    label_smoothing: float = 0.0,
 ) -> torch.Tensor:
     """Cross entropy of the main logits plus ``aux_weight`` times each auxiliary head's (paper
     Section 5: weight 0.3). ``target`` is ``[N]`` int64 class indices."""
+    ce = lambda logits: F.cross_entropy(logits, target, label_smoothing=label_smoothing)  # noqa: E731
     if isinstance(outputs, GoogLeNetOutputs):
-        main = F.cross_entropy(outputs.logits, target)
-        return main + aux_weight * (F.cross_entropy(outputs.aux1, target) + F.cross_entropy(outputs.aux2, target))
-    return F.cross_entropy(outputs, target)
+        return ce(outputs.logits) + aux_weight * (ce(outputs.aux1) + ce(outputs.aux2))
+    return ce(outputs)

@@ -1,10 +1,13 @@
 #!/usr/bin/env python
-"""Top-1 and top-5 classification error from saved scores.
+"""Top-1/top-5 error of classifiers and ensembles with the paper's 1, 10 or 144 crops.
 
+    tools/eval_cls.py --data DIR --ckpt A.pth [B.pth ...] --crops 1|10|144 [--table3] [--json out.json]
     tools/eval_cls.py --scores SCORES --labels LABELS [--json out.json]
 
-SCORES: ``[N, C]`` scores (logits or probabilities), LABELS: ``[N]`` class indices, each a
-``.npy`` file or a ``.pt`` tensor (read with ``torch.load(weights_only=True)``).
+DIR is an ImageFolder split (e.g. .../cls/val). Softmax is averaged over crops and over the
+given checkpoints (the ensemble). --table3 prints the paper's Table 3 pattern: 1 model and all
+models, each with 1 crop and with the chosen number of crops. The second form scores saved
+[N, C] scores against [N] labels (.npy, or .pt tensors).
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ import numpy as np
 import torch
 
 from backbones.weights import safe_load
+from detector.classify.multicrop import evaluate_multicrop, load_classifier
 from detector.cli import UserError, run_tool
+from detector.engine.distributed import setup
 from detector.eval import topk_error
 
 
@@ -36,12 +41,7 @@ def _read(path: str, what: str) -> torch.Tensor:
     return obj
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--scores", required=True)
-    ap.add_argument("--labels", required=True)
-    ap.add_argument("--json", help="write {top1_error, top5_error, images} here")
-    args = ap.parse_args(argv)
+def _scores_mode(args) -> dict:
     scores, labels = _read(args.scores, "scores"), _read(args.labels, "labels")
     if scores.ndim != 2 or labels.ndim != 1 or len(scores) != len(labels):
         raise UserError(f"scores must be [N, C] and labels [N]; got {list(scores.shape)} and {list(labels.shape)}")
@@ -49,6 +49,61 @@ def main(argv: list[str] | None = None) -> int:
         raise UserError(f"{args.labels}: labels must be integers in [0, {scores.shape[1] - 1}]")
     res = {**topk_error(scores.float(), labels.long()), "images": len(labels)}
     print(f"top-1 error {res['top1_error']:.2%}   top-5 error {res['top5_error']:.2%}   ({res['images']} images)")
+    return res
+
+
+def _ckpt_mode(args) -> dict:
+    ctx = setup(args.device)
+    classifiers = [load_classifier(p, ctx.device) for p in args.ckpt]
+    schemes = (1, args.crops) if args.table3 and args.crops != 1 else (args.crops,)
+    out = evaluate_multicrop(args.data, classifiers, schemes, ctx, workers=args.workers)
+    labels = out["labels"]
+    ens = topk_error(out["probs"][args.crops].mean(0), labels)
+    res = {
+        **ens,
+        "images": len(labels),
+        "crops": args.crops,
+        "models": [c.name for c in classifiers],
+        "skipped": len(out["skipped"]),
+    }
+    print(
+        f"{len(classifiers)} model(s), {args.crops} crop(s): top-1 error {ens['top1_error']:.2%}, top-5 error {ens['top5_error']:.2%} ({len(labels)} images)"
+    )
+    if out["skipped"]:
+        print(f"skipped {len(out['skipped'])} unreadable images (e.g. {out['skipped'][0]})")
+    if args.table3:
+        rows = []
+        for m_label, sel in (("1", slice(0, 1)), (str(len(classifiers)), slice(None))):
+            for s in schemes:
+                e = topk_error(out["probs"][s][sel].mean(0), labels)
+                rows.append({"models": m_label, "crops": s, **e})
+        print(f"{'models':>7} {'crops':>6} {'top-1 err':>10} {'top-5 err':>10}")
+        for r in rows:
+            print(f"{r['models']:>7} {r['crops']:>6} {r['top1_error']:>10.2%} {r['top5_error']:>10.2%}")
+        res["table3"] = rows
+    return res
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", help="ImageFolder split to evaluate on")
+    ap.add_argument("--ckpt", nargs="+", help="one or more checkpoints (an ensemble)")
+    ap.add_argument("--crops", type=int, choices=(1, 10, 144), default=1)
+    ap.add_argument("--table3", action="store_true", help="also 1 model vs all, 1 crop vs --crops")
+    ap.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--scores", help="saved [N, C] scores (.npy or .pt) instead of --data/--ckpt")
+    ap.add_argument("--labels", help="saved [N] labels, with --scores")
+    ap.add_argument("--json", help="write the numbers here")
+    args = ap.parse_args(argv)
+    if args.scores or args.labels:
+        if not (args.scores and args.labels):
+            raise UserError("--scores and --labels go together")
+        res = _scores_mode(args)
+    elif args.data and args.ckpt:
+        res = _ckpt_mode(args)
+    else:
+        raise UserError("give --data and --ckpt, or --scores and --labels")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(res, indent=2))

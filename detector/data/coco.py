@@ -13,9 +13,11 @@ from .records import AnnotationLog, DatasetError, DetectionDataset, ImageRecord,
 
 
 def _default_image_dir(ann_file: Path) -> Path:
-    """``.../annotations/instances_val2017.json`` -> ``.../val2017`` when that folder exists."""
+    """``.../annotations/instances_val2017.json`` -> ``.../val2017`` (or ``.../images/val2017``,
+    or a VOC-style ``.../JPEGImages``) when that folder exists."""
     split = ann_file.stem.split("_", 1)[-1]
-    for cand in (ann_file.parent.parent / split, ann_file.parent / split, ann_file.parent.parent / "images" / split):
+    root = ann_file.parent.parent
+    for cand in (root / split, ann_file.parent / split, root / "images" / split, root / "JPEGImages"):
         if cand.is_dir():
             return cand
     return ann_file.parent

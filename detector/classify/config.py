@@ -1,0 +1,67 @@
+"""The ``train_cls`` configuration (see ``configs/demo_cls.yaml`` and ``configs/ilsvrc2012_cls.yaml``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from ..backbone import ModelConfig
+from ..engine.schedule import ScheduleConfig
+
+
+@dataclass
+class AugmentConfig:
+    """Training augmentation (albumentations): the paper's crops and distortions."""
+
+    enabled: bool = True
+    area: tuple[float, float] = (0.08, 1.0)  # crop area, fraction of the image
+    aspect: tuple[float, float] = (0.75, 1.3333333)
+    random_interpolation: bool = True  # bilinear, area, nearest, cubic at random
+    hflip: float = 0.5
+    photometric: float = 0.8  # probability of a colour distortion
+    brightness: float = 0.3
+    contrast: float = 0.3
+    saturation: float = 0.3
+    hue: float = 0.05
+
+
+@dataclass
+class DataConfig:
+    input_size: int = 224
+    resize: int = 256  # evaluation: shorter side, then a center crop of input_size
+    workers: int = 4
+    cache: bool = False  # decode the whole split into memory once (small datasets)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+
+@dataclass
+class OptimConfig:
+    name: Literal["sgd", "adamw"] = "sgd"  # the paper's SGD with momentum, or AdamW
+    batch_size: int = 32  # global, split across processes
+    epochs: int = 90
+    lr: float = 0.01
+    momentum: float = 0.9  # SGD
+    nesterov: bool = False  # SGD
+    betas: tuple[float, float] = (0.9, 0.999)  # AdamW
+    weight_decay: float = 2e-4
+    label_smoothing: float = 0.0
+    aux_weight: float = 0.3
+    ema_decay: float = 0.9999
+    grad_clip: float | None = None
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+
+
+@dataclass
+class ClsTrainConfig:
+    model: ModelConfig = field(default_factory=lambda: ModelConfig(variant="bn", aux_logits=True))
+    data: DataConfig = field(default_factory=DataConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    init: str | None = None  # weights file for the backbone (classifier layers skipped)
+    seed: int = 0
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    amp: bool = True  # mixed precision on CUDA
+    channels_last: bool = True
+    sync_bn: bool = True  # SyncBatchNorm across processes on CUDA
+    log_every: int = 20  # steps
+    eval_every: int = 1  # epochs
+    checkpoint_every: int = 0  # steps; 0: at the end of each epoch only

@@ -1,0 +1,128 @@
+"""ImageFolder data for classification: ``<split>/<class>/<image>``, as ILSVRC's synset folders.
+
+Images are decoded with OpenCV into RGB uint8 (grayscale, RGBA, palette and 16-bit files
+included). A file that cannot be decoded is skipped, not fatal: the dataset returns ``None`` for
+it and :func:`collate` drops it and counts it. Augmentation of sample ``i`` in epoch ``e`` is
+seeded by ``(seed, e, i)``, so it does not depend on worker or process layout.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import albumentations as A
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from backbones import IMAGENET_MEAN, IMAGENET_STD
+
+from ..data.records import DatasetError
+from .config import AugmentConfig, DataConfig
+
+IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+INTERPOLATIONS = (cv2.INTER_LINEAR, cv2.INTER_AREA, cv2.INTER_NEAREST, cv2.INTER_CUBIC)
+
+
+def read_rgb(path: str | Path) -> np.ndarray | None:
+    """``[H, W, 3]`` uint8 RGB, or ``None`` when the file cannot be decoded."""
+    data = np.fromfile(str(path), np.uint8) if Path(path).is_file() else None
+    if data is None or not len(data):
+        return None
+    img = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    return None if img is None else cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+def scan_image_folder(root: str | Path) -> tuple[list[tuple[str, int]], list[str]]:
+    """``(samples [(path, label)], class names)``, classes in sorted folder order."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DatasetError(f"{root}: image folder not found")
+    classes = sorted(e.name for e in os.scandir(root) if e.is_dir())
+    if not classes:
+        raise DatasetError(f"{root}: no class folders (expected {root}/<class>/<image>, the ImageFolder layout)")
+    samples = []
+    for label, name in enumerate(classes):
+        files = sorted(
+            e.path for e in os.scandir(root / name) if e.is_file() and Path(e.name).suffix.lower() in IMAGE_EXTENSIONS
+        )
+        samples += [(f, label) for f in files]
+    if not samples:
+        raise DatasetError(f"{root}: the class folders hold no images")
+    return samples, classes
+
+
+def train_transform(size: int, aug: AugmentConfig) -> A.Compose:
+    """Random-area, random-aspect crops at a random interpolation, flips, colour distortion."""
+    interps = INTERPOLATIONS if aug.random_interpolation else INTERPOLATIONS[:1]
+    crop = A.OneOf(
+        [A.RandomResizedCrop((size, size), scale=aug.area, ratio=aug.aspect, interpolation=i) for i in interps], p=1.0
+    )
+    return A.Compose(
+        [
+            crop,
+            A.HorizontalFlip(p=aug.hflip),
+            A.ColorJitter(aug.brightness, aug.contrast, aug.saturation, aug.hue, p=aug.photometric),
+        ]
+    )
+
+
+def eval_transform(size: int, resize: int) -> A.Compose:
+    """Shorter side to ``resize``, then a centered ``size x size`` crop."""
+    return A.Compose([A.SmallestMaxSize(max_size=resize, interpolation=cv2.INTER_LINEAR), A.CenterCrop(size, size)])
+
+
+def to_tensor(img: np.ndarray) -> torch.Tensor:
+    """``[H, W, 3]`` uint8 RGB -> ``[3, H, W]`` float32 normalized with the ImageNet mean/std."""
+    x = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1).float().div_(255)
+    mean = torch.tensor(IMAGENET_MEAN).view(3, 1, 1)
+    std = torch.tensor(IMAGENET_STD).view(3, 1, 1)
+    return x.sub_(mean).div_(std)
+
+
+class ImageFolderDataset(Dataset):
+    """Items: ``(image [3, S, S] float32 or None, label int, path str)``."""
+
+    def __init__(self, root: str | Path, cfg: DataConfig, train: bool, seed: int = 0):
+        self.samples, self.classes = scan_image_folder(root)
+        self.root = Path(root)
+        self.train = train and cfg.augment.enabled
+        self.transform = (
+            train_transform(cfg.input_size, cfg.augment) if self.train else eval_transform(cfg.input_size, cfg.resize)
+        )
+        self.seed = seed
+        self.epoch = 0
+        self.cache: list[np.ndarray | None] | None = [read_rgb(p) for p, _ in self.samples] if cfg.cache else None
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, i: int):
+        path, label = self.samples[i]
+        img = self.cache[i] if self.cache is not None else read_rgb(path)
+        if img is None:
+            return None, label, path
+        if self.train:
+            self.transform.set_random_seed((self.seed * 1_000_003 + self.epoch) * 10_000_019 + i)
+        return to_tensor(self.transform(image=img)["image"]), label, path
+
+
+@dataclass
+class Batch:
+    images: torch.Tensor  # [B, 3, S, S]
+    labels: torch.Tensor  # [B] int64
+    skipped: list[str]  # files that could not be decoded
+
+
+def collate(items: list) -> Batch:
+    good = [(x, y) for x, y, _ in items if x is not None]
+    skipped = [p for x, _, p in items if x is None]
+    if not good:
+        return Batch(torch.zeros(0, 3, 1, 1), torch.zeros(0, dtype=torch.int64), skipped)
+    return Batch(torch.stack([x for x, _ in good]), torch.tensor([y for _, y in good]), skipped)

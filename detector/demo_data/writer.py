@@ -1,0 +1,172 @@
+"""Writing the demo dataset in the formats the tools read.
+
+Layout under ``out``::
+
+    cls/{train,val}/<class>/<class>_00000.jpg       ImageFolder (ILSVRC classification layout)
+    det/JPEGImages/{train,val}_00000.jpg            detection images, shared by both layouts
+    det/Annotations/*.xml, det/ImageSets/Main/*.txt VOC layout (1-based inclusive boxes)
+    det/annotations/instances_{train,val}.json      COCO layout (category ids 1..K)
+    classes.txt, manifest.json
+
+Every image is a pure function of ``(seed, split, index)``, so the bytes do not depend on the
+number of worker processes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from ..config import config_to_dict
+from .scene import classification_scene, detection_scene
+from .shapes import CLASSES
+
+_SPLIT_CODE = {"train": 0, "val": 1}
+_TASK_CODE = {"cls": 1, "det": 2}
+
+
+@dataclass
+class DemoDataConfig:
+    seed: int = 0
+    cls_size: int = 80  # classification images are cls_size x cls_size
+    cls_train_per_class: int = 400
+    cls_val_per_class: int = 100
+    det_width: int = 192
+    det_height: int = 144
+    det_train: int = 600
+    det_val: int = 150
+    max_objects: int = 5
+    min_radius: float = 8.0
+    max_radius: float = 40.0
+    jpeg_quality: int = 92
+    workers: int = 2
+
+
+PRESETS = {
+    "default": {},
+    "tiny": {"cls_train_per_class": 6, "cls_val_per_class": 3, "det_train": 8, "det_val": 4},
+}
+
+
+def _encode(img: np.ndarray, quality: int) -> bytes:
+    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(img, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
+    assert ok
+    return buf.tobytes()
+
+
+def _make(task: tuple) -> tuple:
+    """One image: ``(kind, split, index, label_or_None)`` -> encoded bytes (and objects)."""
+    kind, split, index, label, cfg = task
+    rng = np.random.default_rng([cfg.seed, _TASK_CODE[kind], _SPLIT_CODE[split], index])
+    if kind == "cls":
+        return _encode(classification_scene(rng, cfg.cls_size, label), cfg.jpeg_quality), None
+    img, objects = detection_scene(
+        rng, (cfg.det_height, cfg.det_width), cfg.max_objects, (cfg.min_radius, cfg.max_radius)
+    )
+    return _encode(img, cfg.jpeg_quality), objects
+
+
+def _voc_xml(name: str, cfg: DemoDataConfig, objects: list) -> str:
+    objs = "".join(
+        f"  <object><name>{CLASSES[o.label]}</name><pose>Unspecified</pose><truncated>0</truncated>"
+        f"<difficult>0</difficult><bndbox><xmin>{o.box[0] + 1}</xmin><ymin>{o.box[1] + 1}</ymin>"
+        f"<xmax>{o.box[2]}</xmax><ymax>{o.box[3]}</ymax></bndbox></object>\n"
+        for o in objects
+    )
+    return (
+        f"<annotation>\n  <folder>JPEGImages</folder>\n  <filename>{name}.jpg</filename>\n"
+        f"  <source><database>googlenet-detector demo</database></source>\n"
+        f"  <size><width>{cfg.det_width}</width><height>{cfg.det_height}</height><depth>3</depth></size>\n"
+        f"  <segmented>0</segmented>\n{objs}</annotation>\n"
+    )
+
+
+def make_demo_data(out: str | Path, cfg: DemoDataConfig, progress: bool = True) -> dict:
+    """Generate and write the dataset; returns the manifest (counts and a digest of all bytes)."""
+    out = Path(out)
+    tasks = []
+    for split, per_class in (("train", cfg.cls_train_per_class), ("val", cfg.cls_val_per_class)):
+        tasks += [("cls", split, c * per_class + i, c, cfg) for c in range(len(CLASSES)) for i in range(per_class)]
+    for split, n in (("train", cfg.det_train), ("val", cfg.det_val)):
+        tasks += [("det", split, i, None, cfg) for i in range(n)]
+
+    det = out / "det"
+    for d in (det / "JPEGImages", det / "Annotations", det / "ImageSets" / "Main", det / "annotations"):
+        d.mkdir(parents=True, exist_ok=True)
+    for split in ("train", "val"):
+        for name in CLASSES:
+            (out / "cls" / split / name).mkdir(parents=True, exist_ok=True)
+
+    digest = hashlib.sha256()
+    coco = {
+        s: {"images": [], "annotations": [], "categories": [{"id": i + 1, "name": n} for i, n in enumerate(CLASSES)]}
+        for s in ("train", "val")
+    }
+    lists: dict[str, list[str]] = {"train": [], "val": []}
+    counts = {
+        "cls_train": 0,
+        "cls_val": 0,
+        "det_train_images": 0,
+        "det_val_images": 0,
+        "det_train_boxes": 0,
+        "det_val_boxes": 0,
+    }
+    ctx = get_context("fork") if cfg.workers > 1 else None
+    pool = ctx.Pool(cfg.workers) if ctx else None
+    try:
+        results = pool.imap(_make, tasks, chunksize=16) if pool else map(_make, tasks)
+        for (kind, split, index, label, _), (data, objects) in tqdm(
+            zip(tasks, results, strict=True), total=len(tasks), desc="demo data", disable=not progress
+        ):
+            digest.update(data)
+            if kind == "cls":
+                per_class = cfg.cls_train_per_class if split == "train" else cfg.cls_val_per_class
+                name = CLASSES[label]
+                (out / "cls" / split / name / f"{name}_{index - label * per_class:05d}.jpg").write_bytes(data)
+                counts[f"cls_{split}"] += 1
+                continue
+            stem = f"{split}_{index:05d}"
+            (det / "JPEGImages" / f"{stem}.jpg").write_bytes(data)
+            (det / "Annotations" / f"{stem}.xml").write_text(_voc_xml(stem, cfg, objects))
+            lists[split].append(stem)
+            image_id = len(coco[split]["images"]) + 1
+            coco[split]["images"].append(
+                {"id": image_id, "file_name": f"{stem}.jpg", "width": cfg.det_width, "height": cfg.det_height}
+            )
+            for o in objects:
+                x1, y1, x2, y2 = o.box
+                coco[split]["annotations"].append(
+                    {
+                        "id": len(coco[split]["annotations"]) + 1,
+                        "image_id": image_id,
+                        "category_id": o.label + 1,
+                        "bbox": [x1, y1, x2 - x1, y2 - y1],
+                        "area": o.area,
+                        "iscrowd": 0,
+                    }
+                )
+            counts[f"det_{split}_images"] += 1
+            counts[f"det_{split}_boxes"] += len(objects)
+    finally:
+        if pool:
+            pool.close()
+            pool.join()
+    for split in ("train", "val"):
+        (det / "ImageSets" / "Main" / f"{split}.txt").write_text("\n".join(lists[split]) + "\n")
+        (det / "annotations" / f"instances_{split}.json").write_text(json.dumps(coco[split]))
+    (out / "classes.txt").write_text("\n".join(CLASSES) + "\n")
+    manifest = {
+        "config": config_to_dict(cfg),
+        "classes": CLASSES,
+        "counts": counts,
+        "sha256_images": digest.hexdigest(),
+    }
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    return manifest

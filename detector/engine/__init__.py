@@ -1,0 +1,1 @@
+"""Training machinery shared by every trainer: processes, sampling, EMA, schedules, metrics."""
