@@ -3,6 +3,8 @@
 
 tools/benchmark.py backbone [--device cpu|cuda] [--batch 32] [--input 224] [--repeats 8]
 tools/benchmark.py eval [--images 5000] [--classes 20] [--dets-per-image 100]
+tools/benchmark.py train_cls [--steps 25] [--workers N] [--cache true|false]
+tools/benchmark.py crops [--device cpu|cuda] [--images 3]
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from detector.benchmarks import backbone
+from detector.benchmarks import backbone, crops, train_cls
 from detector.benchmarks import eval as eval_bench
 from detector.cli import UserError, run_tool
 
@@ -30,12 +32,19 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--images", type=int, default=5000)
     e.add_argument("--classes", type=int, default=20)
     e.add_argument("--dets-per-image", type=int, default=100)
-    for p in (b, e):
+    t = sub.add_parser("train_cls", help="train_cls pipeline images/s vs the in-memory step")
+    t.add_argument("--steps", type=int, default=25)
+    t.add_argument("--workers", type=int, default=None, help="default: configs/demo_cls.yaml's")
+    t.add_argument("--cache", type=lambda v: v.lower() in ("1", "true", "yes"), default=None)
+    c = sub.add_parser("crops", help="seconds per image of 144-crop evaluation")
+    c.add_argument("--device", default="cpu")
+    c.add_argument("--images", type=int, default=3)
+    for p in (b, e, t, c):
         p.add_argument("--json", type=Path, default=None, help="where to write the results")
     return ap
 
 
-BENCHMARKS = {"backbone": backbone, "eval": eval_bench}
+BENCHMARKS = {"backbone": backbone, "eval": eval_bench, "train_cls": train_cls, "crops": crops}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,7 +1,11 @@
 #!/usr/bin/env python
-"""The backbone on a generated image: predicted top-5, the image and the resolved config saved.
+"""The end-to-end demo on the embedded data: generate it, pre-train the classifier, evaluate.
 
-tools/demo.py [--config configs/demo.yaml] [--opts key=value ...]
+    tools/demo.py [--config configs/demo.yaml] [--opts key=value ...]
+
+Each stage reuses what an earlier run left in the output folder (the data if its manifest
+matches, a finished classifier, or an interrupted one via --resume); outputs/demo/summary.json
+gets the numbers.
 """
 
 from __future__ import annotations
@@ -12,82 +16,75 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
-import numpy as np
-import torch
-
-from backbones import IMAGENET_MEAN, IMAGENET_STD, for_inference
-from detector.backbone import ModelConfig, build_backbone
-from detector.cli import UserError, run_tool
-from detector.config import load_config, save_config
+from detector.classify.config import ClsTrainConfig
+from detector.classify.multicrop import evaluate_multicrop, load_classifier
+from detector.classify.train import train_classifier
+from detector.cli import run_tool
+from detector.config import config_to_dict, load_config, save_config
+from detector.demo_data import DemoDataConfig, make_demo_data
+from detector.engine.distributed import setup
+from detector.eval import topk_error
 
 
 @dataclass
 class DemoConfig:
-    model: ModelConfig = field(default_factory=ModelConfig)
-    image_size: int = 224
-    seed: int = 0
-    class_names: str | None = None
     out: str = "outputs/demo"
+    data: DemoDataConfig = field(default_factory=DemoDataConfig)
+    cls_config: str = "configs/demo_cls.yaml"
+    cls_opts: list[str] = field(default_factory=list)
+    eval_crops: list[int] = field(default_factory=lambda: [1, 10])
 
 
-def generated_image(size: int, seed: int) -> np.ndarray:
-    """A ``[size, size, 3]`` uint8 RGB scene: a smooth background and a few filled shapes."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:size, 0:size] / size
-    img = np.stack([yy * 200, xx * 160 + 40, (1 - yy) * 120 + 60], -1).astype(np.uint8)
-    for _ in range(4):
-        color = tuple(int(c) for c in rng.integers(0, 256, 3))
-        cx, cy, r = (int(v) for v in rng.integers(size // 8, size - size // 8, 3) // np.array([1, 1, 4]))
-        if rng.random() < 0.5:
-            cv2.circle(img, (cx, cy), max(r, 4), color, -1)
-        else:
-            cv2.rectangle(img, (cx - r, cy - r), (cx + r, cy + r), color, -1)
-    return img
-
-
-def read_class_names(path: str | None, num_classes: int) -> list[str]:
-    if path is None:
-        return [f"class {i}" for i in range(num_classes)]
-    p = Path(path)
-    if not p.is_file():
-        raise UserError(f"{p}: class names file not found")
-    names = [line.split(" ", 1)[-1].split(",")[0].strip() for line in p.read_text().splitlines() if line.strip()]
-    if len(names) != num_classes:
-        raise UserError(f"{p}: has {len(names)} class names, the model has {num_classes} classes")
-    return names
+def _data(cfg: DemoConfig, root: Path) -> Path:
+    manifest = root / "manifest.json"
+    if manifest.is_file() and json.loads(manifest.read_text())["config"] == config_to_dict(cfg.data):
+        print(f"[1/3] demo data: reusing {root}")
+    else:
+        print(f"[1/3] demo data: generating into {root}")
+        make_demo_data(root, cfg.data)
+    return root
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", default="configs/demo.yaml")
-    ap.add_argument("--opts", nargs="*", default=[], help="dotted overrides, e.g. model.variant=paper")
+    ap.add_argument("--opts", nargs="*", default=[], help="dotted overrides, e.g. cls_opts=[optim.epochs=3]")
     args = ap.parse_args(argv)
     cfg = load_config(DemoConfig, args.config, args.opts)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
+    cls_cfg = load_config(ClsTrainConfig, cfg.cls_config, cfg.cls_opts)  # fail before any work
     save_config(cfg, out / "config.yaml")
-
-    torch.manual_seed(cfg.seed)
-    names = read_class_names(cfg.class_names, cfg.model.num_classes)
-    model = for_inference(build_backbone(cfg.model))
-    img = generated_image(cfg.image_size, cfg.seed)
-    cv2.imwrite(str(out / "input.jpg"), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
-    x = torch.from_numpy(img).permute(2, 0, 1).float().div(255).unsqueeze(0)
-    x = (x - torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)) / torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
     t0 = time.perf_counter()
-    with torch.inference_mode():
-        probs = model(x).softmax(1)[0]
-    ms = (time.perf_counter() - t0) * 1000
-    top = probs.topk(5)
-    source = cfg.model.weights or "random initialization (set model.weights=PATH for trained weights)"
-    print(f"GoogLeNet '{cfg.model.variant}' with {source}; {cfg.image_size}x{cfg.image_size} image, {ms:.0f} ms")
-    preds = []
-    for rank, (p, i) in enumerate(zip(top.values.tolist(), top.indices.tolist(), strict=True), 1):
-        print(f"  top-{rank}: {names[i]:<30} {p:.4f}")
-        preds.append({"rank": rank, "class": i, "name": names[i], "prob": p})
-    (out / "predictions.json").write_text(json.dumps({"weights": cfg.model.weights, "top5": preds}, indent=2))
-    print(f"outputs: {out}/ (input.jpg, predictions.json, config.yaml)")
+    data = _data(cfg, out / "data")
+
+    cls_dir = out / "cls"
+    if (cls_dir / "final.pth").is_file():
+        print(f"[2/3] classifier: reusing {cls_dir / 'final.pth'}")
+    else:
+        print(f"[2/3] classifier: training {cfg.cls_config} into {cls_dir}")
+        train_classifier(cls_cfg, data / "cls", cls_dir, resume=True)
+    t_cls = time.perf_counter() - t0
+
+    print(f"[3/3] classification error on demo val, crops {cfg.eval_crops}")
+    ctx = setup("cpu")
+    clf = load_classifier(cls_dir / "final.pth", ctx.device)
+    res = evaluate_multicrop(data / "cls" / "val", [clf], tuple(cfg.eval_crops), ctx, workers=0)
+    errors = {s: topk_error(res["probs"][s][0], res["labels"]) for s in cfg.eval_crops}
+    for s, e in errors.items():
+        print(
+            f"  1 model, {s:>3} crop(s): top-1 error {e['top1_error']:.2%}, top-5 error {e['top5_error']:.2%} ({len(res['labels'])} images)"
+        )
+    summary = {
+        "cls_top1_error": errors[cfg.eval_crops[0]]["top1_error"],
+        "cls_top5_error": errors[cfg.eval_crops[0]]["top5_error"],
+        "cls_errors_by_crops": {str(s): e for s, e in errors.items()},
+        "cls_ckpt": str(cls_dir / "final.pth"),
+        "cls_train_seconds": t_cls,
+        "seconds": time.perf_counter() - t0,
+    }
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    print(f"done in {summary['seconds']:.0f} s; outputs in {out}/ (summary.json, cls/curves.png, cls/final.pth)")
     return 0
 
 

@@ -188,25 +188,12 @@ def _train(
                 skipped += batch.skipped
                 x = batch.images.to(ctx.device, non_blocking=True, memory_format=mf)
                 y = batch.labels.to(ctx.device, non_blocking=True)
-                with torch.autocast("cuda", enabled=cuda and cfg.amp):
-                    loss = aux_loss_weighted(net(x), y, cfg.optim.aux_weight, cfg.optim.label_smoothing)
-                flags = dist_.all_reduce_sum(
-                    torch.tensor([float(not torch.isfinite(loss)), float(stop.set)], device=ctx.device), ctx
-                )
+                loss, flags = train_step(net, model, x, y, opt, sched, scaler, ema, cfg, ctx, stop.set)
                 if flags[0] > 0:
                     raise TrainingStopped(
                         f"non-finite loss at step {step + 1} (epoch {epoch + 1}); lower optim.lr or check the data. "
                         f"Last good checkpoint: {last if last.is_file() else 'none yet'}"
                     )
-                opt.zero_grad(set_to_none=True)
-                scaler.scale(loss).backward()
-                if cfg.optim.grad_clip:
-                    scaler.unscale_(opt)
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip)
-                scaler.step(opt)
-                scaler.update()
-                sched.step()
-                ema.update(model)
                 step += 1
                 batch_in_epoch += 1
                 seen += len(y) * ctx.world_size
@@ -263,6 +250,29 @@ def _train(
         )
     dist_.barrier(ctx)
     return {**result, "step": step, "classes": train_ds.classes, "config": config_to_dict(cfg)}
+
+
+def train_step(
+    net, model, x, y, opt, sched, scaler, ema: ModelEMA, cfg: ClsTrainConfig, ctx: dist_.DistContext, stop: bool = False
+):
+    """One optimizer step on a batch ``x [B, 3, S, S]``, ``y [B]``; returns ``(loss, flags)``
+    where ``flags`` (summed over processes) are ``[non-finite loss, stop requested]``. Nothing is
+    updated when the loss is not finite."""
+    with torch.autocast("cuda", enabled=ctx.device.type == "cuda" and cfg.amp):
+        loss = aux_loss_weighted(net(x), y, cfg.optim.aux_weight, cfg.optim.label_smoothing)
+    flags = dist_.all_reduce_sum(torch.tensor([float(not torch.isfinite(loss)), float(stop)], device=ctx.device), ctx)
+    if flags[0] > 0:
+        return loss, flags
+    opt.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    if cfg.optim.grad_clip:
+        scaler.unscale_(opt)
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip)
+    scaler.step(opt)
+    scaler.update()
+    sched.step()
+    ema.update(model)
+    return loss, flags
 
 
 def _mean_loss(log: MetricsLog, step: int, steps_per_epoch: int) -> float:

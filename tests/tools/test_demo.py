@@ -1,4 +1,4 @@
-"""tools/demo.py: top-5 on a generated image, outputs written, user errors in one line."""
+"""tools/demo.py end to end on a tiny configuration, and its user errors."""
 
 import json
 
@@ -6,28 +6,30 @@ import yaml
 
 from tests.helpers import run_tool
 
+TINY = [
+    "data.cls_train_per_class=6", "data.cls_val_per_class=2", "data.det_train=2", "data.det_val=1", "data.workers=1",
+    "cls_opts=[optim.epochs=1, optim.batch_size=20, data.input_size=32, data.resize=36, device=cpu]",
+]  # fmt: skip
 
-def test_demo_prints_top5_and_saves_resolved_config(tmp_path):
+
+def test_demo_pipeline_and_reuse(tmp_path):
     out = tmp_path / "demo"
-    res = run_tool("demo.py", "--opts", f"out={out}", "model.variant=paper", "image_size=160")
+    res = run_tool("demo.py", "--opts", f"out={out}", *TINY)
     assert res.returncode == 0, res.stderr
-    assert sum(line.strip().startswith("top-") for line in res.stdout.splitlines()) == 5
-    preds = json.loads((out / "predictions.json").read_text())["top5"]
-    probs = [p["prob"] for p in preds]
-    assert probs == sorted(probs, reverse=True) and 0 < sum(probs) <= 1.0 + 1e-6
-    saved = yaml.safe_load((out / "config.yaml").read_text())
-    assert saved["model"]["variant"] == "paper" and saved["image_size"] == 160
-    assert (out / "input.jpg").stat().st_size > 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert 0.0 <= summary["cls_top1_error"] <= 1.0 and set(summary["cls_errors_by_crops"]) == {"1", "10"}
+    assert (out / "cls" / "final.pth").is_file() and (out / "data" / "manifest.json").is_file()
+    assert yaml.safe_load((out / "config.yaml").read_text())["data"]["cls_train_per_class"] == 6
+    again = run_tool("demo.py", "--opts", f"out={out}", *TINY)
+    assert again.returncode == 0 and "reusing" in again.stdout and "classifier: reusing" in again.stdout
 
 
 def test_demo_user_errors_are_one_line(tmp_path):
     for opts, expected in [
-        (["model.varient=bn"], "error: --opts: unknown key 'model.varient'"),
-        (["model.weights=/no/such.pth"], "error: /no/such.pth: weights file not found"),
-        (["model.num_classes=ten"], "error: --opts: 'model.num_classes' expects int"),
+        (["cls_optz=[]"], "error: --opts: unknown key 'cls_optz'"),
+        (["data.seed=zero"], "error: --opts: 'data.seed' expects int"),
+        (["cls_config=/no/such.yaml"], "error: /no/such.yaml: config file not found"),
     ]:
         res = run_tool("demo.py", "--opts", f"out={tmp_path}", *opts)
-        assert res.returncode == 2
-        assert res.stderr.strip().startswith(expected) and len(res.stderr.strip().splitlines()) == 1
-    res = run_tool("demo.py", "--config", str(tmp_path / "nope.yaml"))
-    assert res.returncode == 2 and "config file not found" in res.stderr
+        assert res.returncode == 2, res.stderr
+        assert res.stderr.strip().splitlines()[-1].startswith(expected), res.stderr

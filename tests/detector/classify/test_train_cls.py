@@ -154,3 +154,35 @@ def test_ddp_two_processes_match_one_process(cls_data, tmp_path):
     assert a["step"] == b["step"] == 6
     for k in a["model"]:
         torch.testing.assert_close(b["model"][k], a["model"][k], rtol=1e-4, atol=1e-5, msg=k)
+
+
+def test_eval_cls_ensemble_and_table3(cls_data, tmp_path):
+    for name, seed in (("a", 0), ("b", 1)):
+        res = _train(cls_data, tmp_path / name, "optim.epochs=1", f"seed={seed}")
+        assert res.returncode == 0, res.stderr
+    ckpts = [str(tmp_path / n / "final.pth") for n in ("a", "b")]
+    out = tmp_path / "eval.json"
+    res = run_tool(
+        "eval_cls.py",
+        "--data",
+        str(cls_data / "val"),
+        "--ckpt",
+        *ckpts,
+        "--crops",
+        "10",
+        "--table3",
+        "--json",
+        str(out),
+        "--device",
+        "cpu",
+        "--workers",
+        "0",
+    )
+    assert res.returncode == 0, res.stderr
+    rep = json.loads(out.read_text())
+    assert rep["images"] == 30 and rep["crops"] == 10 and rep["models"] == ["final.pth", "final.pth"]
+    assert [(r["models"], r["crops"]) for r in rep["table3"]] == [("1", 1), ("1", 10), ("2", 1), ("2", 10)]
+    assert rep["table3"][-1]["top1_error"] == rep["top1_error"]  # the ensemble row is the headline
+    assert all(0 <= r["top1_error"] <= 1 and r["top5_error"] <= r["top1_error"] for r in rep["table3"])
+    wrong = run_tool("eval_cls.py", "--data", str(tmp_path / "a"), "--ckpt", ckpts[0], "--device", "cpu")
+    assert wrong.returncode == 2 and "error:" in wrong.stderr

@@ -1,0 +1,107 @@
+"""``tools/benchmark.py train_cls``: training images/s of the full pipeline (decoding,
+augmentation, DataLoader workers) against the same step on tensors already in memory.
+
+Data: a demo classification set generated into a temporary folder; the config is
+``configs/demo_cls.yaml`` (batch, input size, workers) unless overridden.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from ..backbone import build_backbone
+from ..classify.config import ClsTrainConfig
+from ..classify.data import ImageFolderDataset, collate
+from ..classify.train import _loader, _optimizer, train_step
+from ..config import load_config
+from ..demo_data import DemoDataConfig, make_demo_data
+from ..engine.distributed import DistContext
+from ..engine.ema import ModelEMA
+from ..engine.sampler import ShardedSampler
+
+CONFIG = Path(__file__).resolve().parents[2] / "configs" / "demo_cls.yaml"
+
+
+def run(steps: int = 25, workers: int | None = None, cache: bool | None = None, **_: object) -> dict:
+    cfg = load_config(ClsTrainConfig, CONFIG)
+    data = dataclasses.replace(
+        cfg.data,
+        workers=cfg.data.workers if workers is None else workers,
+        cache=cfg.data.cache if cache is None else cache,
+    )
+    cfg = dataclasses.replace(cfg, data=data, model=dataclasses.replace(cfg.model, num_classes=10))
+    ctx = DistContext(0, 1, 0, torch.device("cpu"))
+    b = cfg.optim.batch_size
+    with tempfile.TemporaryDirectory() as tmp:
+        make_demo_data(
+            tmp,
+            DemoDataConfig(cls_train_per_class=(steps + 3) * b // 10 + 1, cls_val_per_class=1, det_train=0, det_val=0),
+            progress=False,
+        )
+        ds = ImageFolderDataset(Path(tmp) / "cls" / "train", cfg.data, train=True)
+
+        def fresh():
+            torch.manual_seed(0)
+            model = build_backbone(cfg.model).to(memory_format=torch.channels_last)
+            opt = _optimizer(model, cfg)
+            sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
+            return model, opt, sched, torch.amp.GradScaler("cuda", enabled=False), ModelEMA(model, cfg.optim.ema_decay)
+
+        def step(parts, x, y):
+            model, opt, sched, scaler, ema = parts
+            train_step(
+                model, model, x.contiguous(memory_format=torch.channels_last), y, opt, sched, scaler, ema, cfg, ctx
+            )
+
+        # in memory: one collated batch, reused
+        items = [ds[i] for i in range(b)]
+        batch = collate(items)
+        parts = fresh()
+        for _ in range(3):
+            step(parts, batch.images, batch.labels)
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            step(parts, batch.images, batch.labels)
+        mem_ips = steps * b / (time.perf_counter() - t0)
+
+        # the pipeline: the same loader train_cls builds
+        parts = fresh()
+        loader = _loader(ds, b, ShardedSampler(len(ds), drop_last=True), cfg.data.workers, 0, False, drop_last=True)
+        it = iter(loader)
+        for _ in range(3):
+            bt = next(it)
+            step(parts, bt.images, bt.labels)
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            bt = next(it)
+            step(parts, bt.images, bt.labels)
+        pipe_ips = steps * b / (time.perf_counter() - t0)
+    return {
+        "benchmark": "train_cls",
+        "batch": b,
+        "input": cfg.data.input_size,
+        "workers": cfg.data.workers,
+        "cache": cfg.data.cache,
+        "threads": torch.get_num_threads(),
+        "in_memory_img_per_s": mem_ips,
+        "pipeline_img_per_s": pipe_ips,
+        "ratio": pipe_ips / mem_ips,
+        "target_ratio": 0.85,
+    }
+
+
+def format_table(res: dict) -> str:
+    return "\n".join(
+        [
+            f"train_cls benchmark: batch {res['batch']}, {res['input']}x{res['input']}, {res['workers']} loader worker(s), "
+            f"cache {res['cache']}, {res['threads']} torch threads",
+            f"  in-memory training step: {res['in_memory_img_per_s']:8.1f} img/s",
+            f"  full pipeline:           {res['pipeline_img_per_s']:8.1f} img/s",
+            f"  ratio {res['ratio']:.2f} (target >= {res['target_ratio']})",
+        ]
+    )
