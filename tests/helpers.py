@@ -19,3 +19,18 @@ def run_tool(script: str, *args: str, cwd: Path | None = None) -> subprocess.Com
         cwd=cwd or ROOT,
         timeout=300,
     )
+
+
+def randomize_bn(model, seed: int = 1):
+    """Give every BatchNorm2d of ``model`` non-trivial statistics and affine parameters (in
+    place), so that folding and loading bugs cannot hide behind identity normalization."""
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.copy_(torch.rand(m.running_mean.shape, generator=g) - 0.5)
+            m.running_var.copy_(torch.rand(m.running_var.shape, generator=g) + 0.5)
+            m.weight.data.copy_(torch.rand(m.weight.shape, generator=g) + 0.5)
+            m.bias.data.copy_(torch.rand(m.bias.shape, generator=g) * 0.4 - 0.2)
+    return model

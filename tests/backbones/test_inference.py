@@ -5,22 +5,13 @@ import torch
 
 from backbones import for_inference, googlenet
 from backbones.inference import MergedInception
-
-
-def _randomize_bn(model):
-    g = torch.Generator().manual_seed(2)
-    for m in model.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.running_mean.copy_(torch.rand(m.running_mean.shape, generator=g) - 0.5)
-            m.running_var.copy_(torch.rand(m.running_var.shape, generator=g) + 0.5)
-            m.weight.data.copy_(torch.rand(m.weight.shape, generator=g) + 0.5)
-    return model
+from tests.helpers import randomize_bn
 
 
 @pytest.mark.parametrize("variant", ["paper", "bn"])
 @pytest.mark.parametrize("size", [224, 160])
 def test_same_logits(variant, size):
-    model = _randomize_bn(googlenet(variant, num_classes=50)).eval()
+    model = randomize_bn(googlenet(variant, num_classes=50)).eval()
     fast = for_inference(model)
     x = torch.randn(4, 3, size, size)
     with torch.inference_mode():
@@ -43,7 +34,7 @@ def test_structure_and_original_untouched():
 
 
 def test_features_match():
-    model = _randomize_bn(googlenet("bn")).eval()
+    model = randomize_bn(googlenet("bn")).eval()
     fast = for_inference(model)
     x = torch.randn(2, 3, 224, 224)
     with torch.inference_mode():
@@ -57,7 +48,7 @@ def test_features_match():
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_inference_path():
-    model = _randomize_bn(googlenet("bn")).eval()
+    model = randomize_bn(googlenet("bn")).eval()
     x = torch.randn(2, 3, 224, 224)
     with torch.inference_mode():
         ref = model(x)

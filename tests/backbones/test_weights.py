@@ -6,6 +6,7 @@ import torchvision
 
 from backbones import WeightsError, googlenet, load_weights
 from detector.checkpoint import save_checkpoint
+from tests.helpers import randomize_bn
 
 
 def _random_torchvision(aux: bool = True, transform_input: bool = False, num_classes: int = 1000):
@@ -13,13 +14,7 @@ def _random_torchvision(aux: bool = True, transform_input: bool = False, num_cla
     tv = torchvision.models.googlenet(
         weights=None, aux_logits=aux, init_weights=True, transform_input=transform_input, num_classes=num_classes
     )
-    g = torch.Generator().manual_seed(1)
-    for m in tv.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.running_mean.copy_(torch.rand(m.running_mean.shape, generator=g) - 0.5)
-            m.running_var.copy_(torch.rand(m.running_var.shape, generator=g) + 0.5)
-            m.weight.data.copy_(torch.rand(m.weight.shape, generator=g) + 0.5)
-            m.bias.data.copy_(torch.rand(m.bias.shape, generator=g) * 0.4 - 0.2)
+    randomize_bn(tv)
     return tv.eval()
 
 
