@@ -1,0 +1,1 @@
+"""Region proposals: selective search (OpenCV), MultiBox, their merge, a per-image cache, recall."""

@@ -1,0 +1,67 @@
+"""Proposals are data: computed once, stored per image, read back by image id.
+
+Layout: ``<dir>/meta.json`` (method and parameters) and one ``<dir>/boxes/<image id>.npz`` per
+image with ``boxes`` (``[N, 4]`` float32 xyxy, original pixels, rank order) and ``scores``
+(``[N]`` float32; rank-derived for selective search). Files are written atomically, so an
+interrupted extraction resumes by skipping the images whose file exists; processes (ranks)
+can write to the same cache at once because each writes its own images.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..data.records import DatasetError
+
+
+class ProposalCache:
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+
+    def _file(self, image_id: int | str) -> Path:
+        return self.root / "boxes" / f"{image_id}.npz"
+
+    def write_meta(self, meta: dict) -> None:
+        """Record the parameters; refuse to mix results of different parameters in one cache."""
+        path = self.root / "meta.json"
+        if path.is_file():
+            old = json.loads(path.read_text())
+            if old != meta:
+                raise DatasetError(f"{path}: the cache was made with {old}, not {meta}; use another --out")
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".meta.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(meta, indent=2, sort_keys=True))
+        os.replace(tmp, path)
+
+    def meta(self) -> dict:
+        path = self.root / "meta.json"
+        if not path.is_file():
+            raise DatasetError(f"{self.root}: not a proposal cache (no meta.json)")
+        return json.loads(path.read_text())
+
+    def has(self, image_id: int | str) -> bool:
+        return self._file(image_id).is_file()
+
+    def put(self, image_id: int | str, boxes: np.ndarray, scores: np.ndarray | None = None) -> None:
+        path = self._file(image_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if scores is None:  # rank order: a score that falls with the rank
+            scores = 1.0 - np.arange(len(boxes), dtype=np.float32) / max(len(boxes), 1)
+        tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
+        np.savez(tmp, boxes=np.asarray(boxes, np.float32).reshape(-1, 4), scores=np.asarray(scores, np.float32))
+        os.replace(tmp, path)
+
+    def get(self, image_id: int | str) -> tuple[np.ndarray, np.ndarray]:
+        """``(boxes [N, 4], scores [N])`` of one image; a missing image is a one-line error."""
+        path = self._file(image_id)
+        if not path.is_file():
+            raise DatasetError(
+                f"{self.root}: no proposals for image {image_id!r} (run tools/proposals.py on its split)"
+            )
+        with np.load(path) as z:
+            return z["boxes"], z["scores"]

@@ -1,0 +1,76 @@
+"""How well proposals cover the ground truth: recall at IoU 0.5/0.7, ABO/MABO, counts.
+
+For each counted ground-truth box (not difficult, not crowd) its best overlap is the highest
+IoU with any proposal of its image; recall at ``t`` is the fraction with best overlap ``>= t``;
+ABO is the mean best overlap and MABO the mean over classes of the per-class ABO (Uijlings et
+al.). The recall-vs-number curve uses each image's first ``n`` proposals (rank order).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torchvision.ops import box_iou
+
+from ..data.records import DetectionDataset
+from .cache import ProposalCache
+
+COUNTS = (1, 2, 5, 10, 20, 50, 100, 200, 300, 500, 1000, 2000, 5000)
+
+
+def proposal_recall(dataset: DetectionDataset, cache: ProposalCache, counts: tuple[int, ...] = COUNTS) -> dict:
+    best_all, best_at_n, labels, n_props = [], [], [], []
+    for r in dataset.records:
+        boxes, _ = cache.get(r.image_id)
+        n_props.append(len(boxes))
+        keep = ~(r.difficult | r.iscrowd)
+        gt = torch.from_numpy(r.boxes[keep])
+        if not len(gt):
+            continue
+        labels.append(r.labels[keep])
+        if not len(boxes):
+            best_all.append(np.zeros(len(gt)))
+            best_at_n.append(np.zeros((len(gt), len(counts))))
+            continue
+        running = box_iou(gt, torch.from_numpy(boxes)).cummax(1).values  # [G, N]: best of the first n
+        idx = torch.tensor([min(n, running.shape[1]) - 1 for n in counts])
+        best_at_n.append(running[:, idx].numpy())
+        best_all.append(running[:, -1].numpy())
+    best = np.concatenate(best_all) if best_all else np.zeros(0)
+    at_n = np.concatenate(best_at_n) if best_at_n else np.zeros((0, len(counts)))
+    lab = np.concatenate(labels) if labels else np.zeros(0, np.int64)
+    per_class = {dataset.names_for_report()[c - 1]: float(best[lab == c].mean()) for c in np.unique(lab)}
+    return {
+        "recall@0.5": float((best >= 0.5).mean()) if len(best) else 0.0,
+        "recall@0.7": float((best >= 0.7).mean()) if len(best) else 0.0,
+        "abo": float(best.mean()) if len(best) else 0.0,
+        "mabo": float(np.mean(list(per_class.values()))) if per_class else 0.0,
+        "mean_count": float(np.mean(n_props)) if n_props else 0.0,
+        "num_gt": int(len(best)),
+        "num_images": len(dataset.records),
+        "abo_per_class": per_class,
+        "curve": {
+            "counts": list(counts),
+            "recall@0.5": (at_n >= 0.5).mean(0).tolist() if len(at_n) else [],
+            "recall@0.7": (at_n >= 0.7).mean(0).tolist() if len(at_n) else [],
+        },
+    }
+
+
+def plot_recall_curve(result: dict, out: str, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    c = result["curve"]
+    fig, ax = plt.subplots(figsize=(5, 4))
+    for key in ("recall@0.5", "recall@0.7"):
+        ax.plot(c["counts"], c[key], marker="o", ms=3, label=key)
+    ax.axvline(result["mean_count"], color="gray", ls="--", lw=0.8, label=f"mean count {result['mean_count']:.0f}")
+    ax.set(xscale="log", xlabel="proposals per image (first n)", ylabel="recall", ylim=(0, 1.02), title=title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out, dpi=90)
+    plt.close(fig)

@@ -1,0 +1,208 @@
+"""Selective search: frame and mapping, reproducible order, k_scale, image kinds, cache, recall."""
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from detector.classify.data import read_rgb
+from detector.data import DatasetError
+from detector.proposals.cache import ProposalCache
+from detector.proposals.recall import proposal_recall
+from detector.proposals.selective_search import SelectiveSearchConfig, _in_fork, selective_search
+from tests.detector.eval.conftest import make_voc_dataset
+from tests.helpers import SHARED_DATA, run_tool
+
+
+def _scene(h=120, w=160, seed=0):
+    rng = np.random.default_rng(seed)
+    img = np.full((h, w, 3), 90, np.uint8) + rng.integers(0, 20, (h, w, 3), dtype=np.uint8)
+    cv2.rectangle(img, (20, 30), (70, 90), (220, 40, 40), -1)
+    cv2.circle(img, (115, 60), 25, (40, 200, 60), -1)
+    return img
+
+
+def test_boxes_are_float_xyxy_in_the_image_and_unique():
+    img = _scene()
+    boxes = selective_search(img, SelectiveSearchConfig(resize_width=None))
+    assert boxes.dtype == np.float32 and boxes.ndim == 2 and boxes.shape[1] == 4 and len(boxes) > 5
+    assert (boxes[:, :2] >= 0).all() and (boxes[:, 2] <= 160).all() and (boxes[:, 3] <= 120).all()
+    assert ((boxes[:, 2:] - boxes[:, :2]) >= 2).all()
+    assert len(np.unique(boxes, axis=0)) == len(boxes)
+    # the red rectangle is found (inclusive 20..70 x 30..90 -> continuous 20, 30, 71, 91)
+    iou = (np.minimum(boxes[:, 2], 71) - np.maximum(boxes[:, 0], 20)).clip(0) * (
+        np.minimum(boxes[:, 3], 91) - np.maximum(boxes[:, 1], 30)
+    ).clip(0)
+    assert (iou / ((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]) + 51 * 61 - iou)).max() > 0.9
+
+
+def test_resize_maps_boxes_back_to_original_pixels():
+    img = _scene()
+    small = selective_search(img, SelectiveSearchConfig(resize_width=None, min_size=0))
+    # segmenting a 2x upscaled copy at width 160 is segmenting the original: boxes scale by 2
+    big = cv2.resize(img, (320, 240), interpolation=cv2.INTER_NEAREST)
+    mapped = selective_search(big, SelectiveSearchConfig(resize_width=160, min_size=0))
+    np.testing.assert_allclose(mapped, small * 2, atol=1e-4)
+
+
+def test_order_is_reproducible():
+    img = _scene(seed=1)
+    cfg = SelectiveSearchConfig(resize_width=None)
+    a = selective_search(img, cfg)
+    selective_search(_scene(seed=2), cfg)  # other work in between
+    b = selective_search(img, cfg)
+    np.testing.assert_array_equal(a, b)
+    # the mechanism: each call runs OpenCV from the same (forked) state
+    raw = [_in_fork(cv2.cvtColor(img, cv2.COLOR_RGB2BGR), cfg) for _ in range(2)]
+    np.testing.assert_array_equal(raw[0], raw[1])
+
+
+def test_k_scale_two_roughly_halves_the_count():
+    img = read_rgb(SHARED_DATA / "bccd" / "JPEGImages" / "BloodImage_00007.jpg") if SHARED_DATA.is_dir() else None
+    if img is None:
+        rng = np.random.default_rng(0)
+        img = cv2.resize(rng.integers(0, 255, (24, 32, 3), dtype=np.uint8), (320, 240), interpolation=cv2.INTER_NEAREST)
+    n1 = len(selective_search(img, SelectiveSearchConfig(resize_width=320)))
+    n2 = len(selective_search(img, SelectiveSearchConfig(resize_width=320, k_scale=2.0)))
+    assert 0.35 < n2 / n1 < 0.8, (n1, n2)
+
+
+@pytest.mark.parametrize("mode", ["L", "RGBA", "P", "I;16"])
+def test_image_kinds(tmp_path, mode):
+    img = Image.fromarray(_scene())
+    if mode == "I;16":
+        img = Image.fromarray(np.asarray(img.convert("L")).astype(np.uint16) * 257)
+    else:
+        img = img.convert(mode)
+    path = tmp_path / f"im_{mode.replace(';', '')}.png"
+    img.save(path)
+    rgb = read_rgb(path)
+    assert rgb.shape == (120, 160, 3) and rgb.dtype == np.uint8
+    assert len(selective_search(rgb, SelectiveSearchConfig(mode="single", resize_width=None))) > 0
+
+
+def test_modes_differ_in_count():
+    img = _scene()
+    counts = {
+        m: len(selective_search(img, SelectiveSearchConfig(mode=m, resize_width=None)))
+        for m in ("single", "fast", "quality")
+    }
+    assert counts["single"] < counts["fast"] < counts["quality"], counts
+
+
+def test_cache_round_trip_and_meta(tmp_path):
+    cache = ProposalCache(tmp_path / "c")
+    cache.write_meta({"method": "ss", "k_scale": 2.0})
+    boxes = np.array([[1, 2, 3, 4], [5, 6, 7, 8]], np.float32)
+    cache.put("dir/img1", boxes)
+    got, scores = cache.get("dir/img1")
+    np.testing.assert_array_equal(got, boxes)
+    assert scores.tolist() == [1.0, 0.5] and cache.has("dir/img1") and not cache.has("img2")
+    with pytest.raises(DatasetError, match="no proposals for image 'img2'"):
+        cache.get("img2")
+    with pytest.raises(DatasetError, match="the cache was made with"):
+        cache.write_meta({"method": "ss", "k_scale": 1.0})
+    assert not list((tmp_path / "c").rglob("*.tmp*"))
+
+
+def test_recall_by_hand(tmp_path):
+    ds = make_voc_dataset(
+        {
+            "a": [("cat", 1, 1, 100, 100, 0), ("cat", 201, 1, 300, 100, 0), ("dog", 1, 201, 50, 250, 1)],
+            "b": [("dog", 1, 1, 10, 10, 0)],
+        },
+        ["cat", "dog"],
+    )
+    cache = ProposalCache(tmp_path)
+    # image a: a perfect box for the first cat (rank 2), IoU 0.6 for the second (rank 1); b: nothing near
+    cache.put("a", np.array([[200, 0, 260, 100], [0, 0, 100, 100]], np.float32))
+    cache.put("b", np.array([[50, 50, 60, 60]], np.float32))
+    res = proposal_recall(ds, cache, counts=(1, 2))
+    assert res["num_gt"] == 3  # the difficult dog is not counted
+    assert res["recall@0.5"] == pytest.approx(2 / 3) and res["recall@0.7"] == pytest.approx(1 / 3)
+    assert res["abo"] == pytest.approx((1.0 + 0.6 + 0.0) / 3)
+    assert res["mabo"] == pytest.approx(((1.0 + 0.6) / 2 + 0.0) / 2)
+    assert res["mean_count"] == 1.5
+    assert res["curve"]["recall@0.5"] == pytest.approx([1 / 3, 2 / 3])  # first n proposals
+
+
+def test_tools_resume_and_report(tmp_path):
+    root = tmp_path / "voc"
+    from tests.detector.data.builders import write_voc
+
+    write_voc(
+        root, "val", {"a": (160, 120, [("cat", 21, 31, 71, 91, 0)]), "b": (160, 120, [("dog", 91, 36, 140, 85, 0)])}
+    )
+    for name in ("a", "b"):
+        cv2.imwrite(str(root / "JPEGImages" / f"{name}.jpg"), cv2.cvtColor(_scene(seed=3), cv2.COLOR_RGB2BGR))
+    (root / "ImageSets" / "Main" / "val.txt").write_text("a\nb\nbroken\n")
+    (root / "Annotations" / "broken.xml").write_text(
+        (root / "Annotations" / "a.xml").read_text().replace("a.jpg", "broken.jpg")
+    )
+    (root / "JPEGImages" / "broken.jpg").write_bytes(b"not an image")
+    out = tmp_path / "props"
+    first = run_tool(
+        "proposals.py",
+        "--data",
+        str(root),
+        "--split",
+        "val",
+        "--out",
+        str(out),
+        "--workers",
+        "2",
+        "--resize-width",
+        "0",
+    )
+    assert (
+        first.returncode == 1 and "2 images computed" in first.stdout and "1 unreadable (e.g. broken)" in first.stdout
+    ), first.stdout + first.stderr
+    (out / "boxes" / "b.npz").unlink()
+    again = run_tool(
+        "proposals.py",
+        "--data",
+        str(root),
+        "--split",
+        "val",
+        "--out",
+        str(out),
+        "--workers",
+        "1",
+        "--resize-width",
+        "0",
+    )
+    assert "1 images computed" in again.stdout and "1 already cached" in again.stdout
+    changed = run_tool(
+        "proposals.py",
+        "--data",
+        str(root),
+        "--split",
+        "val",
+        "--out",
+        str(out),
+        "--k-scale",
+        "2",
+        "--resize-width",
+        "0",
+    )
+    assert changed.returncode == 2 and "the cache was made with" in changed.stderr
+    (out / "boxes" / "broken.npz").write_bytes((out / "boxes" / "a.npz").read_bytes())  # let every image have proposals
+    rep = run_tool(
+        "eval_proposals.py",
+        "--data",
+        str(root),
+        "--split",
+        "val",
+        "--proposals",
+        str(out),
+        "--json",
+        str(tmp_path / "r.json"),
+        "--plots",
+        str(tmp_path / "plots"),
+    )
+    assert rep.returncode == 0, rep.stderr
+    res = json.loads((tmp_path / "r.json").read_text())
+    assert res["recall@0.5"] == 1.0 and set(res) >= {"recall@0.7", "mabo", "mean_count"}
+    assert (tmp_path / "plots" / "recall_vs_number.png").is_file()
