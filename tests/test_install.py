@@ -13,14 +13,14 @@ SETUP = (Path(__file__).resolve().parents[1] / "setup.py").read_text()
 
 def test_cv2_has_ximgproc_and_selective_search_runs():
     assert hasattr(cv2, "ximgproc"), "cv2 is the plain build: reinstall opencv-contrib-python-headless"
+    assert hasattr(cv2.ximgproc.segmentation, "createSelectiveSearchSegmentation")
+    from detector.proposals.selective_search import SelectiveSearchConfig, selective_search
+
     img = np.zeros((64, 64, 3), np.uint8)
     img[10:30, 10:40] = (255, 0, 0)
     img[35:60, 20:50] = (0, 255, 0)
-    ss = cv2.ximgproc.segmentation.createSelectiveSearchSegmentation()
-    ss.setBaseImage(img)
-    ss.switchToSingleStrategy()
-    rects = ss.process()
-    assert rects.ndim == 2 and rects.shape[1] == 4 and len(rects) > 0
+    boxes = selective_search(img, SelectiveSearchConfig(mode="single", resize_width=None))  # OpenCV, in a fork
+    assert boxes.ndim == 2 and boxes.shape[1] == 4 and len(boxes) > 0
 
 
 def test_pinned_releases_are_installed():
