@@ -14,14 +14,15 @@ from pathlib import Path
 
 import torch
 
-from ..backbone import build_backbone
 from ..classify.config import ClsTrainConfig
-from ..classify.data import ImageFolderDataset, collate
-from ..classify.train import _loader, _optimizer, train_step
+from ..classify.data import collate
+from ..classify.train import classification_task
 from ..config import load_config
 from ..demo_data import DemoDataConfig, make_demo_data
 from ..engine.distributed import DistContext
 from ..engine.ema import ModelEMA
+from ..engine.loop import make_loader, train_step
+from ..engine.optim import make_optimizer
 from ..engine.sampler import ShardedSampler
 
 CONFIG = Path(__file__).resolve().parents[2] / "configs" / "demo_cls.yaml"
@@ -34,53 +35,39 @@ def run(steps: int = 25, workers: int | None = None, cache: bool | None = None, 
         workers=cfg.data.workers if workers is None else workers,
         cache=cfg.data.cache if cache is None else cache,
     )
-    cfg = dataclasses.replace(cfg, data=data, model=dataclasses.replace(cfg.model, num_classes=10))
+    cfg = dataclasses.replace(cfg, data=data)
     ctx = DistContext(0, 1, 0, torch.device("cpu"))
     b = cfg.optim.batch_size
     with tempfile.TemporaryDirectory() as tmp:
+        per_class = (steps + 3) * b // 10 + 1
         make_demo_data(
             tmp,
-            DemoDataConfig(cls_train_per_class=(steps + 3) * b // 10 + 1, cls_val_per_class=1, det_train=0, det_val=0),
+            DemoDataConfig(cls_train_per_class=per_class, cls_val_per_class=1, det_train=0, det_val=0),
             progress=False,
         )
-        ds = ImageFolderDataset(Path(tmp) / "cls" / "train", cfg.data, train=True)
+        task, cfg = classification_task(cfg, Path(tmp) / "cls", ctx)
+        ds = task.train_ds
 
-        def fresh():
+        def training_parts():
             torch.manual_seed(0)
-            model = build_backbone(cfg.model).to(memory_format=torch.channels_last)
-            opt = _optimizer(model, cfg)
+            model = task.model.to(memory_format=torch.channels_last)
+            opt = make_optimizer(model, cfg.optim)
             sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
             return model, opt, sched, torch.amp.GradScaler("cuda", enabled=False), ModelEMA(model, cfg.optim.ema_decay)
 
-        def step(parts, x, y):
+        def timed(parts, batches) -> float:
             model, opt, sched, scaler, ema = parts
-            train_step(
-                model, model, x.contiguous(memory_format=torch.channels_last), y, opt, sched, scaler, ema, cfg, ctx
-            )
+            for i, batch in enumerate(batches):
+                if i == 3:
+                    t0 = time.perf_counter()
+                train_step(model, model, task.loss, batch, opt, sched, scaler, ema, cfg, ctx)
+            return steps * b / (time.perf_counter() - t0)
 
-        # in memory: one collated batch, reused
-        items = [ds[i] for i in range(b)]
-        batch = collate(items)
-        parts = fresh()
-        for _ in range(3):
-            step(parts, batch.images, batch.labels)
-        t0 = time.perf_counter()
-        for _ in range(steps):
-            step(parts, batch.images, batch.labels)
-        mem_ips = steps * b / (time.perf_counter() - t0)
-
-        # the pipeline: the same loader train_cls builds
-        parts = fresh()
-        loader = _loader(ds, b, ShardedSampler(len(ds), drop_last=True), cfg.data.workers, 0, False, drop_last=True)
+        fixed = collate([ds[i] for i in range(b)])  # in memory: one collated batch, reused
+        mem_ips = timed(training_parts(), (fixed for _ in range(steps + 3)))
+        loader = make_loader(ds, b, ShardedSampler(len(ds), drop_last=True), cfg.data.workers, 0, False, True, collate)
         it = iter(loader)
-        for _ in range(3):
-            bt = next(it)
-            step(parts, bt.images, bt.labels)
-        t0 = time.perf_counter()
-        for _ in range(steps):
-            bt = next(it)
-            step(parts, bt.images, bt.labels)
-        pipe_ips = steps * b / (time.perf_counter() - t0)
+        pipe_ips = timed(training_parts(), (next(it) for _ in range(steps + 3)))  # the loader train_cls builds
     return {
         "benchmark": "train_cls",
         "batch": b,

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from ..backbone import ModelConfig
-from ..engine.schedule import ScheduleConfig
+from ..engine.optim import OptimConfig
 
 
 @dataclass
@@ -32,23 +32,6 @@ class DataConfig:
     workers: int = 4
     cache: bool = False  # decode the whole split into memory once (small datasets)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
-
-
-@dataclass
-class OptimConfig:
-    name: Literal["sgd", "adamw"] = "sgd"  # the paper's SGD with momentum, or AdamW
-    batch_size: int = 32  # global, split across processes
-    epochs: int = 90
-    lr: float = 0.01
-    momentum: float = 0.9  # SGD
-    nesterov: bool = False  # SGD
-    betas: tuple[float, float] = (0.9, 0.999)  # AdamW
-    weight_decay: float = 2e-4
-    label_smoothing: float = 0.0
-    aux_weight: float = 0.3
-    ema_decay: float = 0.9999
-    grad_clip: float | None = None
-    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
 
 
 @dataclass
