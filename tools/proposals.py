@@ -16,7 +16,7 @@ from detector.cli import UserError, run_tool
 from detector.data import load_dataset
 from detector.engine.distributed import barrier, cleanup, setup
 from detector.proposals.cache import ProposalCache
-from detector.proposals.extract import extract_selective_search
+from detector.proposals.extract import extract_network, extract_selective_search
 from detector.proposals.selective_search import SelectiveSearchConfig
 
 
@@ -25,7 +25,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", required=True, help="VOC/ILSVRC dataset folder or COCO .json")
     ap.add_argument("--split", help="split list name (XML datasets)")
     ap.add_argument("--images", help="image folder of a COCO file")
-    ap.add_argument("--method", choices=("ss",), default="ss")
+    ap.add_argument("--method", choices=("ss", "multibox", "combined"), default="ss")
+    ap.add_argument("--multibox-ckpt", help="tools/train_multibox.py's final.pth (multibox, combined)")
     ap.add_argument("--out", required=True, help="cache folder")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--mode", choices=("fast", "quality", "single"), default="fast")
@@ -35,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.workers < 1:
         raise UserError(f"--workers {args.workers}: need at least 1")
-    ctx = setup("cpu")
+    ctx = setup("auto" if args.method != "ss" else "cpu")
     try:
         dataset = load_dataset(args.data, args.split, args.images)
         if ctx.is_main:
@@ -44,7 +45,14 @@ def main(argv: list[str] | None = None) -> int:
             args.mode, args.k_scale, resize_width=args.resize_width or None, min_size=args.min_size
         )
         t0 = time.perf_counter()
-        res = extract_selective_search(dataset, ProposalCache(args.out), cfg, args.workers, ctx)
+        if args.method == "ss":
+            res = extract_selective_search(dataset, ProposalCache(args.out), cfg, args.workers, ctx)
+        elif not args.multibox_ckpt:
+            raise UserError(f"--method {args.method} needs --multibox-ckpt")
+        else:
+            res = extract_network(
+                dataset, ProposalCache(args.out), args.multibox_ckpt, args.method, cfg, args.workers, ctx
+            )
         secs = time.perf_counter() - t0
         print(
             f"rank {ctx.rank}: {res['computed']} images computed ({res['boxes'] / max(res['computed'], 1):.0f} boxes/image), "

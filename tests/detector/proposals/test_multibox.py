@@ -1,0 +1,125 @@
+"""MultiBox: k-means priors, bipartite matching, the loss, decoding, the merge, end to end."""
+
+import numpy as np
+import pytest
+import torch
+
+from backbones import googlenet
+from detector.config import load_config
+from detector.demo_data import DemoDataConfig, make_demo_data
+from detector.demo_data.writer import PRESETS
+from detector.proposals.extract import merge_proposals
+from detector.proposals.multibox import MultiBoxNet, decode, kmeans_priors, match, multibox_loss
+from tests.helpers import ROOT, run_tool
+
+
+def test_kmeans_priors_find_known_clusters():
+    rng = np.random.default_rng(0)
+    centers = np.array([[0.1, 0.1, 0.3, 0.3], [0.5, 0.5, 0.9, 0.9], [0.2, 0.6, 0.4, 0.95]])
+    boxes = np.concatenate([c + rng.normal(0, 0.01, (50, 4)) for c in centers])
+    priors = kmeans_priors(boxes, 3, seed=0)
+    assert priors.shape == (3, 4) and priors.dtype == np.float32
+    for c in centers:
+        assert np.abs(priors - c).max(1).min() < 0.01
+    np.testing.assert_array_equal(priors, kmeans_priors(boxes, 3, seed=0))  # seeded
+    with pytest.raises(ValueError, match="fewer than the 200 priors"):
+        kmeans_priors(boxes, 200)
+
+
+def test_matching_by_hand():
+    boxes = np.array([[0, 0, 0.5, 0.5], [0.5, 0.5, 1, 1], [0, 0, 1, 1]], np.float32)
+    gt = np.array([[0.5, 0.5, 1, 1], [0.02, 0, 0.5, 0.5]], np.float32)
+    rows, cols = match(boxes, np.zeros(3, np.float32), gt, alpha=0.3)
+    assert dict(zip(cols.tolist(), rows.tolist(), strict=True)) == {0: 1, 1: 0}
+    # a confident slot wins a box it is slightly further from: cost alpha/2 d^2 - logit
+    rows, cols = match(boxes, np.array([0, 0, 5.0], np.float32), gt[:1], alpha=0.3)
+    assert rows.tolist() == [2]
+    assert [len(a) for a in match(boxes, np.zeros(3, np.float32), np.zeros((0, 4), np.float32), 0.3)] == [0, 0]
+
+
+def test_loss_perfect_location_is_zero_and_confidence_by_hand():
+    gt = [torch.tensor([[0.1, 0.2, 0.3, 0.4]])]
+    boxes = torch.tensor([[[0.1, 0.2, 0.3, 0.4], [0.6, 0.6, 0.9, 0.9]]])
+    logits = torch.tensor([[2.0, -1.0]])
+    total, parts = multibox_loss(boxes, logits, gt, alpha=0.3)
+    assert parts["loc"].item() == 0.0
+    expected_conf = -np.log(1 / (1 + np.exp(-2.0))) - np.log(1 - 1 / (1 + np.exp(1.0)))
+    assert parts["conf"].item() == pytest.approx(expected_conf, rel=1e-5)
+    assert total.item() == pytest.approx(expected_conf, rel=1e-5)
+    off, parts = multibox_loss(boxes + torch.tensor([0.1, 0, 0, 0]), logits, gt, alpha=0.3)
+    assert parts["loc"].item() == pytest.approx(0.5 * 0.01, rel=1e-4)  # 1/2 ||l - g||^2
+    none, parts = multibox_loss(boxes, logits, [torch.zeros(0, 4)], alpha=0.3)
+    assert parts["loc"].item() == 0.0 and none.item() == pytest.approx(
+        -np.log(1 - 1 / (1 + np.exp(-2.0))) - np.log(1 - 1 / (1 + np.exp(1.0))), rel=1e-5
+    )
+
+
+def test_network_starts_at_priors_and_decodes():
+    priors = torch.tensor([[0.1, 0.1, 0.5, 0.5], [0.12, 0.1, 0.5, 0.5], [0.6, 0.6, 0.9, 0.95]])
+    net = MultiBoxNet(googlenet("bn", aux_logits=False), priors).eval()
+    with torch.no_grad():
+        boxes, logits = net(torch.randn(2, 3, 64, 64))
+    assert boxes.shape == (2, 3, 4) and logits.shape == (2, 3)
+    torch.testing.assert_close(boxes, priors.expand(2, 3, 4))
+    out = decode(boxes, torch.tensor([[3.0, 2.0, 1.0], [0.0, 0.0, 0.0]]), [(200, 100), (10, 10)], top_k=5, nms_iou=0.7)
+    b, s = out[0]
+    # the second slot overlaps the first (IoU 0.95) and is suppressed; boxes are in pixels
+    torch.testing.assert_close(b, torch.tensor([[20.0, 10, 100, 50], [120, 60, 180, 95]]))
+    assert s.tolist() == pytest.approx([1 / (1 + np.exp(-3)), 1 / (1 + np.exp(-1))])
+    assert len(decode(boxes, logits, [(200, 100)] * 2, top_k=1)[1][0]) == 1
+
+
+def test_merge_keeps_order_and_drops_near_duplicates():
+    mb = np.array([[0, 0, 10, 10], [20, 20, 30, 30]], np.float32)
+    ss = np.array([[0, 0, 10, 10.1], [50, 50, 60, 60], [20, 20, 30, 30]], np.float32)
+    np.testing.assert_array_equal(
+        merge_proposals(mb, ss), np.array([[0, 0, 10, 10], [20, 20, 30, 30], [50, 50, 60, 60]], np.float32)
+    )
+
+
+def test_train_then_extract(tmp_path):
+    data = tmp_path / "demo"
+    cfg = load_config(
+        DemoDataConfig,
+        None,
+        [f"{k}={v}" for k, v in PRESETS["tiny"].items()]
+        + ["workers=1", "det_train=16", "det_val=4", "cls_train_per_class=1", "cls_val_per_class=1"],
+    )
+    make_demo_data(data, cfg, progress=False)
+    out = tmp_path / "mb"
+    opts = ["num_priors=8", "data.input_size=32", "optim.batch_size=8", "optim.epochs=2", "device=cpu", "log_every=1"]
+    res = run_tool(
+        "train_multibox.py",
+        "--config",
+        str(ROOT / "configs" / "demo_multibox.yaml"),
+        "--data",
+        str(data / "det"),
+        "--out",
+        str(out),
+        "--opts",
+        *opts,
+    )
+    assert res.returncode == 0, res.stderr
+    assert "val (EMA) recall@0.5" in res.stdout and (out / "final.pth").is_file() and (out / "curves.png").is_file()
+    ck = torch.load(out / "final.pth", weights_only=True)
+    assert ck["priors"].shape == (8, 4) and torch.equal(ck["model"]["priors"], ck["priors"])
+    for method in ("multibox", "combined"):
+        props = tmp_path / method
+        r = run_tool("proposals.py", "--data", str(data / "det"), "--split", "val", "--method", method, "--multibox-ckpt", str(out / "final.pth"),
+                     "--out", str(props), "--resize-width", "0", "--k-scale", "2", "--workers", "1")  # fmt: skip
+        assert r.returncode == 0, r.stderr
+        assert "4 images computed" in r.stdout
+        boxes = np.load(next((props / "boxes").glob("*.npz")))["boxes"]
+        assert boxes.ndim == 2 and boxes.shape[1] == 4 and (boxes[:, 2] <= 192).all() and (boxes[:, 3] <= 144).all()
+    bad = run_tool(
+        "proposals.py",
+        "--data",
+        str(data / "det"),
+        "--split",
+        "val",
+        "--method",
+        "multibox",
+        "--out",
+        str(tmp_path / "x"),
+    )
+    assert bad.returncode == 2 and "needs --multibox-ckpt" in bad.stderr
