@@ -5,6 +5,7 @@ tools/benchmark.py backbone [--device cpu|cuda] [--batch 32] [--input 224] [--re
 tools/benchmark.py eval [--images 5000] [--classes 20] [--dets-per-image 100]
 tools/benchmark.py train_cls [--steps 25] [--workers N] [--cache true|false]
 tools/benchmark.py crops [--device cpu|cuda] [--images 3]
+tools/benchmark.py proposals [--images 12] [--device cpu|cuda]
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from detector.benchmarks import backbone, crops, train_cls
+from detector.benchmarks import backbone, crops, proposals, train_cls
 from detector.benchmarks import eval as eval_bench
 from detector.cli import UserError, run_tool
 
@@ -39,12 +40,15 @@ def _parser() -> argparse.ArgumentParser:
     c = sub.add_parser("crops", help="seconds per image of 144-crop evaluation")
     c.add_argument("--device", default="cpu")
     c.add_argument("--images", type=int, default=3)
-    for p in (b, e, t, c):
+    pr = sub.add_parser("proposals", help="selective search img/s with 1 and 2 workers; MultiBox img/s")
+    pr.add_argument("--images", type=int, default=12)
+    pr.add_argument("--device", default="cpu")
+    for p in (b, e, t, c, pr):
         p.add_argument("--json", type=Path, default=None, help="where to write the results")
     return ap
 
 
-BENCHMARKS = {"backbone": backbone, "eval": eval_bench, "train_cls": train_cls, "crops": crops}
+BENCHMARKS = {"backbone": backbone, "eval": eval_bench, "train_cls": train_cls, "crops": crops, "proposals": proposals}
 
 
 def main(argv: list[str] | None = None) -> int:
