@@ -27,6 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--images", help="image folder of a COCO file")
     ap.add_argument("--method", choices=("ss", "multibox", "combined"), default="ss")
     ap.add_argument("--multibox-ckpt", help="tools/train_multibox.py's final.pth (multibox, combined)")
+    ap.add_argument("--top-k", type=int, help="MultiBox boxes kept per image (default: the checkpoint's top_k)")
     ap.add_argument("--out", required=True, help="cache folder")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--mode", choices=("fast", "quality", "single"), default="fast")

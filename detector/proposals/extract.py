@@ -106,11 +106,13 @@ def _multibox_boxes(records, model, cfg, ctx: DistContext, batch: int, progress:
 
 def extract_network(
     dataset: DetectionDataset, cache: ProposalCache, multibox_ckpt: str, method: str, ss_cfg: SelectiveSearchConfig | None,
-    workers: int, ctx: DistContext, batch: int = 16, progress: bool = True,
+    workers: int, ctx: DistContext, batch: int = 16, progress: bool = True, top_k: int | None = None,
 ) -> dict:  # fmt: skip
     """``multibox``: the network's top-K boxes; ``combined``: those merged with selective search
     (the paper: doubled superpixels plus the top 200 MultiBox boxes)."""
     model, mb_cfg = load_multibox(multibox_ckpt, ctx.device)
+    if top_k is not None:
+        mb_cfg.top_k = top_k
     meta = {"method": method, "multibox_ckpt": str(Path(multibox_ckpt).resolve()), "top_k": mb_cfg.top_k}
     if method == "combined":
         meta.update({f"ss_{k}": v for k, v in asdict(ss_cfg).items()})

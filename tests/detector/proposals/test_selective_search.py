@@ -206,3 +206,30 @@ def test_tools_resume_and_report(tmp_path):
     res = json.loads((tmp_path / "r.json").read_text())
     assert res["recall@0.5"] == 1.0 and set(res) >= {"recall@0.7", "mabo", "mean_count"}
     assert (tmp_path / "plots" / "recall_vs_number.png").is_file()
+
+
+def test_torchrun_ranks_share_the_images(tmp_path):
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    from tests.detector.data.builders import write_voc
+    from tests.helpers import ROOT
+
+    root = tmp_path / "voc"
+    write_voc(root, "val", {f"im{i}": (160, 120, [("cat", 21, 31, 71, 91, 0)]) for i in range(5)})
+    for i in range(5):
+        cv2.imwrite(str(root / "JPEGImages" / f"im{i}.jpg"), cv2.cvtColor(_scene(seed=i), cv2.COLOR_RGB2BGR))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    out = tmp_path / "props"
+    res = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={port}", str(ROOT / "tools" / "proposals.py"),
+         "--data", str(root), "--split", "val", "--out", str(out), "--workers", "1", "--resize-width", "0"],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "rank 0: 3 images computed" in res.stdout and "rank 1: 2 images computed" in res.stdout
+    assert sorted(p.stem for p in (out / "boxes").glob("*.npz")) == [f"im{i}" for i in range(5)]
