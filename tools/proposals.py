@@ -52,7 +52,14 @@ def main(argv: list[str] | None = None) -> int:
             raise UserError(f"--method {args.method} needs --multibox-ckpt")
         else:
             res = extract_network(
-                dataset, ProposalCache(args.out), args.multibox_ckpt, args.method, cfg, args.workers, ctx
+                dataset,
+                ProposalCache(args.out),
+                args.multibox_ckpt,
+                args.method,
+                cfg,
+                args.workers,
+                ctx,
+                top_k=args.top_k,
             )
         secs = time.perf_counter() - t0
         print(
