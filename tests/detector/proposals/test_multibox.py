@@ -1,6 +1,5 @@
 """MultiBox: k-means priors, bipartite matching, the loss, decoding, the merge, end to end."""
 
-
 import numpy as np
 import pytest
 import torch

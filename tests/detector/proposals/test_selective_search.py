@@ -143,50 +143,19 @@ def test_tools_resume_and_report(tmp_path):
     )
     (root / "JPEGImages" / "broken.jpg").write_bytes(b"not an image")
     out = tmp_path / "props"
-    first = run_tool(
-        "proposals.py",
-        "--data",
-        str(root),
-        "--split",
-        "val",
-        "--out",
-        str(out),
-        "--workers",
-        "2",
-        "--resize-width",
-        "0",
-    )
-    assert (
-        first.returncode == 1 and "2 images computed" in first.stdout and "1 unreadable (e.g. broken)" in first.stdout
-    ), first.stdout + first.stderr
+
+    def extract(*extra):
+        return run_tool(
+            "proposals.py", "--data", str(root), "--split", "val", "--out", str(out), "--resize-width", "0", *extra
+        )
+
+    first = extract("--workers", "2")
+    assert first.returncode == 1, first.stdout + first.stderr
+    assert "2 images computed" in first.stdout and "1 unreadable (e.g. broken)" in first.stdout
     (out / "boxes" / "b.npz").unlink()
-    again = run_tool(
-        "proposals.py",
-        "--data",
-        str(root),
-        "--split",
-        "val",
-        "--out",
-        str(out),
-        "--workers",
-        "1",
-        "--resize-width",
-        "0",
-    )
+    again = extract("--workers", "1")
     assert "1 images computed" in again.stdout and "1 already cached" in again.stdout
-    changed = run_tool(
-        "proposals.py",
-        "--data",
-        str(root),
-        "--split",
-        "val",
-        "--out",
-        str(out),
-        "--k-scale",
-        "2",
-        "--resize-width",
-        "0",
-    )
+    changed = extract("--k-scale", "2")
     assert changed.returncode == 2 and "the cache was made with" in changed.stderr
     (out / "boxes" / "broken.npz").write_bytes((out / "boxes" / "a.npz").read_bytes())  # let every image have proposals
     rep = run_tool(
