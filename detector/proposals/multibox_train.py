@@ -200,11 +200,13 @@ def train_multibox(cfg: MultiBoxConfig, data: str, train_split: str | None, val_
     try:
         state = resume_state(out_dir, resume, ctx)
         train = load_dataset(data, train_split, images, check_images=True)
-        val = (
-            load_dataset(data, val_split, images, check_images=True)
-            if val_split or str(data).endswith(".json")
-            else train
-        )
+        if str(data).endswith(".json"):  # COCO: the validation split is its own annotation file
+            has_val = bool(val_split) and val_split.endswith(".json")
+            val = load_dataset(val_split, None, images, check_images=True) if has_val else train
+        else:
+            val = load_dataset(data, val_split, images, check_images=True) if val_split else train
+        if val is train and ctx.is_main:
+            print("no validation split given: validating on the training images")
         if ctx.is_main:
             print(train.log.summary())
         torch.manual_seed(cfg.seed)

@@ -123,3 +123,19 @@ def test_train_then_extract(tmp_path):
         str(tmp_path / "x"),
     )
     assert bad.returncode == 2 and "needs --multibox-ckpt" in bad.stderr
+
+
+def test_coco_json_with_its_own_validation_file(tmp_path):
+    data = tmp_path / "demo"
+    opts = [f"{k}={v}" for k, v in PRESETS["tiny"].items()]
+    opts += ["workers=1", "det_train=10", "det_val=3", "cls_train_per_class=1", "cls_val_per_class=1"]
+    make_demo_data(data, load_config(DemoDataConfig, None, opts), progress=False)
+    ann = data / "det" / "annotations"
+    opts = ["num_priors=4", "data.input_size=32", "optim.batch_size=5", "optim.epochs=1", "device=cpu"]
+    res = run_tool("train_multibox.py", "--config", str(ROOT / "configs" / "demo_multibox.yaml"), "--data", str(ann / "instances_train.json"),
+                   "--val-split", str(ann / "instances_val.json"), "--out", str(tmp_path / "mb"), "--opts", *opts)  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    assert "validating on the training images" not in res.stdout
+    alone = run_tool("train_multibox.py", "--config", str(ROOT / "configs" / "demo_multibox.yaml"), "--data", str(ann / "instances_train.json"),
+                     "--val-split", "", "--out", str(tmp_path / "mb2"), "--opts", *opts)  # fmt: skip
+    assert alone.returncode == 0 and "validating on the training images" in alone.stdout
