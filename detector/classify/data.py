@@ -25,6 +25,8 @@ from .config import AugmentConfig, DataConfig
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 INTERPOLATIONS = (cv2.INTER_LINEAR, cv2.INTER_AREA, cv2.INTER_NEAREST, cv2.INTER_CUBIC)
+_MEAN = torch.tensor(IMAGENET_MEAN).view(3, 1, 1)
+_STD = torch.tensor(IMAGENET_STD).view(3, 1, 1)
 
 
 def read_rgb(path: str | Path) -> np.ndarray | None:
@@ -78,9 +80,7 @@ def eval_transform(size: int, resize: int) -> A.Compose:
 def to_tensor(img: np.ndarray) -> torch.Tensor:
     """``[H, W, 3]`` uint8 RGB -> ``[3, H, W]`` float32 normalized with the ImageNet mean/std."""
     x = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1).float().div_(255)
-    mean = torch.tensor(IMAGENET_MEAN).view(3, 1, 1)
-    std = torch.tensor(IMAGENET_STD).view(3, 1, 1)
-    return x.sub_(mean).div_(std)
+    return x.sub_(_MEAN).div_(_STD)
 
 
 class ImageFolderDataset(Dataset):

@@ -179,9 +179,6 @@ def fit(task: Task, cfg, out_dir: Path, ctx: dist_.DistContext, state: dict | No
                 rng=torch.get_rng_state(), **task.extra,
             )  # fmt: skip
 
-    def loss_fn(n, b):
-        return task.loss(n, b)
-
     val_sampler = ShardedSampler(len(task.val_ds), ctx.rank, ctx.world_size, shuffle=False)
     val_loader = make_loader(task.val_ds, per_rank, val_sampler, cfg.data.workers, cfg.seed, cuda, False, task.collate)
     result: dict = {}
@@ -198,7 +195,7 @@ def fit(task: Task, cfg, out_dir: Path, ctx: dist_.DistContext, state: dict | No
             net.train()
             for batch in bar:
                 skipped += getattr(batch, "skipped", [])
-                loss, n, flags = train_step(net, model, loss_fn, batch, opt, sched, scaler, ema, cfg, ctx, stop.set)
+                loss, n, flags = train_step(net, model, task.loss, batch, opt, sched, scaler, ema, cfg, ctx, stop.set)
                 if flags[0] > 0:
                     raise TrainingStopped(
                         f"non-finite loss at step {step + 1} (epoch {epoch + 1}); lower optim.lr or check the data. "

@@ -118,9 +118,7 @@ def evaluate_detections(
     names = dataset.names_for_report()
     extra: dict = {}
     if metric == "coco":
-        res = coco_evaluate(
-            dataset, [r for r, keep in zip(results, _kept(results, dataset), strict=True) if keep], dets
-        )
+        res = coco_evaluate(dataset, [results[i] for i in dets.source], dets)
         aps = dict(enumerate(res["per_class"], 1))
         curves = dict(enumerate(res["curves"], 1))
         extra = {"stats": res["stats"]}
@@ -149,10 +147,3 @@ def evaluate_detections(
     if dropped:
         report["dropped"] = dict(dropped)
     return EvalResult(report, {names[lab - 1]: curves[lab] for lab in curves})
-
-
-def _kept(results: list[dict], dataset: DetectionDataset) -> list[bool]:
-    """Which results entries name a known image and class (for the lenient COCO path)."""
-    imgs = {r.image_id for r in dataset.records}
-    cats = set(dataset.category_ids)
-    return [d["image_id"] in imgs and d["category_id"] in cats for d in results]

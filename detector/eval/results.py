@@ -26,12 +26,14 @@ from ..data.records import DatasetError, DetectionDataset
 class DetectionArrays:
     """Detections as arrays, in the internal frame: ``image_idx`` ``[D]`` (index into the
     dataset's records), ``labels`` ``[D]`` in ``1..K``, ``scores`` ``[D]``, ``boxes`` ``[D, 4]``
-    continuous xyxy."""
+    continuous xyxy. ``source`` ``[D]``: each detection's index in the results list it was read
+    from (None when made in memory)."""
 
     image_idx: np.ndarray
     labels: np.ndarray
     scores: np.ndarray
     boxes: np.ndarray
+    source: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.scores)
@@ -86,7 +88,7 @@ def results_to_arrays(
     scores = np.array([d["score"] for d in dets], np.float64)
     off = _offset(dataset)
     boxes = np.concatenate([xywh[:, :2] - off, xywh[:, :2] - off + xywh[:, 2:]], 1)
-    arrays = DetectionArrays(img[keep], lab[keep], scores[keep], boxes[keep])
+    arrays = DetectionArrays(img[keep], lab[keep], scores[keep], boxes[keep], np.flatnonzero(keep))
     return arrays, dropped
 
 
