@@ -210,6 +210,19 @@ class GoogLeNet(nn.Module):
                     break
         return out
 
+    def forward_from(self, x: torch.Tensor, after: str, tap: str = "inception_5b") -> torch.Tensor:
+        """Continue the trunk from the output of tap ``after`` (e.g. RoI features pooled from the
+        ``inception_4e`` map, ``[R, 832, h, w]``) up to ``tap``; the layers in between (pools
+        included) run on ``x`` as they would on the full map."""
+        stages = self._stages()
+        names = [name for name, *_ in stages]
+        if after not in names or tap not in names or names.index(tap) <= names.index(after):
+            raise KeyError(f"cannot run from {after!r} to {tap!r}; taps in order: {names}")
+        for _, _, _, mods in stages[names.index(after) + 1 : names.index(tap) + 1]:
+            for m in mods:
+                x = m(x)
+        return x
+
     def forward_head(self, features: torch.Tensor) -> torch.Tensor:
         """``[N, 1024, h, w]`` inception 5b map -> ``[N, num_classes]`` logits."""
         x = torch.flatten(self.avgpool(features), 1)

@@ -80,6 +80,12 @@ class InferenceGoogLeNet(nn.Module):
     def forward_features(self, x: torch.Tensor, taps: tuple[str, ...] = ("inception_5b",)) -> dict[str, torch.Tensor]:
         return self.net.forward_features(self._prepare(x), taps)
 
+    def forward_from(self, x: torch.Tensor, after: str, tap: str = "inception_5b") -> torch.Tensor:
+        return self.net.forward_from(self._prepare(x), after, tap)
+
+    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
+        return self.net.forward_head(features)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net.forward_head(self.net.forward_features(self._prepare(x))["inception_5b"])
 

@@ -15,9 +15,10 @@ def load_dataset(
     images: str | Path | None = None,
     class_map: str | Path | None = None,
     check_images: bool = False,
+    class_names: list[str] | None = None,
 ) -> DetectionDataset:
     """``gt`` a ``.json`` file: COCO (``images`` overrides the image folder); a folder: a VOC or
-    ILSVRC layout, read for ``split`` (required)."""
+    ILSVRC layout, read for ``split`` (required), with ``class_names`` as its classes if given."""
     gt = Path(gt)
     if gt.suffix.lower() == ".json":
         return load_coco(gt, images, check_images)
@@ -25,4 +26,26 @@ def load_dataset(
         raise DatasetError(f"{gt}: ground truth not found (expected a COCO .json file or a VOC/ILSVRC folder)")
     if split is None:
         raise DatasetError(f"{gt}: an XML dataset needs --split (a list in ImageSets/Main or ImageSets/DET)")
-    return load_voc(gt, split, class_map=class_map, check_images=check_images)
+    return load_voc(gt, split, class_map=class_map, class_names=class_names, check_images=check_images)
+
+
+def load_train_val(
+    data: str | Path, train_split: str | None, val_split: str | None, images: str | Path | None = None,
+    class_map: str | Path | None = None,
+) -> tuple[DetectionDataset, DetectionDataset | None]:  # fmt: skip
+    """A training split and its validation split (None when none is named).
+
+    XML: two split lists of the ``data`` root, the validation one read with the training classes.
+    COCO: ``data`` is the training file and ``val_split`` another ``.json`` (same categories).
+    """
+    train = load_dataset(data, train_split, images, class_map, check_images=True)
+    if not val_split:
+        return train, None
+    if train.kind == "coco":
+        if Path(val_split).suffix.lower() != ".json":
+            raise DatasetError(f"{data} is a COCO file: the validation split must be another .json, not {val_split!r}")
+        val = load_dataset(val_split, None, images, check_images=True)
+        if val.category_ids != train.category_ids:
+            raise DatasetError(f"{val_split}: its categories differ from {data}'s")
+        return train, val
+    return train, load_dataset(data, val_split, images, class_map, True, class_names=train.class_names)

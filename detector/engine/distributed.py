@@ -64,3 +64,12 @@ def all_reduce_sum(t: torch.Tensor, ctx: DistContext) -> torch.Tensor:
 def barrier(ctx: DistContext) -> None:
     if ctx.distributed:
         dist.barrier()
+
+
+def all_gather_objects(obj, ctx: DistContext) -> list:
+    """Every rank's ``obj`` (picklable), in rank order; ``[obj]`` for one process."""
+    if not ctx.distributed:
+        return [obj]
+    out = [None] * ctx.world_size
+    dist.all_gather_object(out, obj)
+    return out

@@ -33,7 +33,7 @@ from ..cli import UserError
 from ..config import save_config
 from . import distributed as dist_
 from .ema import ModelEMA
-from .metrics import MetricsLog, plot_metrics, read_metrics
+from .metrics import MetricsLog, plot_metrics
 from .optim import make_optimizer
 from .sampler import ShardedSampler
 from .schedule import lr_factor
@@ -49,7 +49,8 @@ class Task:
 
     ``loss(net, batch)`` returns ``(loss, batch size)`` for a batch from ``collate``;
     ``evaluate(ema_model, val_loader)`` returns metrics (summed over processes by the task);
-    ``describe(metrics)`` is the per-epoch line; ``extra`` goes into both checkpoints.
+    ``describe(metrics)`` is the per-epoch line; ``extra`` goes into both checkpoints;
+    ``val_collate`` batches ``val_ds``'s items (default: ``collate``).
     """
 
     model: nn.Module
@@ -61,6 +62,7 @@ class Task:
     describe: Callable[[dict], str]
     val_keys: tuple[str, ...]
     extra: dict = field(default_factory=dict)
+    val_collate: Callable | None = None
 
 
 class _StopFlag:
@@ -180,7 +182,9 @@ def fit(task: Task, cfg, out_dir: Path, ctx: dist_.DistContext, state: dict | No
             )  # fmt: skip
 
     val_sampler = ShardedSampler(len(task.val_ds), ctx.rank, ctx.world_size, shuffle=False)
-    val_loader = make_loader(task.val_ds, per_rank, val_sampler, cfg.data.workers, cfg.seed, cuda, False, task.collate)
+    val_loader = make_loader(
+        task.val_ds, per_rank, val_sampler, cfg.data.workers, cfg.seed, cuda, False, task.val_collate or task.collate
+    )
     result: dict = {}
     with _StopFlag() as stop:
         while epoch < o.epochs:
@@ -191,7 +195,7 @@ def fit(task: Task, cfg, out_dir: Path, ctx: dist_.DistContext, state: dict | No
             )
             bar = tqdm(loader, total=steps_per_epoch - batch_in_epoch, desc=f"epoch {epoch + 1}/{o.epochs}",
                        disable=not ctx.is_main, leave=False, dynamic_ncols=True)  # fmt: skip
-            t0, seen, skipped, loss_sum, loss_n = time.perf_counter(), 0, [], 0.0, 0
+            t0, seen, skipped, loss_sum, loss_n, ep_sum, ep_n = time.perf_counter(), 0, [], 0.0, 0, 0.0, 0
             net.train()
             for batch in bar:
                 skipped += getattr(batch, "skipped", [])
@@ -204,6 +208,7 @@ def fit(task: Task, cfg, out_dir: Path, ctx: dist_.DistContext, state: dict | No
                 step, batch_in_epoch = step + 1, batch_in_epoch + 1
                 seen += n * ctx.world_size
                 loss_sum, loss_n = loss_sum + loss.item(), loss_n + 1
+                ep_sum, ep_n = ep_sum + loss.item(), ep_n + 1
                 if step % cfg.log_every == 0:
                     ips = seen / (time.perf_counter() - t0)
                     log.write("train", step=step, epoch=round(step / steps_per_epoch, 4), lr=opt.param_groups[0]["lr"],
@@ -228,7 +233,7 @@ def fit(task: Task, cfg, out_dir: Path, ctx: dist_.DistContext, state: dict | No
                 )
                 if ctx.is_main:
                     print(
-                        f"epoch {epoch}/{o.epochs}: loss {_mean_loss(log, step, steps_per_epoch):.3f}, {task.describe(result)}, "
+                        f"epoch {epoch}/{o.epochs}: loss {ep_sum / max(ep_n, 1):.3f}, {task.describe(result)}, "
                         f"{seen / secs:.0f} img/s, {secs:.0f} s"
                         + (
                             f"; skipped {n_skipped} unreadable images (e.g. {skipped[0]})"
@@ -243,8 +248,3 @@ def fit(task: Task, cfg, out_dir: Path, ctx: dist_.DistContext, state: dict | No
         save_checkpoint(out_dir / "final.pth", ema.module.state_dict(), cfg, val=result, step=step, **task.extra)
     dist_.barrier(ctx)
     return {**result, "step": step}
-
-
-def _mean_loss(log: MetricsLog, step: int, steps_per_epoch: int) -> float:
-    recs = [r["loss"] for r in read_metrics(log.path) if r["kind"] == "train" and r["step"] > step - steps_per_epoch]
-    return sum(recs) / len(recs) if recs else float("nan")

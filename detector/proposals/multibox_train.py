@@ -25,7 +25,7 @@ from ..backbone import ModelConfig, build_backbone
 from ..classify.data import read_rgb, to_tensor
 from ..cli import UserError
 from ..config import config_from_dict
-from ..data import load_dataset
+from ..data.load import load_train_val
 from ..data.records import ImageRecord
 from ..engine import distributed as dist_
 from ..engine.loop import Task, fit, resume_state
@@ -199,14 +199,11 @@ def train_multibox(cfg: MultiBoxConfig, data: str, train_split: str | None, val_
     ctx = dist_.setup(cfg.device)
     try:
         state = resume_state(out_dir, resume, ctx)
-        train = load_dataset(data, train_split, images, check_images=True)
-        if str(data).endswith(".json"):  # COCO: the validation split is its own annotation file
-            has_val = bool(val_split) and val_split.endswith(".json")
-            val = load_dataset(val_split, None, images, check_images=True) if has_val else train
-        else:
-            val = load_dataset(data, val_split, images, check_images=True) if val_split else train
-        if val is train and ctx.is_main:
-            print("no validation split given: validating on the training images")
+        train, val = load_train_val(data, train_split, val_split, images)
+        if val is None:
+            val = train
+            if ctx.is_main:
+                print("no validation split given: validating on the training images")
         if ctx.is_main:
             print(train.log.summary())
         torch.manual_seed(cfg.seed)

@@ -1,0 +1,54 @@
+"""``train_det``'s config: backbone, head, proposals, region sampling, test-time settings, optimizer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from ..backbone import ModelConfig
+from ..engine.optim import OptimConfig
+from ..proposals.selective_search import SelectiveSearchConfig
+from .model import HeadConfig
+from .postprocess import TestConfig
+from .sampling import SamplingConfig
+
+
+@dataclass
+class ProposalConfig:
+    """Where regions come from when no cache holds them yet (tools/proposals.py's methods)."""
+
+    method: Literal["ss", "multibox", "combined"] = "ss"
+    selective_search: SelectiveSearchConfig = field(default_factory=SelectiveSearchConfig)
+    multibox_ckpt: str | None = None  # tools/train_multibox.py's final.pth (multibox, combined)
+    top_k: int | None = None  # MultiBox boxes kept per image (None: the checkpoint's)
+    workers: int = 2  # selective-search processes
+    max_train: int = 2000  # proposals per image considered for training (rank order)
+
+
+@dataclass
+class DetDataConfig:
+    workers: int = 2
+    hflip: float = 0.5
+    photometric: float = 0.5  # probability of colour jitter (brightness, contrast, saturation, hue)
+
+
+@dataclass
+class DetTrainConfig:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    init: str | None = None  # a train_cls checkpoint or torchvision-format ImageNet weights
+    head: HeadConfig = field(default_factory=HeadConfig)
+    proposals: ProposalConfig = field(default_factory=ProposalConfig)
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)
+    test: TestConfig = field(default_factory=TestConfig)
+    data: DetDataConfig = field(default_factory=DetDataConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)  # batch_size: images per step
+    reg_weight: float = 1.0  # weight of the box-regression loss
+    eval_metric: Literal["voc", "voc07", "ilsvrc", "coco"] = "voc"
+    seed: int = 0
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    amp: bool = True
+    channels_last: bool = True
+    sync_bn: bool = True
+    log_every: int = 20
+    eval_every: int = 1
+    checkpoint_every: int = 0

@@ -1,0 +1,158 @@
+"""Detection data for the region classifier: images, their proposals and sampled regions.
+
+Training items: the image is read (RGB), flipped and colour-jittered by albumentations together
+with its ground-truth boxes and its proposals, normalized, brought to the head's frame
+(:func:`prepare_image`: unchanged for ``rcnn``, resized for ``fast``), and its regions sampled
+(:mod:`.sampling`). Augmentation and sampling of item ``i`` in epoch ``e`` are seeded by
+``(seed, e, i)``, so they do not depend on worker or process layout. An unreadable image is
+skipped and counted, never fatal. Test items: the normalized image at its original size and
+its proposals.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import albumentations as A
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import Dataset
+
+from ..classify.data import read_rgb, to_tensor
+from ..data.records import ImageRecord
+from ..proposals.cache import ProposalCache
+from .model import HeadConfig
+from .sampling import Regions, SamplingConfig, sample_regions
+
+
+def prepare_image(image: torch.Tensor, cfg: HeadConfig) -> tuple[torch.Tensor, float]:
+    """``[3, H, W]`` normalized image -> ``(image in the head's frame, scale)``: ``fast`` resizes
+    so the shorter side is ``image_size`` (the longer at most ``max_image_size``); boxes scale by
+    the same factor. ``rcnn`` warps from the original pixels (scale 1)."""
+    if cfg.mode != "fast":
+        return image, 1.0
+    h, w = image.shape[-2:]
+    scale = min(cfg.image_size / min(h, w), cfg.max_image_size / max(h, w))
+    size = (max(1, round(h * scale)), max(1, round(w * scale)))
+    if size == (h, w):
+        return image, 1.0
+    out = F.interpolate(image[None], size=size, mode="bilinear", antialias=True, align_corners=False)[0]
+    return out, scale
+
+
+def clean_proposals(boxes: np.ndarray, width: int, height: int, limit: int | None) -> np.ndarray:
+    """The first ``limit`` boxes clipped to the image, without those under 1 pixel wide or high."""
+    b = np.asarray(boxes, np.float32).reshape(-1, 4)[:limit]
+    b = np.clip(b, 0, [width, height, width, height]).astype(np.float32)
+    return b[(b[:, 2] - b[:, 0] >= 1) & (b[:, 3] - b[:, 1] >= 1)]
+
+
+class RegionTrainDataset(Dataset):
+    """Items ``(image [3, H, W], Regions in that frame, path)``, or ``(None, None, path)`` for an
+    unreadable image."""
+
+    def __init__(
+        self, records: list[ImageRecord], cache: ProposalCache, head: HeadConfig, sampling: SamplingConfig,
+        regions_per_image: int, hflip: float, photometric: float, max_proposals: int, seed: int = 0,
+    ):  # fmt: skip
+        self.records, self.cache, self.head, self.sampling = records, cache, head, sampling
+        self.num, self.max_proposals, self.seed, self.epoch = regions_per_image, max_proposals, seed, 0
+        self.transform = A.Compose(
+            [A.HorizontalFlip(p=hflip), A.ColorJitter(0.3, 0.3, 0.3, 0.05, p=photometric)],
+            bbox_params=A.BboxParams(format="pascal_voc", label_fields=["ids"], clip=True, min_area=0.0),
+        )
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, i: int):
+        r = self.records[i]
+        img = read_rgb(r.file)
+        if img is None:
+            return None, None, str(r.file)
+        h, w = img.shape[:2]
+        props = clean_proposals(self.cache.get(r.image_id)[0], w, h, self.max_proposals)
+        gt = np.clip(r.boxes.reshape(-1, 4), 0, [w, h, w, h]).astype(np.float32)
+        valid = (gt[:, 2] - gt[:, 0] >= 1) & (gt[:, 3] - gt[:, 1] >= 1)
+        gt, gt_labels, gt_ignore = gt[valid], r.labels[valid], (r.difficult | r.iscrowd)[valid]
+        seed = (self.seed * 1_000_003 + self.epoch) * 10_000_019 + i
+        self.transform.set_random_seed(seed)
+        out = self.transform(image=img, bboxes=np.concatenate([gt, props]), ids=np.arange(len(gt) + len(props)))
+        boxes = np.asarray(out["bboxes"], np.float32).reshape(-1, 4)
+        ids = np.asarray(out["ids"], np.int64)
+        is_gt = ids < len(gt)
+        image, scale = prepare_image(to_tensor(out["image"]), self.head)
+        regions = sample_regions(
+            torch.from_numpy(boxes[~is_gt] * scale),
+            torch.from_numpy(boxes[is_gt] * scale),
+            torch.from_numpy(gt_labels[ids[is_gt]]).long(),
+            torch.from_numpy(gt_ignore[ids[is_gt]]).bool(),
+            self.num,
+            self.sampling,
+            np.random.default_rng(seed),
+        )
+        return image, regions, str(r.file)
+
+
+@dataclass
+class RegionBatch:
+    """Images padded to a common size (zero = the mean pixel) and their regions concatenated."""
+
+    images: torch.Tensor  # [B, 3, H, W]
+    rois: torch.Tensor  # [R, 5] (batch index, x1, y1, x2, y2)
+    labels: torch.Tensor  # [R]
+    targets: torch.Tensor  # [R, 4]
+    reg_mask: torch.Tensor  # [R]
+    skipped: list[str]
+
+
+def pad_images(images: list[torch.Tensor]) -> torch.Tensor:
+    """``[3, H_i, W_i]`` images -> ``[B, 3, max H, max W]``, each at the top left, zeros elsewhere."""
+    if not images:
+        return torch.zeros(0, 3, 1, 1)
+    h, w = max(x.shape[1] for x in images), max(x.shape[2] for x in images)
+    out = images[0].new_zeros(len(images), 3, h, w)
+    for k, x in enumerate(images):
+        out[k, :, : x.shape[1], : x.shape[2]] = x
+    return out
+
+
+def collate_regions(items: list) -> RegionBatch:
+    good = [(x, reg) for x, reg, _ in items if x is not None]
+    regs: list[Regions] = [reg for _, reg in good]
+    idx = torch.cat([torch.full((len(reg.boxes), 1), float(k)) for k, reg in enumerate(regs)]) if regs else None
+    return RegionBatch(
+        images=pad_images([x for x, _ in good]),
+        rois=torch.cat([idx, torch.cat([r.boxes for r in regs])], 1) if regs else torch.zeros(0, 5),
+        labels=torch.cat([r.labels for r in regs]) if regs else torch.zeros(0, dtype=torch.int64),
+        targets=torch.cat([r.targets for r in regs]) if regs else torch.zeros(0, 4),
+        reg_mask=torch.cat([r.reg_mask for r in regs]) if regs else torch.zeros(0, dtype=torch.bool),
+        skipped=[p for x, _, p in items if x is None],
+    )
+
+
+class ProposalImageDataset(Dataset):
+    """Test items ``(index, image [3, H, W] normalized at its original size or None, proposals
+    [N, 4] xyxy original pixels)``; ``proposals`` maps a record to its raw boxes."""
+
+    def __init__(self, records: list[ImageRecord], proposals, max_proposals: int):
+        self.records, self.proposals, self.max_proposals = records, proposals, max_proposals
+
+    def set_epoch(self, epoch: int) -> None:
+        pass
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, i: int):
+        r = self.records[i]
+        img = read_rgb(r.file)
+        if img is None:
+            return i, None, None
+        h, w = img.shape[:2]
+        boxes = clean_proposals(self.proposals(r), w, h, self.max_proposals)
+        return i, to_tensor(img), torch.from_numpy(boxes)

@@ -1,0 +1,142 @@
+"""The region classifier: GoogLeNet plus a (K+1)-way classifier and class-specific box regression.
+
+Two ways to get a region's 1024-d feature (``mode``), sharing everything else:
+
+- ``rcnn`` (the paper): each region, dilated for context, is warped to ``input_size`` (all of a
+  batch in one ``roi_align``, :mod:`.warp`) and runs through the whole network.
+- ``fast`` (Fast R-CNN's way, beyond the paper): the trunk runs once per image up to
+  ``roi_tap`` (``inception_4e``, stride 16), RoIAlign pools each region to ``roi_size`` and the
+  remaining layers (pool, ``inception_5a``, ``inception_5b``) run per region.
+
+Both end in the backbone's global average pool and dropout, then ``cls_score`` (``[R, K+1]``
+logits, background = 0) and ``bbox_pred`` (``[R, K+1, 4]`` deltas of :mod:`.boxes`; row 0 unused).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import nn
+from torchvision.ops import roi_align
+
+from backbones import GoogLeNet, for_inference
+
+from .warp import warp_regions
+
+
+@dataclass
+class HeadConfig:
+    mode: Literal["rcnn", "fast"] = "rcnn"
+    input_size: int = 224  # rcnn: regions are warped to input_size x input_size
+    context: float = 16.0  # rcnn: pixels of context around the region at input_size
+    image_size: int = 600  # fast: images resized so the shorter side is image_size ...
+    max_image_size: int = 1000  # ... and the longer at most this
+    roi_tap: str = "inception_4e"  # fast: the feature map RoIAlign pools from
+    roi_size: int = 14  # fast: RoIAlign output (14 -> 7x7 after the 5a pool, as at 224 input)
+    box_regression: bool = True
+    frozen_bn: bool = False  # keep BatchNorm statistics and affine fixed while fine-tuning
+    region_chunk: int = 256  # inference: regions per backbone batch
+
+
+class RegionDetector(nn.Module):
+    def __init__(self, backbone: GoogLeNet, num_classes: int, cfg: HeadConfig):
+        super().__init__()
+        if cfg.mode not in ("rcnn", "fast"):
+            raise ValueError(f"mode must be 'rcnn' or 'fast', got {cfg.mode!r}")
+        taps = {f.name: f.stride for f in backbone.feature_info}
+        if cfg.mode == "fast" and cfg.roi_tap not in taps:
+            raise ValueError(f"roi_tap {cfg.roi_tap!r} is not a feature tap; available: {list(taps)}")
+        backbone.fc = nn.Identity()  # forward_head then gives the pooled (dropped-out) feature
+        backbone.aux1 = backbone.aux2 = None
+        self.backbone = backbone
+        self.cfg = cfg
+        self.num_classes = num_classes
+        self.stride = taps.get(cfg.roi_tap, 16)
+        self.cls_score = nn.Linear(1024, num_classes + 1)
+        self.bbox_pred = nn.Linear(1024, 4 * (num_classes + 1)) if cfg.box_regression else None
+        nn.init.normal_(self.cls_score.weight, std=0.01)
+        nn.init.zeros_(self.cls_score.bias)
+        if self.bbox_pred is not None:
+            nn.init.normal_(self.bbox_pred.weight, std=0.001)
+            nn.init.zeros_(self.bbox_pred.bias)
+        if cfg.frozen_bn:
+            for m in self.backbone.modules():
+                if isinstance(m, nn.BatchNorm2d):
+                    m.requires_grad_(False)
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        if self.cfg.frozen_bn:
+            for m in self.backbone.modules():
+                if isinstance(m, nn.BatchNorm2d):
+                    m.eval()
+        return self
+
+    def _format(self, x: torch.Tensor) -> torch.Tensor:
+        w = next(self.backbone.parameters())
+        cl = w.dim() == 4 and w.is_contiguous(memory_format=torch.channels_last) and w.shape[-1] > 1
+        return x.contiguous(memory_format=torch.channels_last if cl else torch.contiguous_format)
+
+    def trunk(self, images: torch.Tensor) -> torch.Tensor:
+        """``fast``: ``[B, 3, H, W]`` -> the ``roi_tap`` map ``[B, C, H/stride, W/stride]``."""
+        return self.backbone.forward_features(self._format(images), (self.cfg.roi_tap,))[self.cfg.roi_tap]
+
+    def region_features(
+        self, images: torch.Tensor, rois: torch.Tensor, fmap: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """``[B, 3, H, W]`` normalized images and ``[R, 5]`` rois ``(batch index, x1, y1, x2,
+        y2)`` in their pixel frame -> ``[R, 1024]`` features. ``fast`` reuses ``fmap`` (from
+        :meth:`trunk`) when given."""
+        c = self.cfg
+        if c.mode == "rcnn":
+            crops = warp_regions(images, rois, c.input_size, c.context)
+            x = self.backbone.forward_features(self._format(crops))["inception_5b"]
+        else:
+            fmap = self.trunk(images) if fmap is None else fmap
+            pooled = roi_align(fmap, rois, (c.roi_size, c.roi_size), 1.0 / self.stride, sampling_ratio=2, aligned=True)
+            x = self.backbone.forward_from(self._format(pooled), c.roi_tap)
+        return self.backbone.forward_head(x)
+
+    def heads(self, feats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``[R, 1024]`` -> ``(logits [R, K+1], deltas [R, K+1, 4] or None)``."""
+        deltas = None if self.bbox_pred is None else self.bbox_pred(feats).view(len(feats), -1, 4)
+        return self.cls_score(feats), deltas
+
+    def forward(self, images: torch.Tensor, rois: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        return self.heads(self.region_features(images, rois))
+
+    @torch.inference_mode()
+    def predict(self, image: torch.Tensor, boxes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Score one image's regions in chunks of ``region_chunk``.
+
+        Args:
+            image: ``[3, H, W]`` normalized, in the frame of ``boxes`` (``[N, 4]`` xyxy).
+        Returns:
+            ``(probabilities [N, K+1], deltas [N, K+1, 4] or None)``, float32.
+        """
+        images = image[None]
+        fmap = self.trunk(images) if self.cfg.mode == "fast" else None
+        probs, deltas = [], []
+        for chunk in boxes.split(max(1, self.cfg.region_chunk)):
+            rois = torch.cat([chunk.new_zeros(len(chunk), 1), chunk], 1)
+            logits, d = self.heads(self.region_features(images, rois, fmap))
+            probs.append(logits.float().softmax(1))
+            deltas.append(d)
+        k1 = self.num_classes + 1
+        p = torch.cat(probs) if probs else image.new_zeros(0, k1)
+        if self.bbox_pred is None:
+            return p, None
+        return p, torch.cat(deltas).float() if deltas else image.new_zeros(0, k1, 4)
+
+
+def fold_for_inference(model: RegionDetector) -> RegionDetector:
+    """An eval-mode copy whose backbone has BN folded and channels_last (:func:`backbones.for_inference`)."""
+    backbone = for_inference(model.backbone)
+    clone = RegionDetector.__new__(RegionDetector)
+    nn.Module.__init__(clone)
+    clone.cfg, clone.num_classes, clone.stride = model.cfg, model.num_classes, model.stride
+    clone.backbone = backbone
+    clone.cls_score, clone.bbox_pred = model.cls_score, model.bbox_pred
+    return clone.eval().requires_grad_(False)

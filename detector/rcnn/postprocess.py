@@ -1,0 +1,57 @@
+"""From region scores to detections: decode, clip, threshold, per-class NMS, top N."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torchvision.ops import batched_nms, clip_boxes_to_image, remove_small_boxes
+
+from .boxes import decode
+
+
+@dataclass
+class TestConfig:
+    score_thresh: float = 0.01  # for evaluation; tools/infer.py shows 0.5 by default
+    nms_iou: float = 0.3  # R-CNN's per-class NMS
+    max_dets: int = 100  # per image
+    max_proposals: int = 2000  # proposals scored per image (rank order)
+    min_size: float = 1.0  # decoded boxes narrower or lower than this (pixels) are dropped
+
+
+@dataclass
+class Detections:
+    """One image's detections: ``boxes`` ``[D, 4]`` xyxy in the image's continuous pixel frame,
+    ``scores`` ``[D]``, ``labels`` ``[D]`` int64 in ``1..K``, by descending score."""
+
+    boxes: torch.Tensor
+    scores: torch.Tensor
+    labels: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.scores)
+
+
+def postprocess(
+    probs: torch.Tensor, deltas: torch.Tensor | None, proposals: torch.Tensor, height: int, width: int,
+    cfg: TestConfig,
+) -> Detections:  # fmt: skip
+    """Args:
+    probs: ``[N, K+1]`` class probabilities (column 0 background).
+    deltas: ``[N, K+1, 4]`` class-specific regressions, or None to keep the proposals.
+    proposals: ``[N, 4]`` xyxy in the ``height x width`` image's frame.
+    """
+    n, k1 = probs.shape
+    if deltas is None:
+        boxes = proposals[:, None, :].expand(n, k1, 4)
+    else:
+        boxes = decode(proposals, deltas)
+    boxes = clip_boxes_to_image(boxes[:, 1:].reshape(-1, 4), (height, width))
+    scores = probs[:, 1:].reshape(-1)
+    labels = torch.arange(1, k1, device=probs.device).repeat(n)
+    keep = torch.nonzero(scores > cfg.score_thresh).squeeze(1)
+    boxes, scores, labels = boxes[keep], scores[keep], labels[keep]
+    keep = remove_small_boxes(boxes, cfg.min_size)
+    boxes, scores, labels = boxes[keep], scores[keep], labels[keep]
+    keep = batched_nms(boxes, scores, labels, cfg.nms_iou)[: cfg.max_dets]
+    return Detections(boxes[keep], scores[keep], labels[keep])

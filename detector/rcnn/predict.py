@@ -1,0 +1,154 @@
+"""Running trained detectors: loading checkpoints, ensembles, and whole splits.
+
+An :class:`Ensemble` of one or more checkpoints scores the same proposals of an image: each
+model sees the image in its own frame (:func:`~.data.prepare_image`), and the class
+probabilities and box regressions (scale-free, relative to the proposal) are averaged before
+decoding and per-class NMS, as the paper's ensemble of 6 networks did. Box regressions average
+over the members that have them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from backbones import load_weights
+
+from ..backbone import build_backbone
+from ..checkpoint import load_checkpoint
+from ..cli import UserError
+from ..config import config_from_dict
+from ..data.records import DetectionDataset
+from ..engine.distributed import DistContext, all_gather_objects
+from ..eval.results import DetectionArrays
+from .config import DetTrainConfig
+from .data import ProposalImageDataset, prepare_image
+from .model import RegionDetector, fold_for_inference
+from .postprocess import Detections, TestConfig, postprocess
+
+
+def build_detector(cfg: DetTrainConfig, num_classes: int) -> RegionDetector:
+    """A fresh detector; the backbone from ``cfg.init`` (classifier layers skipped) when set."""
+    backbone = build_backbone(cfg.model)
+    if cfg.init:
+        load_weights(backbone, cfg.init, ignore_head=True)
+    return RegionDetector(backbone, num_classes, cfg.head)
+
+
+@dataclass
+class LoadedDetector:
+    model: RegionDetector  # eval mode, BN folded
+    cfg: DetTrainConfig
+    class_names: list[str]
+    display_names: list[str]
+    path: str
+
+
+def load_detector(path: str | Path, device: torch.device, fold: bool = True) -> LoadedDetector:
+    """A ``train_det`` checkpoint (``final.pth`` or ``last.pth``) ready to run on ``device``."""
+    obj = load_checkpoint(path)
+    if "class_names" not in obj:
+        raise UserError(f"{path}: not a detector checkpoint (no 'class_names'; train one with tools/train_det.py)")
+    cfg = config_from_dict(DetTrainConfig, obj["config"], f"{path} (config)")
+    cfg.init = None
+    cfg.model.weights = None
+    names = list(obj["class_names"])
+    model = build_detector(cfg, len(names))
+    try:
+        model.load_state_dict(obj["model"])
+    except RuntimeError as e:
+        raise UserError(f"{path}: weights do not fit the config stored with them ({str(e).splitlines()[0]})") from None
+    model.eval()
+    model = fold_for_inference(model) if fold else model
+    return LoadedDetector(model.to(device), cfg, names, list(obj.get("display_names") or names), str(path))
+
+
+class Ensemble:
+    """One or more detectors over the same classes (see the module doc)."""
+
+    def __init__(self, members: list[LoadedDetector], test: TestConfig | None = None):
+        if not members:
+            raise ValueError("an ensemble needs at least one detector")
+        for m in members[1:]:
+            if m.class_names != members[0].class_names:
+                raise UserError(
+                    f"{m.path}: its classes differ from {members[0].path}'s; an ensemble needs the same classes"
+                )
+        self.members = members
+        self.test = test or members[0].cfg.test
+        self.class_names = members[0].class_names
+        self.display_names = members[0].display_names
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.members[0].model.parameters()).device
+
+    @torch.inference_mode()
+    def score(self, image: torch.Tensor, proposals: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``[3, H, W]`` normalized image and ``[N, 4]`` proposals in its pixel frame ->
+        averaged ``(probabilities [N, K+1], deltas [N, K+1, 4] or None)`` on the CPU."""
+        probs, deltas = [], []
+        for m in self.members:
+            x, scale = prepare_image(image.to(self.device), m.cfg.head)
+            p, d = m.model.predict(x, proposals.to(self.device) * scale)
+            probs.append(p.cpu())
+            if d is not None:
+                deltas.append(d.cpu())
+        return torch.stack(probs).mean(0), (torch.stack(deltas).mean(0) if deltas else None)
+
+    def detect(self, image: torch.Tensor, proposals: torch.Tensor) -> Detections:
+        """Detections of one image, in its pixel frame (``image`` ``[3, H, W]`` normalized)."""
+        probs, deltas = self.score(image, proposals)
+        return postprocess(probs, deltas, proposals, image.shape[1], image.shape[2], self.test)
+
+
+def run_detection(
+    detect, batches, ctx: DistContext, progress: bool = True, total: int | None = None
+) -> tuple[DetectionArrays, list[int]]:
+    """Run ``detect(image, proposals) -> Detections`` over this rank's ``batches`` (lists of
+    :class:`~.data.ProposalImageDataset` items) and gather every rank's results; returns
+    ``(detections with image_idx = item index, indices of unreadable images)`` on every rank."""
+    parts, bad = [], []
+    for batch in tqdm(batches, desc="detect", total=total, disable=not (progress and ctx.is_main), leave=False):
+        for i, image, boxes in batch:
+            if image is None:
+                bad.append(i)
+                continue
+            d = detect(image, boxes)
+            parts.append((np.full(len(d), i), d.labels.numpy(), d.scores.numpy(), d.boxes.numpy()))
+    everyone = all_gather_objects((parts, bad), ctx)
+    parts = [p for rank_parts, _ in everyone for p in rank_parts]
+    bad = sorted(b for _, rank_bad in everyone for b in rank_bad)
+    if not parts:
+        empty = DetectionArrays(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), np.zeros((0, 4)))
+        return empty, bad
+    return DetectionArrays(*(np.concatenate(c) for c in zip(*parts, strict=True))), bad
+
+
+def detect_dataset(
+    detect, dataset: DetectionDataset, proposals, max_proposals: int, ctx: DistContext, workers: int = 0,
+    progress: bool = True,
+) -> tuple[DetectionArrays, list[int]]:  # fmt: skip
+    """:func:`run_detection` over a whole split, shared out over the ranks; ``proposals(record)``
+    gives a record's ``[N, 4]`` boxes in original pixels."""
+    ds = ProposalImageDataset(dataset.records, proposals, max_proposals)
+    mine = torch.utils.data.Subset(ds, range(ctx.rank, len(ds), ctx.world_size))
+    loader = DataLoader(mine, batch_size=1, num_workers=workers, collate_fn=list)
+    return run_detection(detect, loader, ctx, progress, len(mine))
+
+
+def label_map(class_names: list[str], dataset: DetectionDataset, source: str) -> np.ndarray:
+    """``[K+1]`` model label -> dataset label, matching class names; a model class the dataset
+    lacks is a one-line error."""
+    index = {n: i + 1 for i, n in enumerate(dataset.class_names)}
+    missing = [n for n in class_names if n not in index]
+    if missing:
+        raise UserError(
+            f"{source}: classes {missing[:3]}{'...' if len(missing) > 3 else ''} are not in {dataset.name}'s classes"
+        )
+    return np.array([0] + [index[n] for n in class_names], np.int64)

@@ -1,0 +1,87 @@
+"""Proposals for the detector: from a cache (filled on first use) or computed on the fly.
+
+Training and evaluation read a :class:`~detector.proposals.cache.ProposalCache`; images it
+lacks are computed with the config's method first (tools/proposals.py's code, so a cache made
+by that tool and one made here are interchangeable). A cache that already holds every image is
+used as it is, whatever parameters made it. ``infer.py`` without a cache computes proposals per
+image with :class:`OnTheFly`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..classify.data import to_tensor
+from ..cli import UserError
+from ..data.records import DetectionDataset
+from ..engine.distributed import DistContext, barrier
+from ..proposals.cache import ProposalCache
+from ..proposals.extract import extract_network, extract_selective_search, merge_proposals
+from ..proposals.multibox import decode
+from ..proposals.multibox_train import load_multibox
+from ..proposals.selective_search import selective_search
+from .config import ProposalConfig
+
+
+def ensure_proposals(
+    dataset: DetectionDataset, root: str | Path, cfg: ProposalConfig, ctx: DistContext
+) -> ProposalCache:
+    """The cache at ``root`` with every readable image of ``dataset`` in it (computed if missing)."""
+    cache = ProposalCache(root)
+    missing = [r for r in dataset.records if not cache.has(r.image_id)]
+    if missing:
+        if ctx.is_main:
+            print(f"proposals: computing {cfg.method} for {len(missing)} of {len(dataset.records)} images into {root}")
+        part = dataclasses.replace(dataset, records=missing)
+        if cfg.method == "ss":
+            res = extract_selective_search(part, cache, cfg.selective_search, cfg.workers, ctx)
+        elif not cfg.multibox_ckpt:
+            raise UserError(f"proposals.method={cfg.method} needs proposals.multibox_ckpt (a train_multibox final.pth)")
+        else:
+            res = extract_network(
+                part, cache, cfg.multibox_ckpt, cfg.method, cfg.selective_search, cfg.workers, ctx, top_k=cfg.top_k
+            )
+        if res["unreadable"]:
+            print(f"proposals: {len(res['unreadable'])} unreadable images skipped (e.g. {res['unreadable'][0]})")
+        barrier(ctx)
+    return cache
+
+
+class OnTheFly:
+    """Proposals for one RGB image ``[H, W, 3]`` uint8 -> ``[N, 4]`` float32 xyxy pixels."""
+
+    def __init__(self, cfg: ProposalConfig, device: torch.device):
+        self.cfg = cfg
+        self.multibox = None
+        if cfg.method != "ss":
+            if not cfg.multibox_ckpt or not Path(cfg.multibox_ckpt).is_file():
+                raise UserError(
+                    f"proposals.method={cfg.method} needs its MultiBox checkpoint, "
+                    f"{cfg.multibox_ckpt!r} not found (pass --proposals with a cache, or --opts for the path)"
+                )
+            self.multibox, self.mb_cfg = load_multibox(cfg.multibox_ckpt, device)
+            if cfg.top_k is not None:
+                self.mb_cfg.top_k = cfg.top_k
+            self.device = device
+
+    @torch.inference_mode()
+    def _multibox(self, image: np.ndarray) -> np.ndarray:
+        h, w = image.shape[:2]
+        s = self.mb_cfg.data.input_size
+        x = torch.nn.functional.interpolate(
+            to_tensor(image)[None], size=(s, s), mode="bilinear", antialias=True, align_corners=False
+        )
+        boxes, logits = self.multibox(x.to(self.device))
+        return decode(boxes, logits, [(w, h)], self.mb_cfg.top_k, self.mb_cfg.nms_iou)[0][0].numpy()
+
+    def __call__(self, image: np.ndarray) -> np.ndarray:
+        if self.cfg.method == "ss":
+            return selective_search(image, self.cfg.selective_search)
+        mb = self._multibox(image)
+        if self.cfg.method == "multibox":
+            return mb
+        return merge_proposals(mb, selective_search(image, self.cfg.selective_search))

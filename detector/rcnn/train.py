@@ -1,0 +1,139 @@
+"""``train_det``: fine-tuning the region classifier on any COCO-JSON or VOC/ILSVRC-XML dataset.
+
+The loop and its machinery (resume, ``torchrun`` DDP, progress bar, JSON-lines metrics, plots,
+``last.pth``/``final.pth``) are :mod:`detector.engine.loop`'s. This module supplies the data
+(:mod:`.data`, proposals from a cache filled on first use), the network (:mod:`.model`), the loss
+(cross-entropy over K+1 classes plus smooth-L1 box regression on the positives that train it,
+normalized by the number of regions) and a periodic mAP evaluation of the EMA weights on the
+validation split. ``optim.batch_size`` counts images per step; each contributes
+``sampling.regions_per_batch / batch_size`` regions.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..cli import UserError
+from ..data.load import load_train_val
+from ..data.records import DetectionDataset
+from ..engine import distributed as dist_
+from ..engine.loop import Task, fit, resume_state
+from ..eval import evaluate_detections
+from ..eval.results import DetectionArrays, arrays_to_results
+from ..proposals.cache import ProposalCache
+from .config import DetTrainConfig
+from .data import ProposalImageDataset, RegionBatch, RegionTrainDataset, collate_regions
+from .predict import Ensemble, LoadedDetector, build_detector, run_detection
+from .proposals import ensure_proposals
+
+
+def region_loss(
+    logits: torch.Tensor, deltas: torch.Tensor | None, labels: torch.Tensor, targets: torch.Tensor,
+    reg_mask: torch.Tensor, reg_weight: float,
+) -> torch.Tensor:  # fmt: skip
+    """Cross-entropy of ``[R, K+1]`` logits plus ``reg_weight`` x smooth-L1 (beta 1) of the
+    labelled class's ``[R, K+1, 4]`` deltas on ``reg_mask`` rows, summed and divided by ``R``."""
+    loss = F.cross_entropy(logits.float(), labels)
+    if deltas is not None:
+        rows = torch.nonzero(reg_mask).squeeze(1)
+        pred = deltas[rows, labels[rows]].float()
+        loss = loss + reg_weight * F.smooth_l1_loss(pred, targets[rows], beta=1.0, reduction="sum") / len(labels)
+    return loss
+
+
+def evaluate_on(dataset: DetectionDataset, arrays: DetectionArrays, metric: str) -> dict:
+    """mAP of detections (labels in the dataset's numbering) with ``metric``."""
+    report = evaluate_detections(dataset, arrays_to_results(dataset, arrays), metric).report
+    return {"mAP": report["mAP"], "report": report}
+
+
+def detection_task(
+    cfg: DetTrainConfig, train: DetectionDataset, val: DetectionDataset, train_cache: ProposalCache,
+    val_cache: ProposalCache, ctx: dist_.DistContext,
+) -> Task:  # fmt: skip
+    per_image = cfg.sampling.regions_per_batch // cfg.optim.batch_size
+    if per_image < 1:
+        raise UserError(
+            f"sampling.regions_per_batch={cfg.sampling.regions_per_batch} is fewer than one region per image "
+            f"of optim.batch_size={cfg.optim.batch_size}"
+        )
+    names = list(train.class_names)
+    display = list(train.display_names or names)
+    model = build_detector(cfg, len(names))
+    mf = torch.channels_last if cfg.channels_last else torch.contiguous_format
+
+    def loss(net, batch: RegionBatch):
+        if not len(batch.rois):  # every image of the batch unreadable: a step that changes nothing
+            return sum(p.sum() for p in net.parameters() if p.requires_grad) * 0.0, 0
+        dev = ctx.device
+        logits, deltas = net(
+            batch.images.to(dev, non_blocking=True, memory_format=mf), batch.rois.to(dev, non_blocking=True)
+        )
+        labels = batch.labels.to(dev, non_blocking=True)
+        total = region_loss(logits, deltas, labels, batch.targets.to(dev), batch.reg_mask.to(dev), cfg.reg_weight)
+        return total, len(batch.images)
+
+    def evaluate(ema_model, loader) -> dict:
+        was = ema_model.training
+        ema_model.eval()
+        member = LoadedDetector(ema_model, cfg, names, display, "EMA weights")
+        arrays, _ = run_detection(Ensemble([member], cfg.test).detect, loader, ctx, progress=True)
+        ema_model.train(was)
+        return {"mAP": evaluate_on(val, arrays, cfg.eval_metric)["mAP"], "detections": len(arrays)}
+
+    return Task(
+        model=model,
+        train_ds=RegionTrainDataset(
+            train.records,
+            train_cache,
+            cfg.head,
+            cfg.sampling,
+            per_image,
+            cfg.data.hflip,
+            cfg.data.photometric,
+            cfg.proposals.max_train,
+            cfg.seed,
+        ),  # fmt: skip
+        val_ds=ProposalImageDataset(val.records, lambda r: val_cache.get(r.image_id)[0], cfg.test.max_proposals),
+        collate=collate_regions,
+        val_collate=list,
+        loss=loss,
+        evaluate=evaluate,
+        describe=lambda r: f"val (EMA) {cfg.eval_metric} mAP {r['mAP']:.4f} ({r['detections']} detections)",
+        val_keys=("mAP",),
+        extra={"class_names": names, "display_names": display, "dataset_kind": train.kind},
+    )
+
+
+def train_detector(
+    cfg: DetTrainConfig, data: str, train_split: str | None, val_split: str | None, out_dir: str | Path,
+    images: str | None = None, proposals: str | None = None, resume: bool = False,
+) -> dict:  # fmt: skip
+    """Train into ``out_dir``; proposals come from (or are computed into) ``proposals``, by
+    default ``out_dir/proposals``. Returns the final validation numbers of the EMA weights."""
+    out_dir = Path(out_dir)
+    ctx = dist_.setup(cfg.device)
+    try:
+        state = resume_state(out_dir, resume, ctx)
+        train, val = load_train_val(data, train_split, val_split, images)
+        if val is None:
+            val = train
+            if ctx.is_main:
+                print("no validation split given: validating on the training images")
+        if ctx.is_main:
+            print(train.log.summary())
+            print(
+                f"{len(train.records)} training images, {len(val.records)} validation images, {len(train.class_names)} classes"
+            )
+        root = Path(proposals) if proposals else out_dir / "proposals"
+        train_cache = ensure_proposals(train, root, cfg.proposals, ctx)
+        val_cache = ensure_proposals(val, root, cfg.proposals, ctx) if val is not train else train_cache
+        torch.manual_seed(cfg.seed)
+        np.random.seed(cfg.seed)
+        return fit(detection_task(cfg, train, val, train_cache, val_cache, ctx), cfg, out_dir, ctx, state)
+    finally:
+        dist_.cleanup()

@@ -1,0 +1,86 @@
+import numpy as np
+import pytest
+import torch
+from torchvision.ops import box_iou
+
+from detector.rcnn.boxes import decode
+from detector.rcnn.sampling import IGNORE, SamplingConfig, label_proposals, sample_regions
+
+
+def _scene():
+    gt = torch.tensor([[10.0, 10.0, 60.0, 60.0], [100.0, 20.0, 150.0, 90.0]])
+    labels = torch.tensor([3, 7])
+    g = torch.Generator().manual_seed(1)
+    jitter = torch.randn(200, 4, generator=g) * 6
+    near = torch.cat([gt[0] + jitter[:100], gt[1] + jitter[100:]])
+    xy = torch.rand(300, 2, generator=g) * 200
+    far = torch.cat([xy, xy + 5 + torch.rand(300, 2, generator=g) * 60], 1)
+    return gt, labels, torch.cat([near, far])
+
+
+def test_labels_follow_iou_rule():
+    gt, labels, props = _scene()
+    cfg = SamplingConfig()
+    lab, matched, best = label_proposals(props, gt, labels, torch.zeros(2, dtype=torch.bool), cfg)
+    iou = box_iou(props, gt)
+    ref_best, ref_idx = iou.max(1)
+    expected = torch.where(ref_best >= 0.5, labels[ref_idx], torch.zeros_like(ref_idx))
+    assert torch.equal(lab, expected)
+    assert torch.allclose(best, ref_best)
+    assert torch.equal(matched[lab > 0], ref_idx[lab > 0]) and (matched[lab == 0] == -1).all()
+
+
+def test_ignored_boxes_neither_positive_nor_background():
+    gt, labels, props = _scene()
+    ignore = torch.tensor([True, False])
+    lab, _, _ = label_proposals(props, gt, labels, ignore, SamplingConfig())
+    iou = box_iou(props, gt)
+    on_ignored = (iou[:, 0] >= 0.5) & (iou[:, 1] < 0.5)
+    assert (lab[on_ignored] == IGNORE).all() and on_ignored.sum() > 20
+    assert not (lab == 3).any()
+
+
+def test_sample_exact_counts_and_determinism():
+    gt, labels, props = _scene()
+    cfg = SamplingConfig(positive_fraction=0.25)
+    none = torch.zeros(2, dtype=torch.bool)
+    a = sample_regions(props, gt, labels, none, 64, cfg, np.random.default_rng(5))
+    b = sample_regions(props, gt, labels, none, 64, cfg, np.random.default_rng(5))
+    assert len(a.labels) == 64 and (a.labels > 0).sum() == 16 and (a.labels == 0).sum() == 48
+    assert torch.equal(a.boxes, b.boxes) and torch.equal(a.labels, b.labels)
+    c = sample_regions(props, gt, labels, none, 64, cfg, np.random.default_rng(6))
+    assert not torch.equal(a.boxes, c.boxes)
+    # regression targets: exactly the positives with IoU >= 0.6, and they decode to their box
+    iou = box_iou(a.boxes, gt).max(1)
+    assert torch.equal(a.reg_mask, (a.labels > 0) & (iou.values >= 0.6))
+    back = decode(a.boxes[a.reg_mask], a.targets[a.reg_mask])
+    assert torch.allclose(back, gt[iou.indices[a.reg_mask]], atol=1e-3)
+    assert (a.targets[~a.reg_mask] == 0).all()
+
+
+def test_few_positives_fill_with_background_and_gt_included():
+    gt = torch.tensor([[10.0, 10.0, 60.0, 60.0]])
+    props = torch.tensor([[100.0, 100.0, 150.0, 150.0], [0.0, 0.0, 5.0, 5.0], [70.0, 0.0, 90.0, 40.0]])
+    none = torch.zeros(1, dtype=torch.bool)
+    r = sample_regions(props, gt, torch.tensor([2]), none, 8, SamplingConfig(), np.random.default_rng(0))
+    assert (r.labels == 2).sum() == 1 and (r.labels == 0).sum() == 3  # the gt box itself, 3 background
+    r = sample_regions(
+        props, gt, torch.tensor([2]), none, 8, SamplingConfig(include_gt=False), np.random.default_rng(0)
+    )
+    assert (r.labels > 0).sum() == 0 and len(r.labels) == 3
+
+
+def test_image_without_objects_gives_background_only():
+    _, _, props = _scene()
+    r = sample_regions(
+        props, torch.zeros(0, 4), torch.zeros(0, dtype=torch.int64), torch.zeros(0, dtype=torch.bool), 32,
+        SamplingConfig(), np.random.default_rng(0),
+    )  # fmt: skip
+    assert len(r.labels) == 32 and (r.labels == 0).all() and not r.reg_mask.any()
+
+
+@pytest.mark.parametrize("low", [0.1, 0.3])
+def test_background_low_threshold(low):
+    gt, labels, props = _scene()
+    lab, _, best = label_proposals(props, gt, labels, torch.zeros(2, dtype=torch.bool), SamplingConfig(bg_iou_low=low))
+    assert torch.equal(lab == 0, (best < 0.5) & (best >= low))
