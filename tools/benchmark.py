@@ -6,6 +6,7 @@ tools/benchmark.py eval [--images 5000] [--classes 20] [--dets-per-image 100]
 tools/benchmark.py train_cls [--steps 25] [--workers N] [--cache true|false]
 tools/benchmark.py crops [--device cpu|cuda] [--images 3]
 tools/benchmark.py proposals [--images 12] [--device cpu|cuda]
+tools/benchmark.py detect [--device cpu|cuda] [--proposals 2000] [--classes 200] [--demo outputs/demo]
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from detector.benchmarks import backbone, crops, proposals, train_cls
+from detector.benchmarks import backbone, crops, detect, proposals, train_cls
 from detector.benchmarks import eval as eval_bench
 from detector.cli import UserError, run_tool
 
@@ -43,12 +44,26 @@ def _parser() -> argparse.ArgumentParser:
     pr = sub.add_parser("proposals", help="selective search img/s with 1 and 2 workers; MultiBox img/s")
     pr.add_argument("--images", type=int, default=12)
     pr.add_argument("--device", default="cpu")
-    for p in (b, e, t, c, pr):
+    d = sub.add_parser("detect", help="seconds per image: rcnn, fast, ensembles, torchvision Faster R-CNN")
+    d.add_argument("--device", default="cpu")
+    d.add_argument("--proposals", type=int, default=2000)
+    d.add_argument("--classes", type=int, default=200)
+    d.add_argument("--repeats", type=int, default=1, help="timed runs per detector (median)")
+    d.add_argument("--demo", type=Path, default=Path("outputs/demo"),
+                   help="demo output folder: det/ and det_fast/ checkpoints there get their demo val mAP")  # fmt: skip
+    for p in (b, e, t, c, pr, d):
         p.add_argument("--json", type=Path, default=None, help="where to write the results")
     return ap
 
 
-BENCHMARKS = {"backbone": backbone, "eval": eval_bench, "train_cls": train_cls, "crops": crops, "proposals": proposals}
+BENCHMARKS = {
+    "backbone": backbone,
+    "eval": eval_bench,
+    "train_cls": train_cls,
+    "crops": crops,
+    "proposals": proposals,
+    "detect": detect,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,17 +1,20 @@
 #!/usr/bin/env python
-"""The end-to-end demo on the embedded data: generate it, pre-train the classifier, evaluate.
+"""The end-to-end demo on the embedded data: generate it, pre-train the classifier, train MultiBox
+and the R-CNN detector, evaluate each, and detect objects in a demo image.
 
     tools/demo.py [--config configs/demo.yaml] [--opts key=value ...]
 
 Each stage reuses what an earlier run left in the output folder (the data if its manifest
-matches, a finished classifier, or an interrupted one via --resume); outputs/demo/summary.json
-gets the numbers.
+matches, a finished network, or an interrupted one via --resume); OUT/summary.json gets the
+numbers.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,11 +22,23 @@ from pathlib import Path
 from detector.classify.config import ClsTrainConfig
 from detector.classify.multicrop import evaluate_multicrop, load_classifier
 from detector.classify.train import train_classifier
-from detector.cli import run_tool
+from detector.cli import UserError, run_tool
 from detector.config import config_to_dict, load_config, save_config
+from detector.data import load_dataset
 from detector.demo_data import DemoDataConfig, make_demo_data
 from detector.engine.distributed import setup
-from detector.eval import topk_error
+from detector.eval import evaluate_detections, topk_error
+from detector.eval.report import plot_pr_curves, write_report
+from detector.eval.results import write_results
+from detector.proposals.cache import ProposalCache
+from detector.proposals.multibox_train import MultiBoxConfig, train_multibox
+from detector.proposals.recall import proposal_recall
+from detector.rcnn.config import DetTrainConfig
+from detector.rcnn.evaluate import detect_split
+from detector.rcnn.predict import load_detector
+from detector.rcnn.train import train_detector
+
+STAGES = 7
 
 
 @dataclass
@@ -33,16 +48,87 @@ class DemoConfig:
     cls_config: str = "configs/demo_cls.yaml"
     cls_opts: list[str] = field(default_factory=list)
     eval_crops: list[int] = field(default_factory=lambda: [1, 10])
+    multibox_config: str = "configs/demo_multibox.yaml"
+    multibox_opts: list[str] = field(default_factory=list)
+    det_config: str = "configs/demo_det.yaml"
+    det_opts: list[str] = field(default_factory=list)
+    infer_image: str | None = None  # a demo val image stem; default: the first with 3+ objects
+    infer_score_thresh: float = 0.5
+
+
+def _stage(k: int, text: str) -> None:
+    print(f"[{k}/{STAGES}] {text}", flush=True)
 
 
 def _data(cfg: DemoConfig, root: Path) -> Path:
     manifest = root / "manifest.json"
     if manifest.is_file() and json.loads(manifest.read_text())["config"] == config_to_dict(cfg.data):
-        print(f"[1/3] demo data: reusing {root}")
+        _stage(1, f"demo data: reusing {root}")
     else:
-        print(f"[1/3] demo data: generating into {root}")
+        _stage(1, f"demo data: generating into {root}")
         make_demo_data(root, cfg.data)
     return root
+
+
+def _train(k: int, what: str, run_dir: Path, config: str, train) -> None:
+    if (run_dir / "final.pth").is_file():
+        _stage(k, f"{what}: reusing {run_dir / 'final.pth'}")
+    else:
+        _stage(k, f"{what}: training {config} into {run_dir}")
+        train()
+
+
+def _classifier_error(cfg: DemoConfig, data: Path, cls_dir: Path) -> dict:
+    _stage(3, f"classification error on demo val, crops {cfg.eval_crops}")
+    ctx = setup("cpu")
+    clf = load_classifier(cls_dir / "final.pth", ctx.device)
+    res = evaluate_multicrop(data / "cls" / "val", [clf], tuple(cfg.eval_crops), ctx, workers=0)
+    errors = {s: topk_error(res["probs"][s][0], res["labels"]) for s in cfg.eval_crops}
+    for s, e in errors.items():
+        print(
+            f"  1 model, {s:>3} crop(s): top-1 error {e['top1_error']:.2%}, top-5 error {e['top5_error']:.2%} "
+            f"({len(res['labels'])} images)"
+        )
+    return errors
+
+
+def _detector_map(det_ckpt: Path, data: Path, out: Path) -> tuple[dict, dict]:
+    """VOC all-point mAP@0.5 of the detector on demo val (report, plots, results under ``out``),
+    and the recall of the proposals it scored."""
+    _stage(6, "detector mAP@0.5 (VOC all-point) on demo val")
+    ctx = setup("cpu")
+    member = load_detector(det_ckpt, ctx.device)
+    val = load_dataset(data / "det", "val", class_names=member.class_names)
+    proposals = det_ckpt.parent / "proposals"
+    results, _ = detect_split([member], val, proposals, ctx)
+    write_results(out / "detections.json", results)
+    ev = evaluate_detections(val, results, "voc")
+    write_report(ev.report, out / "report.json")
+    plot_pr_curves(ev.curves, ev.report, out / "pr_curves")
+    recall = proposal_recall(val, ProposalCache(proposals))
+    print(
+        f"  proposals: recall@0.5 {recall['recall@0.5']:.2%} with {recall['mean_count']:.0f} per image; "
+        f"detector: mAP@0.5 {ev.report['mAP']:.4f} on {len(val.records)} images"
+    )
+    return ev.report, recall
+
+
+def _infer(cfg: DemoConfig, data: Path, det_ckpt: Path, out: Path) -> Path:
+    val = load_dataset(data / "det", "val")
+    stem = cfg.infer_image or next((r.image_id for r in val.records if len(r.boxes) >= 3), val.records[0].image_id)
+    image = next((r.file for r in val.records if r.image_id == stem), None)
+    if image is None:
+        raise UserError(f"infer_image={stem!r} is not a demo val image")
+    _stage(7, f"tools/infer.py on {image}")
+    cmd = [sys.executable, str(Path(__file__).with_name("infer.py")), str(image), "--ckpt", str(det_ckpt),
+           "--out", str(out), "--score-thresh", str(cfg.infer_score_thresh), "--proposals", str(det_ckpt.parent / "proposals")]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    print("\n".join("  " + line for line in done.stdout.splitlines()))
+    if done.returncode:
+        raise UserError(
+            f"tools/infer.py failed: {done.stderr.strip().splitlines()[-1] if done.stderr else done.returncode}"
+        )
+    return out / f"{Path(image).stem}.jpg"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -53,38 +139,51 @@ def main(argv: list[str] | None = None) -> int:
     cfg = load_config(DemoConfig, args.config, args.opts)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
-    cls_cfg = load_config(ClsTrainConfig, cfg.cls_config, cfg.cls_opts)  # fail before any work
+    cls_dir, mb_dir, det_dir = out / "cls", out / "multibox", out / "det"
+    # fail on a bad config before any work; the later stages start from the earlier ones' outputs
+    cls_cfg = load_config(ClsTrainConfig, cfg.cls_config, cfg.cls_opts)
+    mb_cfg = load_config(MultiBoxConfig, cfg.multibox_config, [f"init={cls_dir / 'final.pth'}", *cfg.multibox_opts])
+    det_cfg = load_config(
+        DetTrainConfig,
+        cfg.det_config,
+        [f"init={cls_dir / 'final.pth'}", f"proposals.multibox_ckpt={mb_dir / 'final.pth'}", *cfg.det_opts],
+    )
     save_config(cfg, out / "config.yaml")
     t0 = time.perf_counter()
     data = _data(cfg, out / "data")
-
-    cls_dir = out / "cls"
-    if (cls_dir / "final.pth").is_file():
-        print(f"[2/3] classifier: reusing {cls_dir / 'final.pth'}")
-    else:
-        print(f"[2/3] classifier: training {cfg.cls_config} into {cls_dir}")
-        train_classifier(cls_cfg, data / "cls", cls_dir, resume=True)
-    t_cls = time.perf_counter() - t0
-
-    print(f"[3/3] classification error on demo val, crops {cfg.eval_crops}")
-    ctx = setup("cpu")
-    clf = load_classifier(cls_dir / "final.pth", ctx.device)
-    res = evaluate_multicrop(data / "cls" / "val", [clf], tuple(cfg.eval_crops), ctx, workers=0)
-    errors = {s: topk_error(res["probs"][s][0], res["labels"]) for s in cfg.eval_crops}
-    for s, e in errors.items():
-        print(
-            f"  1 model, {s:>3} crop(s): top-1 error {e['top1_error']:.2%}, top-5 error {e['top5_error']:.2%} ({len(res['labels'])} images)"
-        )
+    _train(
+        2, "classifier", cls_dir, cfg.cls_config, lambda: train_classifier(cls_cfg, data / "cls", cls_dir, resume=True)
+    )
+    errors = _classifier_error(cfg, data, cls_dir)
+    det_data = str(data / "det")
+    _train(4, "MultiBox", mb_dir, cfg.multibox_config,
+           lambda: train_multibox(mb_cfg, det_data, "train", "val", mb_dir, resume=True))  # fmt: skip
+    _train(5, "detector", det_dir, cfg.det_config,
+           lambda: train_detector(det_cfg, det_data, "train", "val", det_dir, resume=True))  # fmt: skip
+    report, recall = _detector_map(det_dir / "final.pth", data, out / "det_eval")
+    drawn = _infer(cfg, data, det_dir / "final.pth", out / "infer")
+    first = cfg.eval_crops[0]
     summary = {
-        "cls_top1_error": errors[cfg.eval_crops[0]]["top1_error"],
-        "cls_top5_error": errors[cfg.eval_crops[0]]["top5_error"],
+        "cls_top1_error": errors[first]["top1_error"],
+        "cls_top5_error": errors[first]["top5_error"],
         "cls_errors_by_crops": {str(s): e for s, e in errors.items()},
+        "proposal_recall": recall["recall@0.5"],
+        "proposals_per_image": recall["mean_count"],
+        "det_map50": report["mAP"],
+        "det_ckpt": str(det_dir / "final.pth"),
+        "det_report": str(out / "det_eval" / "report.json"),
+        "infer_image": str(drawn),
         "cls_ckpt": str(cls_dir / "final.pth"),
-        "cls_train_seconds": t_cls,
+        "multibox_ckpt": str(mb_dir / "final.pth"),
         "seconds": time.perf_counter() - t0,
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
-    print(f"done in {summary['seconds']:.0f} s; outputs in {out}/ (summary.json, cls/curves.png, cls/final.pth)")
+    print(
+        f"done in {summary['seconds']:.0f} s: classifier top-1 error {summary['cls_top1_error']:.2%}, "
+        f"proposal recall@0.5 {summary['proposal_recall']:.2%}, detector mAP@0.5 {summary['det_map50']:.4f}\n"
+        f"outputs in {out}/: summary.json, {drawn.relative_to(out)} (boxes drawn), det_eval/ (report, PR curves), "
+        "cls/ multibox/ det/ (checkpoints, metrics, curves)"
+    )
     return 0
 
 

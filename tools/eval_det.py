@@ -24,25 +24,17 @@ from detector.cli import UserError, run_tool
 from detector.data import load_dataset
 from detector.eval import METRICS, evaluate_detections, read_blacklist, read_results
 from detector.eval.report import format_report, plot_pr_curves, write_report
-from detector.eval.results import arrays_to_results, write_results
+from detector.eval.results import write_results
 
 
 def run_checkpoints(args, dataset, members, ctx) -> list[dict]:
-    """Detections of the ``--ckpt`` ensemble on ``dataset``, as COCO results (written to disk)."""
-    from detector.rcnn.predict import Ensemble, detect_dataset, label_map
-    from detector.rcnn.proposals import ensure_proposals
+    """Detections of the ``--ckpt`` ensemble on ``dataset``, as COCO results (also written to disk)."""
+    from detector.rcnn.evaluate import detect_split
 
-    ensemble = Ensemble(members)
-    to_dataset = label_map(ensemble.class_names, dataset, args.ckpt[0])
     out_dir = Path(args.out).parent if args.out else Path("outputs/eval_det")
-    cache = ensure_proposals(dataset, args.proposals or out_dir / "proposals", members[0].cfg.proposals, ctx)
-    arrays, bad = detect_dataset(
-        ensemble.detect, dataset, lambda r: cache.get(r.image_id)[0], ensemble.test.max_proposals, ctx
-    )
+    results, bad = detect_split(members, dataset, args.proposals or out_dir / "proposals", ctx)
     if bad:
         print(f"{len(bad)} unreadable images skipped (e.g. {dataset.records[bad[0]].file})")
-    arrays.labels = to_dataset[arrays.labels]
-    results = arrays_to_results(dataset, arrays)
     path = write_results(args.save_dets or out_dir / "detections.json", results)
     print(f"{len(results)} detections from {len(members)} model(s) on {len(dataset.records)} images: {path}")
     return results

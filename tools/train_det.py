@@ -2,7 +2,8 @@
 """Train the R-CNN region classifier on a COCO-JSON or VOC/ILSVRC-XML dataset (one process or torchrun).
 
 tools/train_det.py --config configs/demo_det.yaml --data ROOT|ANN.json [--images DIR]
-    --train-split NAME --val-split NAME|VAL.json --out DIR [--init CLS_CKPT] [--proposals DIR]
+    --train-split NAME --val-split NAME|VAL.json [--val-images DIR] [--class-map map_det.txt] --out DIR
+    [--init CLS_CKPT] [--proposals DIR]
     [--resume] [--opts key=value ...]
 """
 
@@ -22,7 +23,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--data", required=True, help="VOC/ILSVRC folder, or a COCO .json (then --val-split is another .json)"
     )
-    ap.add_argument("--images", help="image folder of a COCO file")
+    ap.add_argument("--images", help="image folder of a COCO training file")
+    ap.add_argument("--val-images", help="image folder of a COCO validation file (default: found beside it)")
+    ap.add_argument("--class-map", help="XML datasets: map_det.txt-style class list (ILSVRC synset index name)")
     ap.add_argument("--train-split", help="split list of an XML dataset (ImageSets/Main/<name>.txt)")
     ap.add_argument("--val-split", help="split list (XML) or COCO .json evaluated after each eval_every epochs")
     ap.add_argument("--out", required=True)
@@ -33,8 +36,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     cfg = load_config(DetTrainConfig, args.config, args.opts + ([f"init={args.init}"] if args.init else []))
     res = train_detector(
-        cfg, args.data, args.train_split, args.val_split, args.out, args.images, args.proposals, args.resume
-    )
+        cfg, args.data, args.train_split, args.val_split, args.out, args.images, args.proposals, args.resume,
+        args.class_map, args.val_images,
+    )  # fmt: skip
     print(f"done: val {cfg.eval_metric} mAP {res['mAP']:.4f} (EMA weights in {args.out}/final.pth)")
     return 0
 

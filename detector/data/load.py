@@ -31,12 +31,14 @@ def load_dataset(
 
 def load_train_val(
     data: str | Path, train_split: str | None, val_split: str | None, images: str | Path | None = None,
-    class_map: str | Path | None = None,
+    class_map: str | Path | None = None, val_images: str | Path | None = None,
 ) -> tuple[DetectionDataset, DetectionDataset | None]:  # fmt: skip
     """A training split and its validation split (None when none is named).
 
     XML: two split lists of the ``data`` root, the validation one read with the training classes.
-    COCO: ``data`` is the training file and ``val_split`` another ``.json`` (same categories).
+    COCO: ``data`` is the training file (images in ``images``) and ``val_split`` another ``.json``
+    with the same categories (images in ``val_images``; default: found beside it, as
+    ``val2017/`` is beside ``annotations/instances_val2017.json``).
     """
     train = load_dataset(data, train_split, images, class_map, check_images=True)
     if not val_split:
@@ -44,8 +46,8 @@ def load_train_val(
     if train.kind == "coco":
         if Path(val_split).suffix.lower() != ".json":
             raise DatasetError(f"{data} is a COCO file: the validation split must be another .json, not {val_split!r}")
-        val = load_dataset(val_split, None, images, check_images=True)
+        val = load_dataset(val_split, None, val_images, check_images=True)
         if val.category_ids != train.category_ids:
             raise DatasetError(f"{val_split}: its categories differ from {data}'s")
         return train, val
-    return train, load_dataset(data, val_split, images, class_map, True, class_names=train.class_names)
+    return train, load_dataset(data, val_split, val_images or images, class_map, True, class_names=train.class_names)

@@ -9,7 +9,7 @@ from ..backbone import ModelConfig
 from ..engine.optim import OptimConfig
 from ..proposals.selective_search import SelectiveSearchConfig
 from .model import HeadConfig
-from .postprocess import TestConfig
+from .postprocess import PostprocessConfig
 from .sampling import SamplingConfig
 
 
@@ -39,7 +39,7 @@ class DetTrainConfig:
     head: HeadConfig = field(default_factory=HeadConfig)
     proposals: ProposalConfig = field(default_factory=ProposalConfig)
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
-    test: TestConfig = field(default_factory=TestConfig)
+    test: PostprocessConfig = field(default_factory=PostprocessConfig)
     data: DetDataConfig = field(default_factory=DetDataConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)  # batch_size: images per step
     reg_weight: float = 1.0  # weight of the box-regression loss

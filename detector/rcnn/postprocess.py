@@ -11,7 +11,7 @@ from .boxes import decode
 
 
 @dataclass
-class TestConfig:
+class PostprocessConfig:
     score_thresh: float = 0.01  # for evaluation; tools/infer.py shows 0.5 by default
     nms_iou: float = 0.3  # R-CNN's per-class NMS
     max_dets: int = 100  # per image
@@ -34,7 +34,7 @@ class Detections:
 
 def postprocess(
     probs: torch.Tensor, deltas: torch.Tensor | None, proposals: torch.Tensor, height: int, width: int,
-    cfg: TestConfig,
+    cfg: PostprocessConfig,
 ) -> Detections:  # fmt: skip
     """Args:
     probs: ``[N, K+1]`` class probabilities (column 0 background).

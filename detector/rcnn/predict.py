@@ -29,7 +29,7 @@ from ..eval.results import DetectionArrays
 from .config import DetTrainConfig
 from .data import ProposalImageDataset, prepare_image
 from .model import RegionDetector, fold_for_inference
-from .postprocess import Detections, TestConfig, postprocess
+from .postprocess import Detections, PostprocessConfig, postprocess
 
 
 def build_detector(cfg: DetTrainConfig, num_classes: int) -> RegionDetector:
@@ -71,7 +71,7 @@ def load_detector(path: str | Path, device: torch.device, fold: bool = True) -> 
 class Ensemble:
     """One or more detectors over the same classes (see the module doc)."""
 
-    def __init__(self, members: list[LoadedDetector], test: TestConfig | None = None):
+    def __init__(self, members: list[LoadedDetector], test: PostprocessConfig | None = None):
         if not members:
             raise ValueError("an ensemble needs at least one detector")
         for m in members[1:]:

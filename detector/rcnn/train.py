@@ -45,6 +45,16 @@ def region_loss(
     return loss
 
 
+def regions_per_image(cfg: DetTrainConfig) -> int:
+    per_image = cfg.sampling.regions_per_batch // cfg.optim.batch_size
+    if per_image < 1:
+        raise UserError(
+            f"sampling.regions_per_batch={cfg.sampling.regions_per_batch} is fewer than one region per image "
+            f"of optim.batch_size={cfg.optim.batch_size}"
+        )
+    return per_image
+
+
 def evaluate_on(dataset: DetectionDataset, arrays: DetectionArrays, metric: str) -> dict:
     """mAP of detections (labels in the dataset's numbering) with ``metric``."""
     report = evaluate_detections(dataset, arrays_to_results(dataset, arrays), metric).report
@@ -55,12 +65,7 @@ def detection_task(
     cfg: DetTrainConfig, train: DetectionDataset, val: DetectionDataset, train_cache: ProposalCache,
     val_cache: ProposalCache, ctx: dist_.DistContext,
 ) -> Task:  # fmt: skip
-    per_image = cfg.sampling.regions_per_batch // cfg.optim.batch_size
-    if per_image < 1:
-        raise UserError(
-            f"sampling.regions_per_batch={cfg.sampling.regions_per_batch} is fewer than one region per image "
-            f"of optim.batch_size={cfg.optim.batch_size}"
-        )
+    per_image = regions_per_image(cfg)
     names = list(train.class_names)
     display = list(train.display_names or names)
     model = build_detector(cfg, len(names))
@@ -111,15 +116,17 @@ def detection_task(
 
 def train_detector(
     cfg: DetTrainConfig, data: str, train_split: str | None, val_split: str | None, out_dir: str | Path,
-    images: str | None = None, proposals: str | None = None, resume: bool = False,
+    images: str | None = None, proposals: str | None = None, resume: bool = False, class_map: str | None = None,
+    val_images: str | None = None,
 ) -> dict:  # fmt: skip
     """Train into ``out_dir``; proposals come from (or are computed into) ``proposals``, by
     default ``out_dir/proposals``. Returns the final validation numbers of the EMA weights."""
     out_dir = Path(out_dir)
+    regions_per_image(cfg)  # a config error stops the run before any proposals are computed
     ctx = dist_.setup(cfg.device)
     try:
         state = resume_state(out_dir, resume, ctx)
-        train, val = load_train_val(data, train_split, val_split, images)
+        train, val = load_train_val(data, train_split, val_split, images, class_map, val_images)
         if val is None:
             val = train
             if ctx.is_main:

@@ -1,0 +1,133 @@
+"""``tools/benchmark.py detect``: seconds per image of the detectors on one 640x480 image.
+
+The same image and the same 2,000 proposals go through: ``rcnn`` (every region warped with
+context to 224x224 and run through the whole network, 256 at a time), ``fast`` (one trunk pass
+at 600 px, RoIAlign on ``inception_4e``, ``inception_5a``/``5b`` per region), a 2-model ensemble
+of each, and torchvision's ``fasterrcnn_resnet50_fpn`` (random weights, its own RPN and default
+800 px resize) as the usual alternative. All ours are ``bn`` GoogLeNets with 200 classes (ILSVRC
+DET) and box regression, BN folded, channels_last, under ``torch.inference_mode()``.
+
+For ``rcnn`` it also compares regions per second with the plain backbone's throughput on a
+ready ``[256, 3, 224, 224]`` batch: the difference is what warping and batching cost. Given demo
+checkpoints, it reports their VOC mAP@0.5 on demo val and their seconds per demo image.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+import torchvision
+
+from backbones import googlenet
+
+from ..data import load_dataset
+from ..proposals.cache import ProposalCache
+from ..rcnn.config import DetTrainConfig
+from ..rcnn.model import HeadConfig, RegionDetector, fold_for_inference
+from ..rcnn.predict import Ensemble, LoadedDetector, detect_dataset, load_detector
+from ..rcnn.train import evaluate_on
+from .timing import median_seconds, sync
+
+
+def bench_image(width: int = 640, height: int = 480, proposals: int = 2000, seed: int = 0):
+    """A smooth random ``[3, H, W]`` normalized image and ``[P, 4]`` proposals of 16 to 480 px."""
+    g = torch.Generator().manual_seed(seed)
+    image = F.interpolate(torch.randn(1, 3, height // 16, width // 16, generator=g), size=(height, width),
+                          mode="bicubic", align_corners=False)[0]  # fmt: skip
+    wh = 16 + torch.rand(proposals, 2, generator=g) * (torch.tensor([width, height]) - 16)
+    xy = torch.rand(proposals, 2, generator=g) * (torch.tensor([width, height]) - wh)
+    return image, torch.cat([xy, xy + wh], 1)
+
+
+def _member(mode: str, classes: int, device: torch.device, seed: int) -> LoadedDetector:
+    torch.manual_seed(seed)
+    head = HeadConfig(mode=mode, input_size=224, context=16, image_size=600, max_image_size=1000, roi_size=14)
+    model = RegionDetector(googlenet("bn", aux_logits=False), classes, head).eval()
+    cfg = DetTrainConfig(head=head)
+    return LoadedDetector(fold_for_inference(model).to(device), cfg, [str(i) for i in range(classes)], [], "random")
+
+
+def _demo_map(ckpt: Path, data: Path, device: torch.device) -> dict:
+    from ..engine.distributed import DistContext
+
+    member = load_detector(ckpt, device)
+    ds = load_dataset(data, "val", class_names=member.class_names)
+    cache = ProposalCache(ckpt.parent / "proposals")
+    ctx = DistContext(0, 1, 0, device)
+    t0 = time.perf_counter()
+    arrays, _ = detect_dataset(Ensemble([member]).detect, ds, lambda r: cache.get(r.image_id)[0],
+                               member.cfg.test.max_proposals, ctx, progress=False)  # fmt: skip
+    secs = (time.perf_counter() - t0) / len(ds.records)
+    return {"ckpt": str(ckpt), "map50": evaluate_on(ds, arrays, "voc")["mAP"], "seconds_per_image": secs}
+
+
+def run(device: str = "cpu", proposals: int = 2000, classes: int = 200, repeats: int = 1,
+        demo: Path | None = Path("outputs/demo")) -> dict:  # fmt: skip
+    dev = torch.device(device)
+    image, boxes = bench_image(proposals=proposals)
+    image, boxes = image.to(dev), boxes.to(dev)
+    rcnn, rcnn2, fast, fast2 = (
+        _member(m, classes, dev, s) for m, s in (("rcnn", 0), ("rcnn", 1), ("fast", 0), ("fast", 1))
+    )
+    rows = {}
+    for name, members in {"rcnn": [rcnn], "fast": [fast], "rcnn 2-model ensemble": [rcnn, rcnn2],
+                          "fast 2-model ensemble": [fast, fast2]}.items():  # fmt: skip
+        ens = Ensemble(members)
+        rows[name] = median_seconds(lambda e=ens: e.detect(image, boxes), dev, repeats, warmup=1)
+    frcnn = torchvision.models.detection.fasterrcnn_resnet50_fpn(weights=None, weights_backbone=None).eval().to(dev)
+    raw = (image * 0.225 + 0.45).clamp(0, 1)
+    with torch.inference_mode():
+        rows["torchvision fasterrcnn_resnet50_fpn"] = median_seconds(lambda: frcnn([raw]), dev, max(repeats, 3))
+    # rcnn regions/s against the plain backbone on a ready batch of the same size
+    chunk = rcnn.cfg.head.region_chunk
+    trunk = rcnn.model.backbone
+    batch = torch.randn(chunk, 3, 224, 224, device=dev)
+    with torch.inference_mode():
+        plain = chunk / median_seconds(lambda: trunk(batch), dev, max(repeats, 3))
+        score = median_seconds(lambda: rcnn.model.predict(image, boxes), dev, repeats, warmup=1)
+    sync(dev)
+    res = {
+        "benchmark": "detect",
+        "device": str(dev),
+        "threads": torch.get_num_threads(),
+        "image": [640, 480],
+        "proposals": proposals,
+        "classes": classes,
+        "seconds_per_image": rows,
+        "fast_over_rcnn_speed": rows["rcnn"] / rows["fast"],
+        "fast_vs_fasterrcnn": rows["torchvision fasterrcnn_resnet50_fpn"] / rows["fast"],
+        "rcnn_regions_per_s": proposals / score,
+        "backbone_images_per_s": plain,
+        "rcnn_overhead": plain / (proposals / score) - 1,
+        "targets": {"rcnn_overhead": 0.10, "fast_vs_fasterrcnn": 1.0},
+    }
+    if demo is not None:
+        res["demo"] = {
+            mode: _demo_map(demo / sub / "final.pth", demo / "data" / "det", dev)
+            for mode, sub in (("rcnn", "det"), ("fast", "det_fast"))
+            if (demo / sub / "final.pth").is_file()
+        }
+    return res
+
+
+def format_table(res: dict) -> str:
+    lines = [
+        f"detect benchmark on {res['device']} ({res['threads']} threads): one 640x480 image, "
+        f"{res['proposals']} proposals, {res['classes']} classes",
+        f"{'detector':<40}{'s/image':>9}",
+    ]
+    lines += [f"{k:<40}{v:>9.2f}" for k, v in res["seconds_per_image"].items()]
+    lines.append(f"fast is {res['fast_over_rcnn_speed']:.1f}x faster than rcnn, "
+                 f"{res['fast_vs_fasterrcnn']:.2f}x the speed of Faster R-CNN (target >= 1)")  # fmt: skip
+    lines.append(
+        f"rcnn: {res['rcnn_regions_per_s']:.1f} regions/s vs the plain backbone's {res['backbone_images_per_s']:.1f} "
+        f"images/s: warping and batching cost {res['rcnn_overhead']:+.1%} (target <= +10%)"
+    )
+    for mode, d in res.get("demo", {}).items():
+        lines.append(
+            f"demo val, {mode}: mAP@0.5 {d['map50']:.4f}, {d['seconds_per_image'] * 1000:.0f} ms/image ({d['ckpt']})"
+        )
+    return "\n".join(lines)

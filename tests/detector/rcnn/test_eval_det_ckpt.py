@@ -1,0 +1,61 @@
+"""tools/eval_det.py --ckpt on the demo split: results file, report, ensembles, and the
+same mAP as the training run's own evaluation and as scoring the written results."""
+
+import json
+
+import pytest
+
+from detector.demo_data import DemoDataConfig, make_demo_data
+from detector.demo_data.writer import PRESETS
+from tests.helpers import run_tool
+
+from .conftest import train_det
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("demo")
+    make_demo_data(root / "data", DemoDataConfig(**{**PRESETS["tiny"], "workers": 1}))
+    out = root / "det"
+    res = train_det(root / "data" / "det", out, "optim.epochs=1", "optim.batch_size=2", "sampling.regions_per_batch=64")
+    assert res.returncode == 0, res.stderr[-2000:]
+    return root, out
+
+
+def test_eval_det_ckpt_matches_training_and_results_file(demo_run, tmp_path):
+    root, out = demo_run
+    # the tiny val split lacks some classes: name them all, as for a real ILSVRC split
+    common = ["--data", str(root / "data" / "det"), "--split", "val", "--metric", "voc",
+              "--class-map", str(root / "data" / "classes.txt")]  # fmt: skip
+    res = run_tool(
+        "eval_det.py", "--ckpt", str(out / "final.pth"), *common, "--proposals", str(out / "proposals"),
+        "--out", str(tmp_path / "report.json"), "--plots", str(tmp_path / "pr"),
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr[-2000:]
+    report = json.loads((tmp_path / "report.json").read_text())
+    trained_map = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()][-1]["mAP"]
+    assert report["mAP"] == pytest.approx(trained_map, abs=1e-9)
+    dets = json.loads((tmp_path / "detections.json").read_text())
+    assert len(dets) == report["num_detections"] > 0
+    assert {"image_id", "category_id", "bbox", "score"} <= dets[0].keys()
+    again = run_tool(
+        "eval_det.py", "--dets", str(tmp_path / "detections.json"), *common, "--out", str(tmp_path / "r2.json")
+    )
+    assert again.returncode == 0 and json.loads((tmp_path / "r2.json").read_text())["mAP"] == report["mAP"]
+    # an ensemble of a model with itself averages identical outputs: the same detections
+    ens = run_tool(
+        "eval_det.py", "--ckpt", str(out / "final.pth"), "--ckpt", str(out / "final.pth"), *common,
+        "--proposals", str(out / "proposals"), "--out", str(tmp_path / "ens" / "r.json"),
+    )  # fmt: skip
+    assert ens.returncode == 0 and "from 2 model(s)" in ens.stdout
+    assert json.loads((tmp_path / "ens" / "r.json").read_text())["mAP"] == pytest.approx(report["mAP"], abs=1e-6)
+
+
+def test_eval_det_ckpt_computes_missing_proposals_and_rejects_bad_use(demo_run, tmp_path):
+    root, out = demo_run
+    common = ["--data", str(root / "data" / "det"), "--split", "val", "--metric", "voc"]
+    res = run_tool("eval_det.py", "--ckpt", str(out / "final.pth"), *common, "--out", str(tmp_path / "r.json"))
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert len(list((tmp_path / "proposals" / "boxes").glob("*.npz"))) == 4
+    bad = run_tool("eval_det.py", "--ckpt", str(out / "final.pth"), "--dets", "x.json", *common)
+    assert bad.returncode == 2 and "not both" in bad.stderr

@@ -1,0 +1,75 @@
+import pytest
+import torch
+
+from backbones import googlenet
+from detector.rcnn.model import HeadConfig, RegionDetector, fold_for_inference
+from detector.rcnn.warp import warp_regions
+from tests.helpers import randomize_bn
+
+
+def _detector(mode: str, variant: str = "bn", **kw) -> RegionDetector:
+    torch.manual_seed(0)
+    head = HeadConfig(mode=mode, input_size=64, context=4, image_size=128, roi_size=4, region_chunk=3, **kw)
+    return RegionDetector(randomize_bn(googlenet(variant, aux_logits=False)), 5, head)
+
+
+def test_forward_from_continues_the_trunk():
+    net = randomize_bn(googlenet("bn", aux_logits=False)).eval()
+    x = torch.randn(2, 3, 96, 96)
+    with torch.no_grad():
+        f = net.forward_features(x, ("inception_4e", "inception_5b"))
+        assert torch.allclose(net.forward_from(f["inception_4e"], "inception_4e"), f["inception_5b"], atol=1e-5)
+    with pytest.raises(KeyError):
+        net.forward_from(f["inception_4e"], "inception_5b", "inception_4e")
+
+
+@pytest.mark.parametrize("mode", ["rcnn", "fast"])
+@pytest.mark.parametrize("variant", ["bn", "paper"])
+def test_shapes_and_gradients(mode, variant):
+    det = _detector(mode, variant).train()
+    images = torch.randn(2, 3, 96, 128)
+    rois = torch.tensor([[0, 0, 0, 40, 50], [1, 10, 20, 90, 80], [1, 0, 0, 128, 96]], dtype=torch.float32)
+    logits, deltas = det(images, rois)
+    assert logits.shape == (3, 6) and deltas.shape == (3, 6, 4)
+    (logits.sum() + deltas.sum()).backward()
+    assert det.backbone.conv1.conv.weight.grad.abs().sum() > 0
+
+
+def test_rcnn_region_feature_is_the_whole_network_on_the_warped_crop():
+    det = _detector("rcnn").eval()
+    image = torch.randn(1, 3, 96, 128)
+    rois = torch.tensor([[0, 10, 20, 90, 80]], dtype=torch.float32)
+    crop = warp_regions(image, rois, 64, 4)
+    with torch.no_grad():
+        direct = det.backbone.forward_head(det.backbone.forward_features(crop)["inception_5b"])
+        assert torch.allclose(det.region_features(image, rois), direct, atol=1e-5)
+
+
+@pytest.mark.parametrize("mode", ["rcnn", "fast"])
+def test_predict_chunks_and_folding_agree(mode):
+    det = _detector(mode).eval()
+    image = torch.randn(3, 96, 128)
+    boxes = torch.tensor([[0, 0, 40, 50], [10, 20, 90, 80], [0, 0, 128, 96], [30, 30, 60, 70], [5, 5, 20, 20.0]])
+    probs, deltas = det.predict(image, boxes)  # chunks of 3
+    assert probs.shape == (5, 6) and deltas.shape == (5, 6, 4)
+    assert torch.allclose(probs.sum(1), torch.ones(5), atol=1e-5)
+    with torch.no_grad():
+        logits, d = det(image[None], torch.cat([torch.zeros(5, 1), boxes], 1))
+    assert torch.allclose(probs, logits.softmax(1), atol=1e-5) and torch.allclose(deltas, d, atol=1e-5)
+    fp, fd = fold_for_inference(det).predict(image, boxes)
+    assert torch.allclose(fp, probs, atol=1e-4) and torch.allclose(fd, deltas, atol=1e-4)
+
+
+def test_no_regression_and_frozen_bn():
+    det = _detector("fast", box_regression=False, frozen_bn=True).train()
+    bn = det.backbone.conv1.bn
+    before = bn.running_mean.clone()
+    logits, deltas = det(torch.randn(1, 3, 96, 96), torch.tensor([[0, 0, 0, 60, 60.0]]))
+    assert deltas is None and det.bbox_pred is None
+    assert not bn.training and torch.equal(bn.running_mean, before) and not bn.weight.requires_grad
+    assert det.predict(torch.randn(3, 64, 64), torch.tensor([[0, 0, 30, 30.0]]))[1] is None
+
+
+def test_fast_roi_tap_must_exist():
+    with pytest.raises(ValueError, match="roi_tap"):
+        _detector("fast", roi_tap="inception_9z")

@@ -1,0 +1,73 @@
+"""train_det end to end on a trivial set (it learns), resume, and the tool's one-line errors."""
+
+import json
+import shutil
+
+import torch
+
+from detector.checkpoint import load_checkpoint
+
+from .conftest import train_det as train
+
+
+def test_training_learns(trained):
+    out, res = trained
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    losses = [r["loss"] for r in rows if r["kind"] == "train"]
+    maps = [r["mAP"] for r in rows if r["kind"] == "val"]
+    assert len(maps) == 2 and len(losses) >= 20
+    assert sum(losses[-4:]) / 4 < 0.6 * sum(losses[:4]) / 4, losses
+    assert maps[-1] > 0.5, maps  # chance is near 0: two classes, boxes must overlap at IoU 0.5
+    assert "val (EMA) voc mAP" in res.stdout and (out / "curves.png").is_file()
+
+
+def test_checkpoints_carry_config_and_classes(trained):
+    out, _ = trained
+    for name in ("final.pth", "last.pth"):
+        ckpt = load_checkpoint(out / name)
+        assert ckpt["class_names"] == ["disk", "square"]
+        assert ckpt["config"]["head"]["input_size"] == 32 and ckpt["config"]["proposals"]["method"] == "ss"
+        assert ckpt["model"]["cls_score.weight"].shape == (3, 1024)
+        assert ckpt["model"]["bbox_pred.weight"].shape == (12, 1024)
+    assert len(list((out / "proposals" / "boxes").glob("*.npz"))) == 24  # both splits, computed on first use
+
+
+def test_resume_continues_to_more_epochs(trained, trivial_voc, tmp_path):
+    out, _ = trained
+    copy = tmp_path / "run"
+    shutil.copytree(out, copy)
+    assert load_checkpoint(copy / "last.pth")["epoch"] == 14
+    res = train(trivial_voc, copy, "optim.epochs=15", "eval_every=7", resume=True)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "resumed from" in res.stdout and load_checkpoint(copy / "last.pth")["epoch"] == 15
+
+
+def test_bad_inputs_are_one_line_errors(trivial_voc, tmp_path):
+    res = train(tmp_path / "nowhere", tmp_path / "o")
+    assert res.returncode == 2 and "nowhere" in res.stderr and "Traceback" not in res.stderr
+    res = train(trivial_voc, tmp_path / "o1", "sampling.regions_per_batch=2")
+    assert res.returncode == 2 and "regions_per_batch" in res.stderr and "Traceback" not in res.stderr
+    res = train(trivial_voc, tmp_path / "o2", "head.mode=warp")
+    assert res.returncode == 2 and "head.mode" in res.stderr
+    res = train(trivial_voc, tmp_path / "o3", "proposals.method=combined", "proposals.multibox_ckpt=null")
+    assert res.returncode == 2 and "multibox_ckpt" in res.stderr
+    assert not (tmp_path / "o1" / "proposals").exists()  # config errors stop the run before any work
+
+
+def test_init_from_a_classifier_checkpoint(trivial_voc, tmp_path):
+    from backbones import googlenet
+    from detector.checkpoint import save_checkpoint
+    from detector.rcnn.config import DetTrainConfig
+    from detector.rcnn.predict import build_detector
+
+    torch.manual_seed(3)
+    net = googlenet("bn", num_classes=7, aux_logits=True)
+    save_checkpoint(tmp_path / "cls.pth", net.state_dict(), {"model": {"variant": "bn"}})
+    det = build_detector(DetTrainConfig(init=str(tmp_path / "cls.pth")), num_classes=2)
+    assert torch.equal(det.backbone.inception5b.branch1.conv.weight, net.inception5b.branch1.conv.weight)
+    assert torch.equal(det.backbone.conv1.bn.running_var, net.conv1.bn.running_var)
+    assert det.cls_score.out_features == 3 and det.backbone.aux1 is None
+    res = train(trivial_voc, tmp_path / "o", "optim.epochs=1", f"init={tmp_path / 'cls.pth'}")
+    assert res.returncode == 0, res.stderr[-2000:]
+    res = train(trivial_voc, tmp_path / "o2", "optim.epochs=1", f"init={tmp_path / 'missing.pth'}")
+    assert res.returncode == 2 and "missing.pth" in res.stderr and "Traceback" not in res.stderr

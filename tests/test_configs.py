@@ -1,0 +1,48 @@
+"""Every shipped config loads, strictly, into the config class of the tool it is for."""
+
+import importlib.util
+import sys
+
+import pytest
+
+from detector.classify.config import ClsTrainConfig
+from detector.config import load_config
+from detector.proposals.multibox_train import MultiBoxConfig
+from detector.rcnn.config import DetTrainConfig
+from tests.helpers import ROOT
+
+
+def _demo_config_class():
+    spec = importlib.util.spec_from_file_location("demo_tool", ROOT / "tools" / "demo.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["demo_tool"] = mod  # dataclasses look their module up
+    spec.loader.exec_module(mod)
+    return mod.DemoConfig
+
+
+def _class_for(name: str):
+    if name == "demo":
+        return _demo_config_class()
+    if name.endswith("_cls"):
+        return ClsTrainConfig
+    if name.endswith("_det"):
+        return DetTrainConfig
+    if "multibox" in name:
+        return MultiBoxConfig
+    raise AssertionError(f"configs/{name}.yaml: no tool claims it")
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "configs").glob("*.yaml")), ids=lambda p: p.stem)
+def test_config_loads(path):
+    cfg = load_config(_class_for(path.stem), path, [])
+    if isinstance(cfg, DetTrainConfig):
+        assert cfg.sampling.regions_per_batch // cfg.optim.batch_size >= 1
+        assert cfg.head.mode in ("rcnn", "fast")
+
+
+def test_det_configs_follow_the_paper_where_it_speaks():
+    cfg = load_config(DetTrainConfig, ROOT / "configs" / "ilsvrc2014_det.yaml", [])
+    assert (cfg.head.mode, cfg.head.input_size, cfg.head.context) == ("rcnn", 224, 16.0)
+    assert (cfg.sampling.regions_per_batch, cfg.sampling.positive_fraction, cfg.sampling.fg_iou) == (128, 0.25, 0.5)
+    assert cfg.test.nms_iou == 0.3 and cfg.eval_metric == "ilsvrc"
+    assert (cfg.proposals.method, cfg.proposals.selective_search.k_scale, cfg.proposals.top_k) == ("combined", 2.0, 200)
