@@ -6,7 +6,8 @@ Two ways to get a region's 1024-d feature (``mode``), sharing everything else:
   batch in one ``roi_align``, :mod:`.warp`) and runs through the whole network.
 - ``fast`` (Fast R-CNN's way, beyond the paper): the trunk runs once per image up to
   ``roi_tap`` (``inception_4e``, stride 16), RoIAlign pools each region to ``roi_size`` and the
-  remaining layers (pool, ``inception_5a``, ``inception_5b``) run per region.
+  remaining layers (pool, ``inception_5a``, ``inception_5b``) run per region; with ``roi_tap:
+  inception_5b`` only the global pool and the heads do.
 
 Both end in the backbone's global average pool and dropout, then ``cls_score`` (``[R, K+1]``
 logits, background = 0) and ``bbox_pred`` (``[R, K+1, 4]`` deltas of :mod:`.boxes`; row 0 unused).
@@ -14,6 +15,7 @@ logits, background = 0) and ``bbox_pred`` (``[R, K+1, 4]`` deltas of :mod:`.boxe
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal
 
@@ -34,10 +36,11 @@ class HeadConfig:
     image_size: int = 600  # fast: images resized so the shorter side is image_size ...
     max_image_size: int = 1000  # ... and the longer at most this
     roi_tap: str = "inception_4e"  # fast: the feature map RoIAlign pools from
-    roi_size: int = 14  # fast: RoIAlign output (14 -> 7x7 after the 5a pool, as at 224 input)
+    roi_size: int = 8  # fast: RoIAlign output; 8 -> 4x4 after the 5a pool (14 -> 7x7 is the 224 px
+    # geometry but costs 3.5x as much per region: tools/benchmark.py detect)
     box_regression: bool = True
     frozen_bn: bool = False  # keep BatchNorm statistics and affine fixed while fine-tuning
-    region_chunk: int = 256  # inference: regions per backbone batch
+    region_chunk: int = 128  # inference: regions per backbone batch
 
 
 class RegionDetector(nn.Module):
@@ -96,7 +99,8 @@ class RegionDetector(nn.Module):
         else:
             fmap = self.trunk(images) if fmap is None else fmap
             pooled = roi_align(fmap, rois, (c.roi_size, c.roi_size), 1.0 / self.stride, sampling_ratio=2, aligned=True)
-            x = self.backbone.forward_from(self._format(pooled), c.roi_tap)
+            x = self._format(pooled)
+            x = x if c.roi_tap == "inception_5b" else self.backbone.forward_from(x, c.roi_tap)
         return self.backbone.forward_head(x)
 
     def heads(self, feats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -107,6 +111,33 @@ class RegionDetector(nn.Module):
     def forward(self, images: torch.Tensor, rois: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         return self.heads(self.region_features(images, rois))
 
+    def _warp(self, images: torch.Tensor, rois: torch.Tensor) -> torch.Tensor:
+        with torch.inference_mode():  # also when run in the prefetch thread (the mode is per thread)
+            return self._format(warp_regions(images, rois, self.cfg.input_size, self.cfg.context))
+
+    def _chunk_features(self, images: torch.Tensor, chunks: list[torch.Tensor]):
+        """Yield ``[R_k, 1024]`` features of each chunk of ``[R_k, 5]`` rois. ``rcnn`` on the CPU
+        warps chunk ``k+1`` in a second thread while the network runs on chunk ``k`` (the warp
+        is single-threaded in torchvision); ``fast`` runs the trunk once."""
+        if self.cfg.mode == "fast":
+            fmap = self.trunk(images)
+            for rois in chunks:
+                yield self.region_features(images, rois, fmap)
+            return
+        if images.device.type != "cpu" or len(chunks) < 2:
+            for rois in chunks:
+                yield self.backbone.forward_head(
+                    self.backbone.forward_features(self._warp(images, rois))["inception_5b"]
+                )
+            return
+        with ThreadPoolExecutor(1) as pool:
+            pending = pool.submit(self._warp, images, chunks[0])
+            for k in range(len(chunks)):
+                crops = pending.result()
+                if k + 1 < len(chunks):
+                    pending = pool.submit(self._warp, images, chunks[k + 1])
+                yield self.backbone.forward_head(self.backbone.forward_features(crops)["inception_5b"])
+
     @torch.inference_mode()
     def predict(self, image: torch.Tensor, boxes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Score one image's regions in chunks of ``region_chunk``.
@@ -116,12 +147,10 @@ class RegionDetector(nn.Module):
         Returns:
             ``(probabilities [N, K+1], deltas [N, K+1, 4] or None)``, float32.
         """
-        images = image[None]
-        fmap = self.trunk(images) if self.cfg.mode == "fast" else None
+        chunks = [torch.cat([c.new_zeros(len(c), 1), c], 1) for c in boxes.split(max(1, self.cfg.region_chunk))]
         probs, deltas = [], []
-        for chunk in boxes.split(max(1, self.cfg.region_chunk)):
-            rois = torch.cat([chunk.new_zeros(len(chunk), 1), chunk], 1)
-            logits, d = self.heads(self.region_features(images, rois, fmap))
+        for feats in self._chunk_features(image[None], chunks):
+            logits, d = self.heads(feats)
             probs.append(logits.float().softmax(1))
             deltas.append(d)
         k1 = self.num_classes + 1

@@ -73,3 +73,15 @@ def test_no_regression_and_frozen_bn():
 def test_fast_roi_tap_must_exist():
     with pytest.raises(ValueError, match="roi_tap"):
         _detector("fast", roi_tap="inception_9z")
+
+
+def test_fast_on_the_last_map_runs_only_the_heads_per_region():
+    det = _detector("fast", roi_tap="inception_5b").eval()
+    image = torch.randn(1, 3, 128, 128)
+    rois = torch.tensor([[0, 0, 0, 128, 128.0]])
+    with torch.no_grad():
+        fmap = det.backbone.forward_features(image)["inception_5b"]  # [1, 1024, 4, 4]
+        feats = det.region_features(image, rois)
+    assert det.stride == 32 and feats.shape == (1, 1024)
+    # the whole-image region pooled to 2x2 then averaged is the global average of the map
+    assert torch.allclose(feats[0], fmap.mean((2, 3))[0], atol=1e-4)
