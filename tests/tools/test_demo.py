@@ -1,14 +1,19 @@
 """tools/demo.py end to end on a tiny configuration, and its user errors."""
 
 import json
+from pathlib import Path
 
 import yaml
 
 from tests.helpers import run_tool
 
 TINY = [
-    "data.cls_train_per_class=6", "data.cls_val_per_class=2", "data.det_train=2", "data.det_val=1", "data.workers=1",
+    "data.cls_train_per_class=6", "data.cls_val_per_class=2", "data.det_train=6", "data.det_val=3", "data.workers=1",
     "cls_opts=[optim.epochs=1, optim.batch_size=20, data.input_size=32, data.resize=36, device=cpu]",
+    "multibox_opts=[num_priors=4, optim.epochs=1, optim.batch_size=2, data.input_size=64, device=cpu]",
+    "det_opts=[head.input_size=32, head.context=2, optim.epochs=1, optim.batch_size=2, sampling.regions_per_batch=32,"
+    " proposals.workers=1, device=cpu]",
+    "infer_score_thresh=0.0",
 ]  # fmt: skip
 
 
@@ -19,9 +24,17 @@ def test_demo_pipeline_and_reuse(tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     assert 0.0 <= summary["cls_top1_error"] <= 1.0 and set(summary["cls_errors_by_crops"]) == {"1", "10"}
     assert (out / "cls" / "final.pth").is_file() and (out / "data" / "manifest.json").is_file()
+    assert 0.0 <= summary["proposal_recall"] <= 1.0 and 0.0 <= summary["det_map50"] <= 1.0
+    assert summary["det_ckpt"] == str(out / "det" / "final.pth") and (out / "multibox" / "final.pth").is_file()
+    assert summary["infer_image"].endswith(".jpg") and (out / "infer").is_dir()
+    assert Path(summary["infer_image"]).is_file() and summary["seconds"] > 0
+    report = json.loads((out / "det_eval" / "report.json").read_text())
+    assert report["mAP"] == summary["det_map50"] and report["metric"] == "voc"
     assert yaml.safe_load((out / "config.yaml").read_text())["data"]["cls_train_per_class"] == 6
     again = run_tool("demo.py", "--opts", f"out={out}", *TINY)
-    assert again.returncode == 0 and "reusing" in again.stdout and "classifier: reusing" in again.stdout
+    assert again.returncode == 0, again.stderr
+    for stage in ("demo data", "classifier", "MultiBox", "detector"):
+        assert f"{stage}: reusing" in again.stdout
 
 
 def test_demo_user_errors_are_one_line(tmp_path):
