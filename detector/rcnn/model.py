@@ -149,15 +149,16 @@ class RegionDetector(nn.Module):
         """
         chunks = [torch.cat([c.new_zeros(len(c), 1), c], 1) for c in boxes.split(max(1, self.cfg.region_chunk))]
         probs, deltas = [], []
-        for feats in self._chunk_features(image[None], chunks):
-            logits, d = self.heads(feats)
-            probs.append(logits.float().softmax(1))
-            deltas.append(d)
+        with torch.autocast("cuda", enabled=image.is_cuda):  # float16 convolutions on a GPU
+            for feats in self._chunk_features(image[None], chunks):
+                logits, d = self.heads(feats)
+                probs.append(logits.float().softmax(1))
+                deltas.append(None if d is None else d.float())
         k1 = self.num_classes + 1
         p = torch.cat(probs) if probs else image.new_zeros(0, k1)
         if self.bbox_pred is None:
             return p, None
-        return p, torch.cat(deltas).float() if deltas else image.new_zeros(0, k1, 4)
+        return p, torch.cat(deltas) if deltas else image.new_zeros(0, k1, 4)
 
 
 def fold_for_inference(model: RegionDetector) -> RegionDetector:

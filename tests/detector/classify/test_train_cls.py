@@ -3,7 +3,6 @@
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,7 +14,7 @@ from backbones import googlenet
 from detector.config import load_config
 from detector.demo_data import DemoDataConfig, make_demo_data
 from detector.demo_data.writer import PRESETS
-from tests.helpers import ROOT, run_tool
+from tests.helpers import ROOT, free_port, run_tool
 
 # tiny and deterministic: no augmentation, no DataLoader workers, 32 px input, 6 steps an epoch
 BASE = [
@@ -123,12 +122,6 @@ def test_bad_config_and_data(cls_data, tmp_path):
     assert res.returncode == 2 and "image folder not found" in res.stderr
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_ddp_two_processes_match_one_process(cls_data, tmp_path):
     # the paper variant (no BatchNorm) without dropout: two ranks of 5 must equal one of 10
     opts = [
@@ -144,7 +137,7 @@ def test_ddp_two_processes_match_one_process(cls_data, tmp_path):
     assert single.returncode == 0, single.stderr
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     ddp = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={_free_port()}",
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={free_port()}",
          str(ROOT / "tools" / "train_cls.py"), *common[:4], "--out", str(tmp_path / "two"), *common[4:]],
         capture_output=True, text=True, env=env, timeout=300,
     )  # fmt: skip

@@ -5,11 +5,12 @@ import json
 
 import pytest
 
+from detector.checkpoint import load_checkpoint
 from detector.demo_data import DemoDataConfig, make_demo_data
 from detector.demo_data.writer import PRESETS
 from tests.helpers import run_tool
 
-from .conftest import train_det
+from .conftest import CONFIG, FAST, train_det
 
 
 @pytest.fixture(scope="module")
@@ -59,3 +60,26 @@ def test_eval_det_ckpt_computes_missing_proposals_and_rejects_bad_use(demo_run, 
     assert len(list((tmp_path / "proposals" / "boxes").glob("*.npz"))) == 4
     bad = run_tool("eval_det.py", "--ckpt", str(out / "final.pth"), "--dets", "x.json", *common)
     assert bad.returncode == 2 and "not both" in bad.stderr
+
+
+def test_train_and_evaluate_on_coco_json(demo_run, tmp_path):
+    root, _ = demo_run
+    ann = root / "data" / "det" / "annotations"
+    res = run_tool(
+        "train_det.py", "--config", CONFIG, "--data", str(ann / "instances_train.json"),
+        "--val-split", str(ann / "instances_val.json"), "--out", str(tmp_path / "det"),
+        "--opts", *FAST, "optim.epochs=1", "optim.batch_size=2", "sampling.regions_per_batch=64", "eval_metric=coco",
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr[-2000:]
+    ckpt = load_checkpoint(tmp_path / "det" / "final.pth")
+    assert ckpt["dataset_kind"] == "coco" and len(ckpt["class_names"]) == 10
+    out = run_tool(
+        "eval_det.py", "--ckpt", str(tmp_path / "det" / "final.pth"), "--data", str(ann / "instances_val.json"),
+        "--metric", "coco", "--proposals", str(tmp_path / "det" / "proposals"), "--out", str(tmp_path / "r.json"),
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-2000:]
+    report = json.loads((tmp_path / "r.json").read_text())
+    trained = [json.loads(x) for x in (tmp_path / "det" / "metrics.jsonl").read_text().splitlines()][-1]["mAP"]
+    assert report["mAP"] == pytest.approx(trained, abs=1e-9) and len(report["stats"]) == 12
+    dets = json.loads((tmp_path / "detections.json").read_text())
+    assert {d["category_id"] for d in dets} <= set(range(1, 11)) and all(isinstance(d["image_id"], int) for d in dets)

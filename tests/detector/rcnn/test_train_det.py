@@ -1,12 +1,18 @@
 """train_det end to end on a trivial set (it learns), resume, and the tool's one-line errors."""
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 
+import pytest
 import torch
 
 from detector.checkpoint import load_checkpoint
+from tests.helpers import ROOT, free_port
 
+from .conftest import CONFIG, FAST
 from .conftest import train_det as train
 
 
@@ -71,3 +77,34 @@ def test_init_from_a_classifier_checkpoint(trivial_voc, tmp_path):
     assert res.returncode == 0, res.stderr[-2000:]
     res = train(trivial_voc, tmp_path / "o2", "optim.epochs=1", f"init={tmp_path / 'missing.pth'}")
     assert res.returncode == 2 and "missing.pth" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_ddp_two_processes_match_one_process(trivial_voc, tmp_path):
+    # no BatchNorm, no dropout, the same regions per image: two ranks of 2 images equal one of 4
+    opts = ["model.variant=paper", "model.dropout=0.0", "optim.epochs=1", "optim.name=sgd", "optim.lr=0.01",
+            "sampling.regions_per_batch=32", "eval_every=1"]  # fmt: skip
+    single = train(trivial_voc, tmp_path / "one", *opts)
+    assert single.returncode == 0, single.stderr[-2000:]
+    args = ["--config", CONFIG, "--data", str(trivial_voc), "--train-split", "train", "--val-split", "val"]
+    ddp = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={free_port()}",
+         str(ROOT / "tools" / "train_det.py"), *args, "--out", str(tmp_path / "two"), "--opts", *FAST, *opts],
+        capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=300,
+    )  # fmt: skip
+    assert ddp.returncode == 0, ddp.stderr[-2000:]
+    a, b = load_checkpoint(tmp_path / "one" / "last.pth"), load_checkpoint(tmp_path / "two" / "last.pth")
+    assert a["step"] == b["step"] == 4
+    for k in a["model"]:
+        torch.testing.assert_close(b["model"][k], a["model"][k], rtol=1e-4, atol=1e-5, msg=k)
+    maps = [[json.loads(x) for x in (tmp_path / run / "metrics.jsonl").read_text().splitlines()][-1]["mAP"]
+            for run in ("one", "two")]  # fmt: skip
+    assert maps[0] == pytest.approx(maps[1], abs=1e-3)  # the val split shared out and gathered
+
+
+def test_unreadable_training_image_is_skipped_and_counted(trivial_voc, tmp_path):
+    voc = tmp_path / "voc"
+    shutil.copytree(trivial_voc, voc)
+    (voc / "JPEGImages" / "train_003.jpg").write_bytes(b"not a jpeg")
+    res = train(voc, tmp_path / "o", "optim.epochs=1")
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "1 unreadable images skipped" in res.stdout and "skipped 1 unreadable images" in res.stdout
