@@ -4,7 +4,7 @@ The loop and its machinery (resume, ``torchrun`` DDP, progress bar, JSON-lines m
 ``last.pth``/``final.pth``) are :mod:`detector.engine.loop`'s. This module supplies the data
 (:mod:`.data`, proposals from a cache filled on first use), the network (:mod:`.model`), the loss
 (cross-entropy over K+1 classes plus smooth-L1 box regression on the positives that train it,
-normalized by the number of regions) and a periodic mAP evaluation of the EMA weights on the
+normalized by the number of regions asked for) and a periodic mAP evaluation of the EMA weights on the
 validation split. ``optim.batch_size`` counts images per step; each contributes
 ``sampling.regions_per_batch / batch_size`` regions.
 """
@@ -33,15 +33,18 @@ from .proposals import ensure_proposals
 
 def region_loss(
     logits: torch.Tensor, deltas: torch.Tensor | None, labels: torch.Tensor, targets: torch.Tensor,
-    reg_mask: torch.Tensor, reg_weight: float,
+    reg_mask: torch.Tensor, reg_weight: float, normalizer: float,
 ) -> torch.Tensor:  # fmt: skip
     """Cross-entropy of ``[R, K+1]`` logits plus ``reg_weight`` x smooth-L1 (beta 1) of the
-    labelled class's ``[R, K+1, 4]`` deltas on ``reg_mask`` rows, summed and divided by ``R``."""
-    loss = F.cross_entropy(logits.float(), labels)
+    labelled class's ``[R, K+1, 4]`` deltas on ``reg_mask`` rows, both summed and divided by
+    ``normalizer``: the number of regions the batch asked for, not the number it got, so that
+    every region weighs the same whatever its image and process (an image with few proposals
+    gives fewer regions), and DDP's average of gradients equals one process's."""
+    loss = F.cross_entropy(logits.float(), labels, reduction="sum") / normalizer
     if deltas is not None:
         rows = torch.nonzero(reg_mask).squeeze(1)
         pred = deltas[rows, labels[rows]].float()
-        loss = loss + reg_weight * F.smooth_l1_loss(pred, targets[rows], beta=1.0, reduction="sum") / len(labels)
+        loss = loss + reg_weight * F.smooth_l1_loss(pred, targets[rows], beta=1.0, reduction="sum") / normalizer
     return loss
 
 
@@ -79,7 +82,10 @@ def detection_task(
             batch.images.to(dev, non_blocking=True, memory_format=mf), batch.rois.to(dev, non_blocking=True)
         )
         labels = batch.labels.to(dev, non_blocking=True)
-        total = region_loss(logits, deltas, labels, batch.targets.to(dev), batch.reg_mask.to(dev), cfg.reg_weight)
+        total = region_loss(
+            logits, deltas, labels, batch.targets.to(dev), batch.reg_mask.to(dev), cfg.reg_weight,
+            normalizer=per_image * len(batch.images),
+        )  # fmt: skip
         return total, len(batch.images)
 
     def evaluate(ema_model, loader) -> dict:
