@@ -33,6 +33,7 @@ class HeadConfig:
     mode: Literal["rcnn", "fast"] = "rcnn"
     input_size: int = 224  # rcnn: regions are warped to input_size x input_size
     context: float = 16.0  # rcnn: pixels of context around the region at input_size
+    warp_antialias: bool = False  # rcnn: False is R-CNN's bilinear warp; True averages when shrinking
     image_size: int = 600  # fast: images resized so the shorter side is image_size ...
     max_image_size: int = 1000  # ... and the longer at most this
     roi_tap: str = "inception_4e"  # fast: the feature map RoIAlign pools from
@@ -94,7 +95,7 @@ class RegionDetector(nn.Module):
         :meth:`trunk`) when given."""
         c = self.cfg
         if c.mode == "rcnn":
-            crops = warp_regions(images, rois, c.input_size, c.context)
+            crops = warp_regions(images, rois, c.input_size, c.context, c.warp_antialias)
             x = self.backbone.forward_features(self._format(crops))["inception_5b"]
         else:
             fmap = self.trunk(images) if fmap is None else fmap
@@ -113,7 +114,8 @@ class RegionDetector(nn.Module):
 
     def _warp(self, images: torch.Tensor, rois: torch.Tensor) -> torch.Tensor:
         with torch.inference_mode():  # also when run in the prefetch thread (the mode is per thread)
-            return self._format(warp_regions(images, rois, self.cfg.input_size, self.cfg.context))
+            c = self.cfg
+            return self._format(warp_regions(images, rois, c.input_size, c.context, c.warp_antialias))
 
     def _chunk_features(self, images: torch.Tensor, chunks: list[torch.Tensor]):
         """Yield ``[R_k, 1024]`` features of each chunk of ``[R_k, 5]`` rois. ``rcnn`` on the CPU

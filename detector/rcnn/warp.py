@@ -24,7 +24,9 @@ def context_boxes(boxes: torch.Tensor, size: int, context: float) -> torch.Tenso
     return torch.cat([c - half, c + half], 1)
 
 
-def warp_regions(images: torch.Tensor, rois: torch.Tensor, size: int, context: float) -> torch.Tensor:
+def warp_regions(
+    images: torch.Tensor, rois: torch.Tensor, size: int, context: float, antialias: bool = False
+) -> torch.Tensor:
     """Warp regions with context.
 
     Args:
@@ -34,4 +36,5 @@ def warp_regions(images: torch.Tensor, rois: torch.Tensor, size: int, context: f
         ``[R, 3, size, size]`` warped regions, in ``images``' memory format.
     """
     boxes = context_boxes(rois[:, 1:], size, context)
-    return roi_align(images, torch.cat([rois[:, :1], boxes], 1), (size, size), 1.0, sampling_ratio=-1, aligned=True)
+    ratio = -1 if antialias else 1
+    return roi_align(images, torch.cat([rois[:, :1], boxes], 1), (size, size), 1.0, sampling_ratio=ratio, aligned=True)
