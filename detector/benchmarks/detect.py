@@ -89,7 +89,7 @@ def run(device: str = "cpu", proposals: int = 2000, classes: int = 200, repeats:
     batch = torch.randn(chunk, 3, 224, 224, device=dev)
     n_batches = max(2, 512 // chunk)
     with torch.inference_mode():
-        plain = chunk * n_batches / median_seconds(lambda: [trunk(batch) for _ in range(n_batches)], dev, 1, warmup=1)
+        plain = chunk * n_batches / median_seconds(lambda: [trunk(batch) for _ in range(n_batches)], dev, 3, warmup=1)
     sync(dev)
     res = {
         "benchmark": "detect",
