@@ -21,6 +21,7 @@ from torch.utils.data import Dataset
 from backbones import IMAGENET_MEAN, IMAGENET_STD
 
 from ..data.records import DatasetError
+from ..engine.sampler import sample_seed
 from .config import AugmentConfig, DataConfig
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
@@ -109,7 +110,7 @@ class ImageFolderDataset(Dataset):
         if img is None:
             return None, label, path
         if self.train:
-            self.transform.set_random_seed((self.seed * 1_000_003 + self.epoch) * 10_000_019 + i)
+            self.transform.set_random_seed(sample_seed(self.seed, self.epoch, i))
         return to_tensor(self.transform(image=img)["image"]), label, path
 
 

@@ -39,7 +39,7 @@ class ShardedSampler(Sampler[int]):
     def order(self) -> list[int]:
         """This rank's full index order for the current epoch."""
         if self.shuffle:
-            g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+            g = torch.Generator().manual_seed(epoch_seed(self.seed, self.epoch))
             idx = torch.randperm(self.length, generator=g).tolist()
         else:
             idx = list(range(self.length))
@@ -52,3 +52,14 @@ class ShardedSampler(Sampler[int]):
 
     def __len__(self) -> int:
         return self.num_samples - self.start
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    """The seed of one epoch's shuffle."""
+    return seed * 1_000_003 + epoch
+
+
+def sample_seed(seed: int, epoch: int, index: int) -> int:
+    """The seed of sample ``index``'s augmentation in ``epoch``: independent of worker and process
+    layout, so a run resumes and shards reproducibly."""
+    return epoch_seed(seed, epoch) * 10_000_019 + index

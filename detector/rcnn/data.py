@@ -21,6 +21,7 @@ from torch.utils.data import Dataset
 
 from ..classify.data import read_rgb, to_tensor
 from ..data.records import ImageRecord
+from ..engine.sampler import sample_seed
 from ..proposals.cache import ProposalCache
 from .model import HeadConfig
 from .sampling import Regions, SamplingConfig, sample_regions
@@ -79,7 +80,7 @@ class RegionTrainDataset(Dataset):
         gt = np.clip(r.boxes.reshape(-1, 4), 0, [w, h, w, h]).astype(np.float32)
         valid = (gt[:, 2] - gt[:, 0] >= 1) & (gt[:, 3] - gt[:, 1] >= 1)
         gt, gt_labels, gt_ignore = gt[valid], r.labels[valid], (r.difficult | r.iscrowd)[valid]
-        seed = (self.seed * 1_000_003 + self.epoch) * 10_000_019 + i
+        seed = sample_seed(self.seed, self.epoch, i)
         self.transform.set_random_seed(seed)
         out = self.transform(image=img, bboxes=np.concatenate([gt, props]), ids=np.arange(len(gt) + len(props)))
         boxes = np.asarray(out["bboxes"], np.float32).reshape(-1, 4)
