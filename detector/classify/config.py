@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
 
 from ..backbone import ModelConfig
+from ..engine.loop import RunConfig
 from ..engine.optim import OptimConfig
 
 
@@ -35,16 +35,8 @@ class DataConfig:
 
 
 @dataclass
-class ClsTrainConfig:
+class ClsTrainConfig(RunConfig):
     model: ModelConfig = field(default_factory=lambda: ModelConfig(variant="bn", aux_logits=True))
     data: DataConfig = field(default_factory=DataConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     init: str | None = None  # weights file for the backbone (classifier layers skipped)
-    seed: int = 0
-    device: Literal["auto", "cpu", "cuda"] = "auto"
-    amp: bool = True  # mixed precision on CUDA
-    channels_last: bool = True
-    sync_bn: bool = True  # SyncBatchNorm across processes on CUDA
-    log_every: int = 20  # steps
-    eval_every: int = 1  # epochs
-    checkpoint_every: int = 0  # steps; 0: at the end of each epoch only

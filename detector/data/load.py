@@ -31,18 +31,23 @@ def load_dataset(
 
 def load_train_val(
     data: str | Path, train_split: str | None, val_split: str | None, images: str | Path | None = None,
-    class_map: str | Path | None = None, val_images: str | Path | None = None,
-) -> tuple[DetectionDataset, DetectionDataset | None]:  # fmt: skip
-    """A training split and its validation split (None when none is named).
+    class_map: str | Path | None = None, val_images: str | Path | None = None, verbose: bool = False,
+) -> tuple[DetectionDataset, DetectionDataset]:  # fmt: skip
+    """A training split and its validation split; the training split itself when none is named.
 
     XML: two split lists of the ``data`` root, the validation one read with the training classes.
     COCO: ``data`` is the training file (images in ``images``) and ``val_split`` another ``.json``
     with the same categories (images in ``val_images``; default: found beside it, as
-    ``val2017/`` is beside ``annotations/instances_val2017.json``).
+    ``val2017/`` is beside ``annotations/instances_val2017.json``). ``verbose`` prints the
+    training split's annotation summary, and says when validation falls back to it.
     """
     train = load_dataset(data, train_split, images, class_map, check_images=True)
+    if verbose:
+        print(train.log.summary())
     if not val_split:
-        return train, None
+        if verbose:
+            print("no validation split given: validating on the training images")
+        return train, train
     if train.kind == "coco":
         if Path(val_split).suffix.lower() != ".json":
             raise DatasetError(f"{data} is a COCO file: the validation split must be another .json, not {val_split!r}")

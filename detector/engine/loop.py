@@ -8,9 +8,8 @@ learning-rate schedule, a progress bar, JSON-lines metrics and a plot, atomic ch
 SIGINT/SIGTERM; ``final.pth``: the EMA weights under ``"model"``), a one-line stop on a
 non-finite loss, and a count of unreadable inputs the datasets skipped.
 
-The config object passed in needs ``optim`` (:class:`~.optim.OptimConfig`), ``seed``, ``amp``,
-``channels_last``, ``sync_bn``, ``log_every``, ``eval_every``, ``checkpoint_every`` and
-``data.workers``.
+The config object passed in is a :class:`RunConfig` (the trainers' configs derive from it) with
+``optim`` (:class:`~.optim.OptimConfig`) and ``data.workers``.
 """
 
 from __future__ import annotations
@@ -20,7 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from torch import nn
@@ -37,6 +36,20 @@ from .metrics import MetricsLog, plot_metrics
 from .optim import make_optimizer
 from .sampler import ShardedSampler
 from .schedule import lr_factor
+
+
+@dataclass
+class RunConfig:
+    """How a training run runs, whatever it trains; every trainer's config derives from it."""
+
+    seed: int = 0
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    amp: bool = True  # mixed precision on CUDA
+    channels_last: bool = True
+    sync_bn: bool = True  # SyncBatchNorm across processes on CUDA
+    log_every: int = 20  # steps
+    eval_every: int = 1  # epochs
+    checkpoint_every: int = 0  # steps; 0: at the end of each epoch only
 
 
 class TrainingStopped(UserError):

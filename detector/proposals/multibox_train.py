@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 import albumentations as A
 import numpy as np
@@ -28,8 +27,9 @@ from ..config import config_from_dict
 from ..data.load import load_train_val
 from ..data.records import ImageRecord
 from ..engine import distributed as dist_
-from ..engine.loop import Task, fit, resume_state
+from ..engine.loop import RunConfig, Task, fit, resume_state
 from ..engine.optim import OptimConfig
+from ..engine.sampler import sample_seed
 from .multibox import MultiBoxNet, decode, kmeans_priors, multibox_loss
 
 
@@ -42,7 +42,7 @@ class MultiBoxDataConfig:
 
 
 @dataclass
-class MultiBoxConfig:
+class MultiBoxConfig(RunConfig):
     model: ModelConfig = field(default_factory=lambda: ModelConfig(variant="bn", aux_logits=False))
     num_priors: int = 200  # K slots (the public model used 800)
     alpha: float = 0.3  # weight of the location loss
@@ -51,14 +51,6 @@ class MultiBoxConfig:
     data: MultiBoxDataConfig = field(default_factory=MultiBoxDataConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     init: str | None = None  # a train_cls checkpoint (classifier layers skipped)
-    seed: int = 0
-    device: Literal["auto", "cpu", "cuda"] = "auto"
-    amp: bool = True
-    channels_last: bool = True
-    sync_bn: bool = True
-    log_every: int = 20
-    eval_every: int = 1
-    checkpoint_every: int = 0
 
 
 def normalized_boxes(r: ImageRecord) -> np.ndarray:
@@ -111,7 +103,7 @@ class BoxImageDataset(Dataset):
         keep = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
         boxes = boxes[keep]
         if self.train:
-            self.transform.set_random_seed((self.seed * 1_000_003 + self.epoch) * 10_000_019 + i)
+            self.transform.set_random_seed(sample_seed(self.seed, self.epoch, i))
         out = self.transform(image=img, bboxes=boxes, ids=np.arange(len(boxes)))
         return (
             to_tensor(out["image"]),
@@ -199,13 +191,7 @@ def train_multibox(cfg: MultiBoxConfig, data: str, train_split: str | None, val_
     ctx = dist_.setup(cfg.device)
     try:
         state = resume_state(out_dir, resume, ctx)
-        train, val = load_train_val(data, train_split, val_split, images)
-        if val is None:
-            val = train
-            if ctx.is_main:
-                print("no validation split given: validating on the training images")
-        if ctx.is_main:
-            print(train.log.summary())
+        train, val = load_train_val(data, train_split, val_split, images, verbose=ctx.is_main)
         torch.manual_seed(cfg.seed)
         return fit(multibox_task(cfg, train.records, val.records, ctx), cfg, out_dir, ctx, state)
     finally:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from ..backbone import ModelConfig
+from ..engine.loop import RunConfig
 from ..engine.optim import OptimConfig
 from ..proposals.selective_search import SelectiveSearchConfig
 from .model import HeadConfig
@@ -33,7 +34,7 @@ class DetDataConfig:
 
 
 @dataclass
-class DetTrainConfig:
+class DetTrainConfig(RunConfig):
     model: ModelConfig = field(default_factory=ModelConfig)
     init: str | None = None  # a train_cls checkpoint or torchvision-format ImageNet weights
     head: HeadConfig = field(default_factory=HeadConfig)
@@ -44,11 +45,3 @@ class DetTrainConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)  # batch_size: images per step
     reg_weight: float = 1.0  # weight of the box-regression loss
     eval_metric: Literal["voc", "voc07", "ilsvrc", "coco"] = "voc"
-    seed: int = 0
-    device: Literal["auto", "cpu", "cuda"] = "auto"
-    amp: bool = True
-    channels_last: bool = True
-    sync_bn: bool = True
-    log_every: int = 20
-    eval_every: int = 1
-    checkpoint_every: int = 0

@@ -121,16 +121,10 @@ class RegionDetector(nn.Module):
         """Yield ``[R_k, 1024]`` features of each chunk of ``[R_k, 5]`` rois. ``rcnn`` on the CPU
         warps chunk ``k+1`` in a second thread while the network runs on chunk ``k`` (the warp
         is single-threaded in torchvision); ``fast`` runs the trunk once."""
-        if self.cfg.mode == "fast":
-            fmap = self.trunk(images)
+        if self.cfg.mode == "fast" or images.device.type != "cpu" or len(chunks) < 2:
+            fmap = self.trunk(images) if self.cfg.mode == "fast" else None
             for rois in chunks:
                 yield self.region_features(images, rois, fmap)
-            return
-        if images.device.type != "cpu" or len(chunks) < 2:
-            for rois in chunks:
-                yield self.backbone.forward_head(
-                    self.backbone.forward_features(self._warp(images, rois))["inception_5b"]
-                )
             return
         with ThreadPoolExecutor(1) as pool:
             pending = pool.submit(self._warp, images, chunks[0])

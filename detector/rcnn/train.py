@@ -132,13 +132,8 @@ def train_detector(
     ctx = dist_.setup(cfg.device)
     try:
         state = resume_state(out_dir, resume, ctx)
-        train, val = load_train_val(data, train_split, val_split, images, class_map, val_images)
-        if val is None:
-            val = train
-            if ctx.is_main:
-                print("no validation split given: validating on the training images")
+        train, val = load_train_val(data, train_split, val_split, images, class_map, val_images, verbose=ctx.is_main)
         if ctx.is_main:
-            print(train.log.summary())
             print(
                 f"{len(train.records)} training images, {len(val.records)} validation images, {len(train.class_names)} classes"
             )
