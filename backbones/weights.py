@@ -11,6 +11,7 @@ Two formats are accepted, both read with ``torch.load(weights_only=True)``:
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import torch
@@ -34,8 +35,24 @@ def safe_load(path: str | Path, what: str = "weights file") -> object:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - any unpickling failure is the file's fault
-        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise WeightsError(f"{path}: not a {what} readable with torch.load(weights_only=True) ({reason})") from None
+        raise WeightsError(
+            f"{path}: not a {what} readable with torch.load(weights_only=True) ({_load_reason(e)})"
+        ) from None
+
+
+def _load_reason(error: Exception) -> str:
+    """The specific part of a ``torch.load`` failure, without torch's advice paragraphs.
+
+    An unpickling refusal carries its cause after ``WeightsUnpickler error:`` (e.g. "Unsupported
+    global: GLOBAL torch.nn.modules.linear.Linear"); other failures (a truncated zip archive) say it
+    in their first sentence."""
+    text = str(error)
+    marker = "WeightsUnpickler error:"
+    if marker in text:
+        text = text.split(marker, 1)[1]
+    text = " ".join(text.strip().split("\n\n")[0].split())  # first paragraph, on one line
+    cause = re.split(r"(?<=[^.])\. ", text, maxsplit=1)[0].rstrip(".")
+    return cause or type(error).__name__
 
 
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
