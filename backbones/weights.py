@@ -19,6 +19,7 @@ from torch import nn
 
 CHECKPOINT_MODEL_KEY = "model"
 AUX_PREFIXES = ("aux1.", "aux2.")
+BACKBONE_PREFIX = "backbone."  # the trunk inside a detector or MultiBox checkpoint
 HEAD_KEYS = ("fc.weight", "fc.bias", "aux1.fc2.weight", "aux1.fc2.bias", "aux2.fc2.weight", "aux2.fc2.bias")
 
 
@@ -38,6 +39,11 @@ def safe_load(path: str | Path, what: str = "weights file") -> object:
         raise WeightsError(
             f"{path}: not a {what} readable with torch.load(weights_only=True) ({_load_reason(e)})"
         ) from None
+
+
+def is_trunk_key(key: str) -> bool:
+    """Whether a state-dict key belongs to the trunk inside a detector or MultiBox model."""
+    return key.startswith(BACKBONE_PREFIX)
 
 
 def _load_reason(error: Exception) -> str:
@@ -79,13 +85,22 @@ def load_weights(model: nn.Module, path: str | Path, ignore_head: bool = False) 
     The auxiliary heads are optional on both sides: entries for heads the model lacks are
     dropped, and heads the file lacks keep their initialization (torchvision's released weights
     carry untrained ones). ``ignore_head=True`` skips the classifier layers (``fc`` and the
-    auxiliary ``fc2``) so a backbone can be initialized for a different number of classes.
+    auxiliary ``fc2``) so a backbone can be initialized for a different number of classes; it also
+    takes the ``backbone.*`` part of a detector or MultiBox checkpoint, so one detector can start
+    from another's trunk.
 
     Raises:
         WeightsError: missing file, unreadable file, wrong variant, missing or unexpected keys,
             a different number of classes, or any other shape mismatch.
     """
     state = read_state_dict(path)
+    if any(map(is_trunk_key, state)):
+        if not ignore_head:
+            raise WeightsError(
+                f"{path}: is a detector or MultiBox checkpoint (backbone.* keys); it has no classifier, "
+                "so only its trunk can be loaded, as an initialization (--init)"
+            )
+        state = {k.removeprefix(BACKBONE_PREFIX): v for k, v in state.items() if is_trunk_key(k)}
     variant = getattr(model, "variant", "?")
     has_bn = any(k.endswith(".bn.running_var") for k in state)
     if variant == "paper" and has_bn:

@@ -29,7 +29,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--train-split", help="split list of an XML dataset (ImageSets/Main/<name>.txt)")
     ap.add_argument("--val-split", help="split list (XML) or COCO .json evaluated after each eval_every epochs")
     ap.add_argument("--out", required=True)
-    ap.add_argument("--init", help="train_cls checkpoint or torchvision-format weights (overrides the config's)")
+    ap.add_argument(
+        "--init",
+        help="backbone from a train_cls, train_det or train_multibox checkpoint, or torchvision-format weights "
+        "(overrides the config's)",
+    )
     ap.add_argument("--proposals", help="proposal cache folder (filled on first use; default OUT/proposals)")
     ap.add_argument("--resume", action="store_true", help="continue from OUT/last.pth")
     ap.add_argument("--opts", nargs="*", default=[], help="dotted overrides, e.g. optim.epochs=3 head.mode=fast")

@@ -15,7 +15,7 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from backbones import for_inference, googlenet, load_weights
-from backbones.weights import safe_load
+from backbones.weights import WeightsError, is_trunk_key, safe_load
 
 from ..backbone import ModelConfig
 from ..cli import UserError
@@ -38,6 +38,8 @@ class Classifier:
 
 def load_classifier(path: str | Path, device: torch.device) -> Classifier:
     obj = safe_load(path, "checkpoint")
+    if isinstance(obj, dict) and isinstance(obj.get("model"), dict) and any(map(is_trunk_key, obj["model"])):
+        raise WeightsError(f"{path}: is a detector or MultiBox checkpoint, not a classifier (tools/train_cls.py)")
     if isinstance(obj, dict) and "config" in obj and "model" in obj:
         cfg = config_from_dict(ClsTrainConfig, obj["config"], f"{path} (config)")
         mc: ModelConfig = cfg.model

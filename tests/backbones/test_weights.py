@@ -77,6 +77,24 @@ def test_ignore_head_loads_backbone_for_other_classes(tv_file):
     assert torch.equal(m.conv1.conv.weight, tv.conv1.conv.weight)
 
 
+def test_ignore_head_takes_the_trunk_of_a_detector_checkpoint(tmp_path):
+    from detector.classify.multicrop import load_classifier
+    from detector.rcnn.model import HeadConfig, RegionDetector
+
+    det = RegionDetector(randomize_bn(googlenet("bn", aux_logits=False)), 7, HeadConfig())
+    path = save_checkpoint(tmp_path / "det.pth", det.state_dict(), {"model": {"variant": "bn"}}, class_names=["a"])
+    m = googlenet("bn", num_classes=21)
+    load_weights(m, path, ignore_head=True)
+    trunk = det.backbone.state_dict()
+    assert trunk and all(torch.equal(m.state_dict()[k], v) for k, v in trunk.items())
+    with pytest.raises(WeightsError) as err:  # as a classifier it lacks the fc layer: refused
+        load_weights(googlenet("bn", num_classes=21), path)
+    assert "is a detector or MultiBox checkpoint" in _one_line(err, path)
+    with pytest.raises(WeightsError) as err:  # eval_cls's loader says so before reading the config
+        load_classifier(path, torch.device("cpu"))
+    assert "not a classifier" in _one_line(err, path)
+
+
 def _one_line(err: pytest.ExceptionInfo, path) -> str:
     msg = str(err.value)
     assert "\n" not in msg and str(path) in msg
