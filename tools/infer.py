@@ -60,6 +60,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--proposals", help="proposal cache with the images under their file name stems")
     ap.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     args = ap.parse_args(argv)
+    if not 0.0 <= args.score_thresh <= 1.0:
+        ap.error(f"--score-thresh must be a probability in [0, 1], got {args.score_thresh}")
+    if args.max_dets is not None and args.max_dets < 1:
+        ap.error(f"--max-dets must be at least 1, got {args.max_dets}")
 
     files, problems = image_files(args.inputs)
     for p in problems:

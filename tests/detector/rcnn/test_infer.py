@@ -63,3 +63,9 @@ def test_infer_errors(trained, tmp_path):
     cv2.imwrite(str(img), np.zeros((20, 20, 3), np.uint8))
     res = run_tool("infer.py", str(img), "--ckpt", str(tmp_path / "nope.pth"), "--out", str(tmp_path))
     assert res.returncode == 2 and "nope.pth" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_infer_refuses_out_of_range_options(tmp_path):
+    for opt in (("--score-thresh", "1.5"), ("--max-dets", "0")):  # refused before any file is read
+        res = run_tool("infer.py", str(tmp_path / "a.jpg"), "--ckpt", str(tmp_path / "x.pth"), *opt)
+        assert res.returncode == 2 and f"{opt[0]} must be" in res.stderr and "x.pth" not in res.stderr
