@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         h, w = image.shape[:2]
         if cache is not None and cache.has(f.stem):
-            boxes = cache.get(f.stem)[0]
+            boxes = cache.get(f.stem, f)[0]
         else:
             on_the_fly = on_the_fly or OnTheFly(members[0].cfg.proposals, ctx.device)
             boxes = on_the_fly(image)

@@ -1,8 +1,9 @@
 """Proposals are data: computed once, stored per image, read back by image id.
 
 Layout: ``<dir>/meta.json`` (method and parameters) and one ``<dir>/boxes/<image id>.npz`` per
-image with ``boxes`` (``[N, 4]`` float32 xyxy, original pixels, rank order) and ``scores``
-(``[N]`` float32; rank-derived for selective search). Files are written atomically, so an
+image with ``boxes`` (``[N, 4]`` float32 xyxy, original pixels, rank order), ``scores``
+(``[N]`` float32; rank-derived for selective search) and ``source`` (the image's file name, so
+a cache shared by two datasets whose image ids collide is caught). Files are written atomically, so an
 interrupted extraction resumes by skipping the images whose file exists; processes (ranks)
 can write to the same cache at once because each writes its own images.
 """
@@ -47,21 +48,33 @@ class ProposalCache:
     def has(self, image_id: int | str) -> bool:
         return self._file(image_id).is_file()
 
-    def put(self, image_id: int | str, boxes: np.ndarray, scores: np.ndarray | None = None) -> None:
+    def put(
+        self, image_id: int | str, boxes: np.ndarray, scores: np.ndarray | None = None, source: str | Path = ""
+    ) -> None:
+        """Store one image's proposals; ``source`` is its file (only the name is kept)."""
         path = self._file(image_id)
         path.parent.mkdir(parents=True, exist_ok=True)
         if scores is None:  # rank order: a score that falls with the rank
             scores = 1.0 - np.arange(len(boxes), dtype=np.float32) / max(len(boxes), 1)
         tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
-        np.savez(tmp, boxes=np.asarray(boxes, np.float32).reshape(-1, 4), scores=np.asarray(scores, np.float32))
+        boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+        np.savez(tmp, boxes=boxes, scores=np.asarray(scores, np.float32), source=np.array(Path(source).name))
         os.replace(tmp, path)
 
-    def get(self, image_id: int | str) -> tuple[np.ndarray, np.ndarray]:
-        """``(boxes [N, 4], scores [N])`` of one image; a missing image is a one-line error."""
+    def get(self, image_id: int | str, source: str | Path = "") -> tuple[np.ndarray, np.ndarray]:
+        """``(boxes [N, 4], scores [N])`` of one image. A missing image, or one whose proposals were
+        computed for another file name than ``source``'s, is a one-line error."""
         path = self._file(image_id)
         if not path.is_file():
             raise DatasetError(
                 f"{self.root}: no proposals for image {image_id!r} (run tools/proposals.py on its split)"
             )
         with np.load(path) as z:
+            stored = str(z["source"]) if "source" in z.files else ""
+            name = Path(source).name
+            if stored and name and stored != name:
+                raise DatasetError(
+                    f"{path}: proposals of {stored!r}, not of {name!r}: two datasets with colliding image ids "
+                    "share this cache; give each its own --proposals folder"
+                )
             return z["boxes"], z["scores"]

@@ -31,7 +31,7 @@ def _ss_task(task: tuple) -> tuple:
     image_id, boxes = _ss_boxes_task(task)
     if boxes is None:
         return image_id, None
-    ProposalCache(task[2]).put(image_id, boxes)
+    ProposalCache(task[2]).put(image_id, boxes, source=task[1])
     return image_id, len(boxes)
 
 
@@ -137,7 +137,7 @@ def extract_network(
             continue
         if method == "combined":
             boxes, scores = merge_proposals(boxes, ss[r.image_id]), None
-        cache.put(r.image_id, boxes, scores)
+        cache.put(r.image_id, boxes, scores, source=r.file)
         counts.append(len(boxes))
     return {
         "images": n_total,

@@ -51,6 +51,18 @@ def ensure_proposals(
     return cache
 
 
+def val_cache_root(train: DetectionDataset, val: DetectionDataset, root: Path) -> Path:
+    """Where ``val``'s proposals go: ``root`` beside ``train``'s, or ``<root>_val`` when the two are
+    separate datasets (two COCO files) that give one image id to different files: the cache is keyed
+    by image id, so they cannot share it."""
+    if val is train:
+        return root
+    names = {r.image_id: Path(r.file).name for r in train.records}
+    if all(names.get(r.image_id, Path(r.file).name) == Path(r.file).name for r in val.records):
+        return root
+    return root.with_name(f"{root.name}_val")
+
+
 class OnTheFly:
     """Proposals for one RGB image ``[H, W, 3]`` uint8 -> ``[N, 4]`` float32 xyxy pixels."""
 

@@ -28,7 +28,7 @@ from ..proposals.cache import ProposalCache
 from .config import DetTrainConfig
 from .data import ProposalImageDataset, RegionBatch, RegionTrainDataset, collate_regions
 from .predict import Ensemble, LoadedDetector, build_detector, run_detection
-from .proposals import ensure_proposals
+from .proposals import ensure_proposals, val_cache_root
 
 
 def region_loss(
@@ -109,7 +109,9 @@ def detection_task(
             cfg.proposals.max_train,
             cfg.seed,
         ),  # fmt: skip
-        val_ds=ProposalImageDataset(val.records, lambda r: val_cache.get(r.image_id)[0], cfg.test.max_proposals),
+        val_ds=ProposalImageDataset(
+            val.records, lambda r: val_cache.get(r.image_id, r.file)[0], cfg.test.max_proposals
+        ),
         collate=collate_regions,
         val_collate=list,
         loss=loss,
@@ -139,7 +141,10 @@ def train_detector(
             )
         root = Path(proposals) if proposals else out_dir / "proposals"
         train_cache = ensure_proposals(train, root, cfg.proposals, ctx)
-        val_cache = ensure_proposals(val, root, cfg.proposals, ctx) if val is not train else train_cache
+        val_root = val_cache_root(train, val, root)
+        if ctx.is_main and val_root != root:
+            print(f"proposals: validation image ids repeat training ids for other files; its cache is {val_root}")
+        val_cache = ensure_proposals(val, val_root, cfg.proposals, ctx) if val is not train else train_cache
         torch.manual_seed(cfg.seed)
         np.random.seed(cfg.seed)
         return fit(detection_task(cfg, train, val, train_cache, val_cache, ctx), cfg, out_dir, ctx, state)

@@ -111,6 +111,16 @@ def test_cache_round_trip_and_meta(tmp_path):
     assert not list((tmp_path / "c").rglob("*.tmp*"))
 
 
+def test_cache_refuses_proposals_of_another_file(tmp_path):
+    cache = ProposalCache(tmp_path)
+    boxes = np.array([[1, 2, 3, 4]], np.float32)
+    cache.put(7, boxes, source=tmp_path / "coco" / "train2017" / "000000000007.jpg")
+    for same in ("/moved/elsewhere/000000000007.jpg", ""):  # a moved dataset, or a caller without a file
+        np.testing.assert_array_equal(cache.get(7, same)[0], boxes)
+    with pytest.raises(DatasetError, match=r"proposals of '000000000007.jpg', not of 'img_7.jpg': two datasets"):
+        cache.get(7, "/voc/JPEGImages/img_7.jpg")  # another dataset whose image id is also 7
+
+
 def test_recall_by_hand(tmp_path):
     ds = make_voc_dataset(
         {
@@ -161,20 +171,13 @@ def test_tools_resume_and_report(tmp_path):
     assert "1 images computed" in again.stdout and "1 already cached" in again.stdout
     changed = extract("--k-scale", "2")
     assert changed.returncode == 2 and "the cache was made with" in changed.stderr
-    (out / "boxes" / "broken.npz").write_bytes((out / "boxes" / "a.npz").read_bytes())  # let every image have proposals
-    rep = run_tool(
-        "eval_proposals.py",
-        "--data",
-        str(root),
-        "--split",
-        "val",
-        "--proposals",
-        str(out),
-        "--json",
-        str(tmp_path / "r.json"),
-        "--plots",
-        str(tmp_path / "plots"),
-    )
+    (out / "boxes" / "broken.npz").write_bytes((out / "boxes" / "a.npz").read_bytes())  # a's file under broken's id
+    report = ("--proposals", str(out), "--json", str(tmp_path / "r.json"), "--plots", str(tmp_path / "plots"))
+    rep = run_tool("eval_proposals.py", "--data", str(root), "--split", "val", *report)
+    assert rep.returncode == 2 and "proposals of 'a.jpg', not of 'broken.jpg'" in rep.stderr
+    cache = ProposalCache(out)  # let every image have proposals, each its own
+    cache.put("broken", cache.get("a")[0], source="broken.jpg")
+    rep = run_tool("eval_proposals.py", "--data", str(root), "--split", "val", *report)
     assert rep.returncode == 0, rep.stderr
     res = json.loads((tmp_path / "r.json").read_text())
     assert res["recall@0.5"] == 1.0 and set(res) >= {"recall@0.7", "mabo", "mean_count"}

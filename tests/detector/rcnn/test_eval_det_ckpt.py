@@ -73,10 +73,20 @@ def test_train_and_evaluate_on_coco_json(demo_run, tmp_path):
     assert res.returncode == 0, res.stderr[-2000:]
     ckpt = load_checkpoint(tmp_path / "det" / "final.pth")
     assert ckpt["dataset_kind"] == "coco" and len(ckpt["class_names"]) == 10
-    out = run_tool(
-        "eval_det.py", "--ckpt", str(tmp_path / "det" / "final.pth"), "--data", str(ann / "instances_val.json"),
-        "--metric", "coco", "--proposals", str(tmp_path / "det" / "proposals"), "--out", str(tmp_path / "r.json"),
-    )  # fmt: skip
+    # the two files number their images 1, 2, ... each: val's proposals get their own cache
+    assert "validation image ids repeat training ids" in res.stdout
+    n_val = len(json.loads((ann / "instances_val.json").read_text())["images"])
+    assert len(list((tmp_path / "det" / "proposals_val" / "boxes").glob("*.npz"))) == n_val
+
+    def eval_det(proposals):
+        return run_tool(
+            "eval_det.py", "--ckpt", str(tmp_path / "det" / "final.pth"), "--data", str(ann / "instances_val.json"),
+            "--metric", "coco", "--proposals", str(tmp_path / "det" / proposals), "--out", str(tmp_path / "r.json"),
+        )  # fmt: skip
+
+    wrong = eval_det("proposals")  # the training images' cache
+    assert wrong.returncode == 2 and "two datasets with colliding image ids" in wrong.stderr
+    out = eval_det("proposals_val")
     assert out.returncode == 0, out.stderr[-2000:]
     report = json.loads((tmp_path / "r.json").read_text())
     trained = [json.loads(x) for x in (tmp_path / "det" / "metrics.jsonl").read_text().splitlines()][-1]["mAP"]

@@ -1,4 +1,7 @@
-"""Ensembles average probabilities and regressions before NMS; label mapping; loading errors."""
+"""Ensembles average probabilities and regressions before NMS; label mapping; loading errors;
+where validation proposals are cached."""
+
+from pathlib import Path
 
 import pytest
 import torch
@@ -6,10 +9,12 @@ import torch
 from backbones import googlenet
 from detector.checkpoint import save_checkpoint
 from detector.cli import UserError
+from detector.data.records import AnnotationLog, DetectionDataset, ImageRecord
 from detector.rcnn.config import DetTrainConfig
 from detector.rcnn.model import HeadConfig, RegionDetector
 from detector.rcnn.postprocess import PostprocessConfig, postprocess
 from detector.rcnn.predict import Ensemble, LoadedDetector, label_map, load_detector
+from detector.rcnn.proposals import val_cache_root
 from tests.detector.eval.conftest import make_voc_dataset
 from tests.helpers import randomize_bn
 
@@ -83,3 +88,16 @@ def test_load_detector_round_trip_and_errors(tmp_path):
     save_checkpoint(tmp_path / "bad.pth", m.model.state_dict(), m.cfg, class_names=["a", "b"])
     with pytest.raises(UserError, match="do not fit"):
         load_detector(tmp_path / "bad.pth", torch.device("cpu"))
+
+
+def test_val_cache_root_separates_colliding_image_ids(tmp_path):
+    def split(name, files):
+        records = [ImageRecord(i, Path(f"/d/{name}/{f}"), 8, 8, **ImageRecord.empty_arrays()) for i, f in files]
+        return DetectionDataset(name, "coco", records, ["a"], [1], AnnotationLog(name))
+
+    root = tmp_path / "proposals"
+    train = split("train", [(1, "t1.jpg"), (2, "t2.jpg")])
+    assert val_cache_root(train, train, root) == root
+    assert val_cache_root(train, split("val", [(3, "v3.jpg")]), root) == root  # disjoint ids
+    assert val_cache_root(train, split("val", [(2, "t2.jpg")]), root) == root  # the same image (moved folder)
+    assert val_cache_root(train, split("val", [(3, "v3.jpg"), (1, "v1.jpg")]), root) == tmp_path / "proposals_val"
