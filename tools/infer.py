@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
             failed += 1
             continue
         h, w = image.shape[:2]
-        if cache is not None and cache.has(f.stem):
+        if cache is not None and cache.has(f.stem, f):
             boxes = cache.get(f.stem, f)[0]
         else:
             on_the_fly = on_the_fly or OnTheFly(members[0].cfg.proposals, ctx.device)

@@ -45,8 +45,26 @@ class ProposalCache:
             raise DatasetError(f"{self.root}: not a proposal cache (no meta.json)")
         return json.loads(path.read_text())
 
-    def has(self, image_id: int | str) -> bool:
-        return self._file(image_id).is_file()
+    def has(self, image_id: int | str, source: str | Path = "") -> bool:
+        """Whether the image's proposals are stored; with ``source``, those of another file name
+        under the same id are a one-line error rather than a reason to skip (or overwrite) it."""
+        path = self._file(image_id)
+        if not path.is_file():
+            return False
+        if Path(source).name:
+            with np.load(path) as z:
+                self._check_source(path, z, source)
+        return True
+
+    @staticmethod
+    def _check_source(path: Path, z, source: str | Path) -> None:
+        stored = str(z["source"]) if "source" in z.files else ""
+        name = Path(source).name
+        if stored and name and stored != name:
+            raise DatasetError(
+                f"{path}: proposals of {stored!r}, not of {name!r}: two datasets with colliding image ids "
+                "share this cache; give each its own --proposals folder"
+            )
 
     def put(
         self, image_id: int | str, boxes: np.ndarray, scores: np.ndarray | None = None, source: str | Path = ""
@@ -70,11 +88,5 @@ class ProposalCache:
                 f"{self.root}: no proposals for image {image_id!r} (run tools/proposals.py on its split)"
             )
         with np.load(path) as z:
-            stored = str(z["source"]) if "source" in z.files else ""
-            name = Path(source).name
-            if stored and name and stored != name:
-                raise DatasetError(
-                    f"{path}: proposals of {stored!r}, not of {name!r}: two datasets with colliding image ids "
-                    "share this cache; give each its own --proposals folder"
-                )
+            self._check_source(path, z, source)
             return z["boxes"], z["scores"]

@@ -46,7 +46,7 @@ def extract_selective_search(
     """Fill ``cache`` with this rank's share of ``dataset``; returns counts for this rank."""
     cache.write_meta({"method": "ss", **asdict(cfg)})
     mine = dataset.records[ctx.rank :: ctx.world_size]
-    todo = [(r.image_id, str(r.file), str(cache.root), cfg) for r in mine if not cache.has(r.image_id)]
+    todo = [(r.image_id, str(r.file), str(cache.root), cfg) for r in mine if not cache.has(r.image_id, r.file)]
     counts, unreadable = [], []
     pool = get_context("fork").Pool(workers) if workers > 1 else None
     try:
@@ -117,7 +117,7 @@ def extract_network(
     if method == "combined":
         meta.update({f"ss_{k}": v for k, v in asdict(ss_cfg).items()})
     cache.write_meta(meta)
-    mine = [r for r in dataset.records[ctx.rank :: ctx.world_size] if not cache.has(r.image_id)]
+    mine = [r for r in dataset.records[ctx.rank :: ctx.world_size] if not cache.has(r.image_id, r.file)]
     n_total = len(dataset.records[ctx.rank :: ctx.world_size])
     ss = {}
     if method == "combined":

@@ -32,7 +32,7 @@ def ensure_proposals(
 ) -> ProposalCache:
     """The cache at ``root`` with every readable image of ``dataset`` in it (computed if missing)."""
     cache = ProposalCache(root)
-    missing = [r for r in dataset.records if not cache.has(r.image_id)]
+    missing = [r for r in dataset.records if not cache.has(r.image_id, r.file)]
     if missing:
         if ctx.is_main:
             print(f"proposals: computing {cfg.method} for {len(missing)} of {len(dataset.records)} images into {root}")

@@ -117,8 +117,10 @@ def test_cache_refuses_proposals_of_another_file(tmp_path):
     cache.put(7, boxes, source=tmp_path / "coco" / "train2017" / "000000000007.jpg")
     for same in ("/moved/elsewhere/000000000007.jpg", ""):  # a moved dataset, or a caller without a file
         np.testing.assert_array_equal(cache.get(7, same)[0], boxes)
-    with pytest.raises(DatasetError, match=r"proposals of '000000000007.jpg', not of 'img_7.jpg': two datasets"):
-        cache.get(7, "/voc/JPEGImages/img_7.jpg")  # another dataset whose image id is also 7
+    assert cache.has(7, "/moved/000000000007.jpg") and not cache.has(8, "/voc/JPEGImages/img_8.jpg")
+    for look in (cache.get, cache.has):  # another dataset whose image id is also 7: neither read nor skipped
+        with pytest.raises(DatasetError, match=r"proposals of '000000000007.jpg', not of 'img_7.jpg': two datasets"):
+            look(7, "/voc/JPEGImages/img_7.jpg")
 
 
 def test_recall_by_hand(tmp_path):
