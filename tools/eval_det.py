@@ -5,7 +5,8 @@ trained detectors (an ensemble when several) on a split.
     tools/eval_det.py --gt GT --dets DETS.json --metric coco|voc07|voc|ilsvrc [--split NAME]
         [--class-map map_det.txt] [--blacklist FILE] [--lenient] [--out report.json] [--plots DIR]
     tools/eval_det.py --ckpt det.pth [--ckpt det2.pth ...] --data GT --split NAME --metric voc
-        [--proposals CACHE] [--save-dets DETS.json] [--out report.json] [--plots DIR] [--device auto]
+        [--proposals CACHE] [--multibox MB.pth] [--save-dets DETS.json] [--out report.json] [--plots DIR]
+        [--device auto]
 
 GT (``--gt`` or ``--data``) is a COCO instances JSON file or the root of a VOC/ILSVRC-layout
 dataset. With ``--ckpt``, proposals come from ``--proposals`` (computed into it first where
@@ -57,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--plots", help="write one precision-recall PNG per class here")
     ap.add_argument("--proposals", help="--ckpt: proposal cache folder (filled where missing)")
     ap.add_argument("--save-dets", help="--ckpt: where to write the detections (COCO results JSON)")
+    ap.add_argument("--multibox", help="--ckpt: MultiBox checkpoint for missing proposals (default: the trained one)")
     ap.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="--ckpt: where to run")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="warning: %(message)s")
@@ -70,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         from detector.rcnn.predict import load_detector
 
         ctx = setup(args.device)
-        members = [load_detector(c, ctx.device) for c in args.ckpt]
+        members = [load_detector(c, ctx.device, multibox=args.multibox) for c in args.ckpt]
     names = members[0].class_names if members and not args.class_map else None  # a split may lack classes
     dataset = load_dataset(args.gt, args.split, args.images, args.class_map, class_names=names)
     print(dataset.log.summary())

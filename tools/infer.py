@@ -2,12 +2,13 @@
 """Detect objects in images with one trained detector or an ensemble; print, draw and save them.
 
 tools/infer.py image.jpg [more.jpg | a folder ...] --ckpt det.pth [--ckpt det2.pth ...]
-    [--out DIR] [--score-thresh 0.5] [--max-dets 100] [--json] [--proposals CACHE] [--device auto]
+    [--out DIR] [--score-thresh 0.5] [--max-dets 100] [--json] [--proposals CACHE] [--multibox MB.pth]
+    [--device auto]
 
 One line per detection (file, class, score, box x1 y1 x2 y2 in pixels); OUT/<name>.jpg with the
 boxes drawn and OUT/<name>.json with the detections (or one OUT/detections.json with --json).
-Proposals are computed per image with the first checkpoint's proposal method unless a cache
-(tools/proposals.py) holds the image under its file name stem. A missing, corrupt or unreadable
+Proposals are computed per image with the first checkpoint's proposal method (its MultiBox
+network, or --multibox) unless a cache (tools/proposals.py) holds the image under its file name stem. A missing, corrupt or unreadable
 image is reported and skipped; the exit status is then 1.
 """
 
@@ -58,6 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-dets", type=int, help="detections per image (default: the checkpoint's test.max_dets)")
     ap.add_argument("--json", action="store_true", help="one OUT/detections.json for all images")
     ap.add_argument("--proposals", help="proposal cache with the images under their file name stems")
+    ap.add_argument(
+        "--multibox", help="MultiBox checkpoint for on-the-fly proposals (default: the one it trained with)"
+    )
     ap.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     args = ap.parse_args(argv)
     if not 0.0 <= args.score_thresh <= 1.0:
@@ -69,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     for p in problems:
         print(f"error: {p}", file=sys.stderr)
     ctx = setup(args.device)
-    members = [load_detector(c, ctx.device) for c in args.ckpt]
+    members = [load_detector(c, ctx.device, multibox=args.multibox) for c in args.ckpt]
     test = dataclasses.replace(members[0].cfg.test, score_thresh=args.score_thresh)
     if args.max_dets is not None:
         test.max_dets = args.max_dets

@@ -49,14 +49,19 @@ class LoadedDetector:
     path: str
 
 
-def load_detector(path: str | Path, device: torch.device, fold: bool = True) -> LoadedDetector:
-    """A ``train_det`` checkpoint (``final.pth`` or ``last.pth``) ready to run on ``device``."""
+def load_detector(
+    path: str | Path, device: torch.device, fold: bool = True, multibox: str | None = None
+) -> LoadedDetector:
+    """A ``train_det`` checkpoint (``final.pth`` or ``last.pth``) ready to run on ``device``;
+    ``multibox`` replaces the MultiBox checkpoint its config names for computing proposals."""
     obj = load_checkpoint(path)
     if "class_names" not in obj:
         raise UserError(f"{path}: not a detector checkpoint (no 'class_names'; train one with tools/train_det.py)")
     cfg = config_from_dict(DetTrainConfig, obj["config"], f"{path} (config)")
     cfg.init = None
     cfg.model.weights = None
+    if multibox:
+        cfg.proposals.multibox_ckpt = multibox
     names = list(obj["class_names"])
     model = build_detector(cfg, len(names))
     try:

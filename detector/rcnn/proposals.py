@@ -40,7 +40,10 @@ def ensure_proposals(
         if cfg.method == "ss":
             res = extract_selective_search(part, cache, cfg.selective_search, cfg.workers, ctx)
         elif not cfg.multibox_ckpt:
-            raise UserError(f"proposals.method={cfg.method} needs proposals.multibox_ckpt (a train_multibox final.pth)")
+            raise UserError(
+                f"proposals.method={cfg.method} needs proposals.multibox_ckpt (a train_multibox final.pth; "
+                "--multibox in infer.py and eval_det.py)"
+            )
         else:
             res = extract_network(
                 part, cache, cfg.multibox_ckpt, cfg.method, cfg.selective_search, cfg.workers, ctx, top_k=cfg.top_k
@@ -73,7 +76,7 @@ class OnTheFly:
             if not cfg.multibox_ckpt or not Path(cfg.multibox_ckpt).is_file():
                 raise UserError(
                     f"proposals.method={cfg.method} needs its MultiBox checkpoint, "
-                    f"{cfg.multibox_ckpt!r} not found (pass --proposals with a cache, or --opts for the path)"
+                    f"{cfg.multibox_ckpt!r} not found (pass --multibox with its path, or --proposals with a cache)"
                 )
             self.multibox, self.mb_cfg = load_multibox(cfg.multibox_ckpt, device)
             if cfg.top_k is not None:

@@ -131,6 +131,8 @@ def train_detector(
     default ``out_dir/proposals``. Returns the final validation numbers of the EMA weights."""
     out_dir = Path(out_dir)
     regions_per_image(cfg)  # a config error stops the run before any proposals are computed
+    if cfg.proposals.multibox_ckpt:  # saved in the checkpoints: infer.py and eval_det.py may run elsewhere
+        cfg.proposals.multibox_ckpt = str(Path(cfg.proposals.multibox_ckpt).resolve())
     ctx = dist_.setup(cfg.device)
     try:
         state = resume_state(out_dir, resume, ctx)
