@@ -6,7 +6,8 @@ and the R-CNN detector, evaluate each, and detect objects in a demo image.
 
 Each stage reuses what an earlier run left in the output folder (the data if its manifest
 matches, a finished network, or an interrupted one via --resume); OUT/summary.json gets the
-numbers.
+numbers. Relative config paths that do not exist here are the repository's, so it runs from any
+folder (the outputs go below the current one).
 """
 
 from __future__ import annotations
@@ -131,12 +132,22 @@ def _infer(cfg: DemoConfig, data: Path, det_ckpt: Path, out: Path) -> Path:
     return out / f"{Path(image).stem}.jpg"
 
 
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _shipped(path: str) -> str:
+    """A config path as given, or the repository's file when a relative one is not found here."""
+    return str(REPO / path) if not Path(path).is_absolute() and not Path(path).exists() else path
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", default="configs/demo.yaml")
     ap.add_argument("--opts", nargs="*", default=[], help="dotted overrides, e.g. cls_opts=[optim.epochs=3]")
     args = ap.parse_args(argv)
-    cfg = load_config(DemoConfig, args.config, args.opts)
+    cfg = load_config(DemoConfig, _shipped(args.config), args.opts)
+    cfg.cls_config, cfg.multibox_config = _shipped(cfg.cls_config), _shipped(cfg.multibox_config)
+    cfg.det_config = _shipped(cfg.det_config)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     cls_dir, mb_dir, det_dir = out / "cls", out / "multibox", out / "det"
