@@ -24,6 +24,7 @@ from ..backbone import ModelConfig, build_backbone
 from ..classify.data import read_rgb, to_tensor
 from ..cli import UserError
 from ..config import config_from_dict
+from ..data.augment import flip_and_jitter
 from ..data.load import load_train_val
 from ..data.records import ImageRecord
 from ..engine import distributed as dist_
@@ -80,7 +81,7 @@ class BoxImageDataset(Dataset):
         self.records, self.train, self.seed, self.epoch = records, train, seed, 0
         ops = [A.Resize(cfg.input_size, cfg.input_size)]
         if train:
-            ops += [A.HorizontalFlip(p=cfg.hflip), A.ColorJitter(0.3, 0.3, 0.3, 0.05, p=cfg.photometric)]
+            ops += flip_and_jitter(cfg.hflip, cfg.photometric)
         self.transform = A.Compose(
             ops,
             bbox_params=A.BboxParams(

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from ..classify.data import read_rgb, to_tensor
+from ..data.augment import flip_and_jitter
 from ..data.records import ImageRecord
 from ..engine.sampler import sample_seed
 from ..proposals.cache import ProposalCache
@@ -60,7 +61,7 @@ class RegionTrainDataset(Dataset):
         self.records, self.cache, self.head, self.sampling = records, cache, head, sampling
         self.num, self.max_proposals, self.seed, self.epoch = regions_per_image, max_proposals, seed, 0
         self.transform = A.Compose(
-            [A.HorizontalFlip(p=hflip), A.ColorJitter(0.3, 0.3, 0.3, 0.05, p=photometric)],
+            flip_and_jitter(hflip, photometric),
             bbox_params=A.BboxParams(format="pascal_voc", label_fields=["ids"], clip=True, min_area=0.0),
         )
 
