@@ -59,7 +59,7 @@ def _demo_map(ckpt: Path, data: Path, proposals: Path, device: torch.device) -> 
     cache = ProposalCache(proposals)
     ctx = DistContext(0, 1, 0, device)
     t0 = time.perf_counter()
-    arrays, _ = detect_dataset(Ensemble([member]).detect, ds, lambda r: cache.get(r.image_id, r.file)[0],
+    arrays, _ = detect_dataset(Ensemble([member]).detect, ds, cache.boxes_for,
                                member.cfg.test.max_proposals, ctx, progress=False)  # fmt: skip
     secs = (time.perf_counter() - t0) / len(ds.records)
     return {"ckpt": str(ckpt), "map50": evaluate_on(ds, arrays, "voc")["mAP"], "seconds_per_image": secs}

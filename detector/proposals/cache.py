@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data.records import DatasetError
+from ..data.records import DatasetError, ImageRecord
 
 
 class ProposalCache:
@@ -90,3 +90,7 @@ class ProposalCache:
         with np.load(path) as z:
             self._check_source(path, z, source)
             return z["boxes"], z["scores"]
+
+    def boxes_for(self, record: ImageRecord) -> np.ndarray:
+        """``[N, 4]`` proposals of a dataset record, checked against its file name."""
+        return self.get(record.image_id, record.file)[0]

@@ -77,7 +77,7 @@ class RegionTrainDataset(Dataset):
         if img is None:
             return None, None, str(r.file)
         h, w = img.shape[:2]
-        props = clean_proposals(self.cache.get(r.image_id, r.file)[0], w, h, self.max_proposals)
+        props = clean_proposals(self.cache.boxes_for(r), w, h, self.max_proposals)
         gt = np.clip(r.boxes.reshape(-1, 4), 0, [w, h, w, h]).astype(np.float32)
         valid = (gt[:, 2] - gt[:, 0] >= 1) & (gt[:, 3] - gt[:, 1] >= 1)
         gt, gt_labels, gt_ignore = gt[valid], r.labels[valid], (r.difficult | r.iscrowd)[valid]

@@ -22,8 +22,6 @@ def detect_split(
     ensemble = Ensemble(members)
     to_dataset = label_map(ensemble.class_names, dataset, members[0].path)
     cache = ensure_proposals(dataset, proposals, members[0].cfg.proposals, ctx)
-    arrays, bad = detect_dataset(
-        ensemble.detect, dataset, lambda r: cache.get(r.image_id, r.file)[0], ensemble.test.max_proposals, ctx, workers
-    )
+    arrays, bad = detect_dataset(ensemble.detect, dataset, cache.boxes_for, ensemble.test.max_proposals, ctx, workers)
     arrays.labels = to_dataset[arrays.labels]
     return arrays_to_results(dataset, arrays), bad

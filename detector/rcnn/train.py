@@ -109,9 +109,7 @@ def detection_task(
             cfg.proposals.max_train,
             cfg.seed,
         ),  # fmt: skip
-        val_ds=ProposalImageDataset(
-            val.records, lambda r: val_cache.get(r.image_id, r.file)[0], cfg.test.max_proposals
-        ),
+        val_ds=ProposalImageDataset(val.records, val_cache.boxes_for, cfg.test.max_proposals),
         collate=collate_regions,
         val_collate=list,
         loss=loss,
