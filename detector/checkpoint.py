@@ -15,8 +15,8 @@ import torch
 
 from backbones.weights import CHECKPOINT_MODEL_KEY, safe_load
 
-from .cli import UserError
 from .config import config_to_dict
+from .errors import UserError
 
 
 def save_checkpoint(path: str | Path, model_state: dict[str, torch.Tensor], config: Any, **extra: Any) -> Path:
@@ -33,9 +33,18 @@ def save_checkpoint(path: str | Path, model_state: dict[str, torch.Tensor], conf
     return path
 
 
-def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Read a checkpoint of ours (CPU tensors); a missing or foreign file is a one-line error."""
-    obj = safe_load(path, "checkpoint")
-    if not isinstance(obj, dict) or CHECKPOINT_MODEL_KEY not in obj or "config" not in obj:
-        raise UserError(f"{path}: not a checkpoint of this project (expected 'model' and 'config' entries)")
+def load_checkpoint(
+    path: str | Path, what: str = "checkpoint of this project", needs: tuple[str, ...] = (), hint: str = ""
+) -> dict[str, Any]:
+    """Read a checkpoint of ours (CPU tensors), the one reader of every kind: a classifier's,
+    MultiBox's (``needs=("priors",)``) or a detector's (``needs=("class_names",)``). A missing or
+    foreign file, or one without ``model``, ``config`` and the ``needs`` entries, is a one-line
+    error saying ``what`` was expected (and ``hint``, what to do)."""
+    obj = safe_load(path, what)
+    wanted = (CHECKPOINT_MODEL_KEY, "config", *needs)
+    missing = [k for k in wanted if not isinstance(obj, dict) or k not in obj]
+    if missing:
+        raise UserError(
+            f"{path}: not a {what} (no {', '.join(repr(k) for k in missing)} entries{'; ' + hint if hint else ''})"
+        )
     return obj

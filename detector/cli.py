@@ -9,11 +9,7 @@ from backbones.weights import WeightsError
 
 from .config import ConfigError
 from .data.records import DatasetError
-
-
-class UserError(ValueError):
-    """A mistake in what the user asked for (a path, an option); the message is one line."""
-
+from .errors import UserError
 
 USER_ERRORS = (UserError, ConfigError, DatasetError, WeightsError, FileNotFoundError)
 EXIT_USER_ERROR = 2

@@ -42,3 +42,52 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def worker_task(task):
+    """A task for tests of ``detector.engine.workers`` (importable by spawned workers):
+    ``("ok", x)`` -> ``2 * x``; ``("raise", _)`` raises; ``("die", _)`` ends the worker process;
+    ``("hang", _)`` sleeps past any test timeout; ``("die_once", marker)`` ends the worker the
+    first time (creating ``marker``) and returns ``"second try"`` when retried."""
+    import os
+    import time
+
+    kind, arg = task
+    if kind == "ok":
+        return 2 * arg
+    if kind == "raise":
+        raise ValueError(f"bad task {arg}")
+    if kind == "die":
+        os._exit(3)
+    if kind == "hang":
+        time.sleep(600)
+    if kind == "die_once":
+        if not os.path.exists(arg):
+            open(arg, "w").close()
+            os._exit(4)
+        return "second try"
+    raise AssertionError(kind)
+
+
+class deadline:  # noqa: N801 - used as a context manager, like a function
+    """``with deadline(s):`` raises TimeoutError in the main thread after ``s`` seconds (SIGALRM),
+    so a test of code that must never hang fails instead of hanging."""
+
+    def __init__(self, seconds: int):
+        self.seconds = seconds
+
+    def _fire(self, *_):
+        raise TimeoutError(f"still running after {self.seconds} s")
+
+    def __enter__(self):
+        import signal
+
+        self._old = signal.signal(signal.SIGALRM, self._fire)
+        signal.alarm(self.seconds)
+        return self
+
+    def __exit__(self, *exc):
+        import signal
+
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, self._old)

@@ -7,7 +7,7 @@ import pytest
 
 from detector.classify.config import ClsTrainConfig
 from detector.config import load_config
-from detector.proposals.multibox_train import MultiBoxConfig
+from detector.proposals.multibox import MultiBoxConfig
 from detector.rcnn.config import DetTrainConfig
 from tests.helpers import ROOT
 

@@ -32,7 +32,8 @@ from detector.eval import evaluate_detections, topk_error
 from detector.eval.report import plot_pr_curves, write_report
 from detector.eval.results import write_results
 from detector.proposals.cache import ProposalCache
-from detector.proposals.multibox_train import MultiBoxConfig, train_multibox
+from detector.proposals.multibox import MultiBoxConfig
+from detector.proposals.multibox_train import train_multibox
 from detector.proposals.recall import proposal_recall
 from detector.rcnn.config import DetTrainConfig
 from detector.rcnn.evaluate import detect_split

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
 
 from detector.cli import UserError, run_tool
@@ -64,12 +65,12 @@ def main(argv: list[str] | None = None) -> int:
         secs = time.perf_counter() - t0
         print(
             f"rank {ctx.rank}: {res['computed']} images computed ({res['boxes'] / max(res['computed'], 1):.0f} boxes/image), "
-            f"{res['reused']} already cached, {len(res['unreadable'])} unreadable"
-            + (f" (e.g. {res['unreadable'][0]})" if res["unreadable"] else "")
-            + f", {secs:.1f} s; cache: {args.out}"
+            f"{res['reused']} already cached, {len(res['failed'])} failed, {secs:.1f} s; cache: {args.out}"
         )
+        for file, why in res["failed"]:
+            print(f"error: {file}: {why}, skipped", file=sys.stderr)
         barrier(ctx)
-        return 1 if res["unreadable"] else 0
+        return 1 if res["failed"] else 0
     finally:
         cleanup()
 

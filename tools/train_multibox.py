@@ -11,7 +11,8 @@ import argparse
 
 from detector.cli import run_tool
 from detector.config import load_config
-from detector.proposals.multibox_train import MultiBoxConfig, train_multibox
+from detector.proposals.multibox import MultiBoxConfig
+from detector.proposals.multibox_train import train_multibox
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -25,11 +25,11 @@ import torchvision
 from backbones import googlenet
 
 from ..data import load_dataset
+from ..eval import evaluate_arrays
 from ..proposals.cache import ProposalCache
 from ..rcnn.config import DetTrainConfig
 from ..rcnn.model import HeadConfig, RegionDetector, fold_for_inference
 from ..rcnn.predict import Ensemble, LoadedDetector, detect_dataset, load_detector
-from ..rcnn.train import evaluate_on
 from .timing import median_seconds, sync
 
 
@@ -62,7 +62,7 @@ def _demo_map(ckpt: Path, data: Path, proposals: Path, device: torch.device) -> 
     arrays, _ = detect_dataset(Ensemble([member]).detect, ds, cache.boxes_for,
                                member.cfg.test.max_proposals, ctx, progress=False)  # fmt: skip
     secs = (time.perf_counter() - t0) / len(ds.records)
-    return {"ckpt": str(ckpt), "map50": evaluate_on(ds, arrays, "voc")["mAP"], "seconds_per_image": secs}
+    return {"ckpt": str(ckpt), "map50": evaluate_arrays(ds, arrays, "voc").report["mAP"], "seconds_per_image": secs}
 
 
 def run(device: str = "cpu", proposals: int = 2000, classes: int = 200, repeats: int = 1,

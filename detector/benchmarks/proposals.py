@@ -20,7 +20,7 @@ from ..demo_data import DemoDataConfig, make_demo_data
 from ..engine.distributed import DistContext
 from ..proposals.cache import ProposalCache
 from ..proposals.extract import extract_selective_search
-from ..proposals.multibox import MultiBoxNet, decode
+from ..proposals.multibox import MultiBoxNet, decode_multibox
 from ..proposals.selective_search import SelectiveSearchConfig
 
 
@@ -48,12 +48,12 @@ def run(images: int = 12, device: str = "cpu", **_: object) -> dict:
     )
     x = torch.randn(16, 3, 224, 224, device=dev).contiguous(memory_format=torch.channels_last)
     with torch.inference_mode():
-        decode(*net(x), [(640, 480)] * 16)
+        decode_multibox(*net(x), [(640, 480)] * 16)
         if dev.type == "cuda":
             torch.cuda.synchronize()
         t0 = time.perf_counter()
         for _ in range(3):
-            decode(*net(x), [(640, 480)] * 16)
+            decode_multibox(*net(x), [(640, 480)] * 16)
         if dev.type == "cuda":
             torch.cuda.synchronize()
     mb_rate = 48 / (time.perf_counter() - t0)

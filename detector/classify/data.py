@@ -18,25 +18,12 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from backbones import IMAGENET_MEAN, IMAGENET_STD
-
+from ..data.images import IMAGE_EXTENSIONS, read_rgb, to_tensor
 from ..data.records import DatasetError
 from ..engine.sampler import sample_seed
 from .config import AugmentConfig, DataConfig
 
-IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 INTERPOLATIONS = (cv2.INTER_LINEAR, cv2.INTER_AREA, cv2.INTER_NEAREST, cv2.INTER_CUBIC)
-_MEAN = torch.tensor(IMAGENET_MEAN).view(3, 1, 1)
-_STD = torch.tensor(IMAGENET_STD).view(3, 1, 1)
-
-
-def read_rgb(path: str | Path) -> np.ndarray | None:
-    """``[H, W, 3]`` uint8 RGB, or ``None`` when the file cannot be decoded."""
-    data = np.fromfile(str(path), np.uint8) if Path(path).is_file() else None
-    if data is None or not len(data):
-        return None
-    img = cv2.imdecode(data, cv2.IMREAD_COLOR)
-    return None if img is None else cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
 
 def scan_image_folder(root: str | Path) -> tuple[list[tuple[str, int]], list[str]]:
@@ -76,12 +63,6 @@ def train_transform(size: int, aug: AugmentConfig) -> A.Compose:
 def eval_transform(size: int, resize: int) -> A.Compose:
     """Shorter side to ``resize``, then a centered ``size x size`` crop."""
     return A.Compose([A.SmallestMaxSize(max_size=resize, interpolation=cv2.INTER_LINEAR), A.CenterCrop(size, size)])
-
-
-def to_tensor(img: np.ndarray) -> torch.Tensor:
-    """``[H, W, 3]`` uint8 RGB -> ``[3, H, W]`` float32 normalized with the ImageNet mean/std."""
-    x = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1).float().div_(255)
-    return x.sub_(_MEAN).div_(_STD)
 
 
 class ImageFolderDataset(Dataset):

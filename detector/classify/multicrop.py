@@ -18,12 +18,13 @@ from backbones import for_inference, googlenet, load_weights
 from backbones.weights import WeightsError, is_trunk_key, safe_load
 
 from ..backbone import ModelConfig
-from ..cli import UserError
 from ..config import config_from_dict
+from ..data.images import read_rgb, to_tensor
 from ..engine.distributed import DistContext
+from ..errors import UserError
 from .config import ClsTrainConfig
 from .crops import crops
-from .data import read_rgb, scan_image_folder, to_tensor
+from .data import scan_image_folder
 from .evaluate import ensemble_probs
 
 

@@ -16,10 +16,10 @@ import torch
 from backbones import aux_loss_weighted, load_weights
 
 from ..backbone import build_backbone
-from ..cli import UserError
 from ..config import config_to_dict
 from ..engine import distributed as dist_
 from ..engine.loop import Task, TrainingStopped, fit, resume_state
+from ..errors import UserError
 from .config import ClsTrainConfig
 from .data import Batch, ImageFolderDataset, collate
 from .evaluate import topk_counts

@@ -18,11 +18,13 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import UserError
+
 LOG = logging.getLogger("detector.data")
 BACKGROUND = 0
 
 
-class DatasetError(ValueError):
+class DatasetError(UserError):
     """A dataset that cannot be read at all (malformed file, missing folder): one-line message."""
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-from ..cli import UserError
+from ..errors import UserError
 
 
 @dataclass(frozen=True)

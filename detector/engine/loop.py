@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import torch
 from torch import nn
@@ -28,28 +28,14 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from ..checkpoint import load_checkpoint, save_checkpoint
-from ..cli import UserError
 from ..config import save_config
+from ..errors import UserError
 from . import distributed as dist_
 from .ema import ModelEMA
 from .metrics import MetricsLog, plot_metrics
 from .optim import make_optimizer
 from .sampler import ShardedSampler
 from .schedule import lr_factor
-
-
-@dataclass
-class RunConfig:
-    """How a training run runs, whatever it trains; every trainer's config derives from it."""
-
-    seed: int = 0
-    device: Literal["auto", "cpu", "cuda"] = "auto"
-    amp: bool = True  # mixed precision on CUDA
-    channels_last: bool = True
-    sync_bn: bool = True  # SyncBatchNorm across processes on CUDA
-    log_every: int = 20  # steps
-    eval_every: int = 1  # epochs
-    checkpoint_every: int = 0  # steps; 0: at the end of each epoch only
 
 
 class TrainingStopped(UserError):

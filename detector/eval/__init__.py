@@ -1,7 +1,7 @@
 """Evaluation: detection mAP (COCO, VOC07, VOC, ILSVRC) and classification top-k error."""
 
 from .classification import topk_error
-from .detection import METRICS, EvalResult, evaluate_detections, read_blacklist
+from .detection import METRICS, EvalResult, evaluate_arrays, evaluate_detections, read_blacklist
 from .results import DetectionArrays, arrays_to_results, read_results, results_to_arrays, write_results
 
 __all__ = [
@@ -9,6 +9,7 @@ __all__ = [
     "DetectionArrays",
     "EvalResult",
     "arrays_to_results",
+    "evaluate_arrays",
     "evaluate_detections",
     "read_blacklist",
     "read_results",

@@ -19,7 +19,7 @@ from ..data.records import DatasetError, DetectionDataset
 from .ap import ap_11_point, ap_all_point, pr_curve
 from .coco_eval import coco_evaluate
 from .matching import greedy_match, ilsvrc_thresholds
-from .results import DetectionArrays, results_to_arrays
+from .results import DetectionArrays, arrays_to_results, results_to_arrays
 
 METRICS = ("coco", "voc07", "voc", "ilsvrc")
 
@@ -147,3 +147,9 @@ def evaluate_detections(
     if dropped:
         report["dropped"] = dict(dropped)
     return EvalResult(report, {names[lab - 1]: curves[lab] for lab in curves})
+
+
+def evaluate_arrays(dataset: DetectionDataset, arrays: DetectionArrays, metric: str) -> EvalResult:
+    """:func:`evaluate_detections` of detections held as arrays (``image_idx`` indexes
+    ``dataset.records``, labels in the dataset's ``1..K``), as the detectors produce them."""
+    return evaluate_detections(dataset, arrays_to_results(dataset, arrays), metric)

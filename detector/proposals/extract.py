@@ -1,38 +1,79 @@
 """Computing proposals for a whole split into a :class:`ProposalCache`.
 
 Images are shared out twice: under ``torchrun`` rank ``r`` of ``W`` takes every ``W``-th image
-(so a cluster shares the work), and on each machine a pool of forked worker processes runs
-selective search. Images already in the cache are skipped (resume); unreadable images are
-counted and reported, never fatal.
+(so a cluster shares the work), and on each machine spawned worker processes run selective
+search (:func:`~detector.engine.workers.run_tasks`: no fork, a bounded wait per image, one
+retry). Each image's proposals are written to the cache as soon as they are complete, so an
+interruption loses nothing finished and a rerun resumes. Images already in the cache are
+skipped; an image that cannot be read, or whose selective search fails twice, is skipped and
+named in the result's ``failed``, never fatal.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from dataclasses import asdict
-from multiprocessing import get_context
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 from torch.utils.data import DataLoader
 from torchvision.ops import nms
 from tqdm import tqdm
 
-from ..classify.data import read_rgb
+from ..data.images import read_rgb
 from ..data.records import DetectionDataset
 from ..engine.distributed import DistContext
+from ..engine.workers import run_tasks
 from .cache import ProposalCache
-from .multibox import decode
-from .multibox_train import BoxImageDataset, load_multibox
+from .multibox import decode_multibox, load_multibox
+from .multibox_data import BoxImageDataset
 from .selective_search import SelectiveSearchConfig, selective_search
 
+SS_TIMEOUT = 600.0  # seconds one image's selective search may take before its worker is replaced
 
-def _ss_task(task: tuple) -> tuple:
-    image_id, boxes = _ss_boxes_task(task)
-    if boxes is None:
-        return image_id, None
-    ProposalCache(task[2]).put(image_id, boxes, source=task[1])
-    return image_id, len(boxes)
+
+def _ss_task(task: tuple) -> np.ndarray | None:
+    """One image's selective search in a worker: ``(file, cfg)`` -> boxes, or None if unreadable."""
+    file, cfg = task
+    image = read_rgb(file)
+    return None if image is None else selective_search(image, cfg)
+
+
+def _ss_worker_init(threads: int) -> None:
+    cv2.setNumThreads(threads)  # W workers share the cores instead of each using all of them
+
+
+def selective_search_records(
+    records: list, cfg: SelectiveSearchConfig, workers: int, progress: bool = True, timeout: float = SS_TIMEOUT
+) -> Iterator[tuple[object, np.ndarray | None, str | None]]:
+    """Yield ``(record, boxes [N, 4] or None, why it failed or None)`` for each record as its
+    selective search completes, over ``workers`` spawned processes (see
+    :func:`~detector.engine.workers.run_tasks`: bounded wait, one retry, never a fork)."""
+    threads = max(1, (os.cpu_count() or 1) // max(workers, 1))
+    outcomes = run_tasks(_ss_task, [(str(r.file), cfg) for r in records], workers, timeout,
+                         initializer=_ss_worker_init, initargs=(threads,))  # fmt: skip
+    for o in tqdm(outcomes, total=len(records), desc="selective search", disable=not progress):
+        r = records[o.index]
+        if o.error is not None:
+            yield r, None, o.error
+        elif o.value is None:
+            yield r, None, "cannot be read as an image"
+        else:
+            yield r, o.value, None
+
+
+def _summary(n_total: int, n_todo: int, counts: list[int], failed: list[tuple]) -> dict:
+    return {
+        "images": n_total,
+        "computed": len(counts),
+        "reused": n_total - n_todo,
+        "failed": failed,  # [(image file, why)]
+        "unreadable": [f for f, _ in failed],
+        "boxes": sum(counts),
+    }
 
 
 def extract_selective_search(
@@ -42,33 +83,21 @@ def extract_selective_search(
     workers: int,
     ctx: DistContext,
     progress: bool = True,
+    timeout: float = SS_TIMEOUT,
 ) -> dict:
-    """Fill ``cache`` with this rank's share of ``dataset``; returns counts for this rank."""
+    """Fill ``cache`` with this rank's share of ``dataset``, each image written as it completes;
+    returns counts for this rank, with ``failed``: ``[(file, why)]`` of the images skipped."""
     cache.write_meta({"method": "ss", **asdict(cfg)})
     mine = dataset.records[ctx.rank :: ctx.world_size]
-    todo = [(r.image_id, str(r.file), str(cache.root), cfg) for r in mine if not cache.has(r.image_id, r.file)]
-    counts, unreadable = [], []
-    pool = get_context("fork").Pool(workers) if workers > 1 else None
-    try:
-        results = pool.imap_unordered(_ss_task, todo) if pool else map(_ss_task, todo)
-        for image_id, n in tqdm(
-            results, total=len(todo), desc="selective search", disable=not (progress and ctx.is_main)
-        ):
-            if n is None:
-                unreadable.append(image_id)
-            else:
-                counts.append(n)
-    finally:
-        if pool:
-            pool.close()
-            pool.join()
-    return {
-        "images": len(mine),
-        "computed": len(counts),
-        "reused": len(mine) - len(todo),
-        "unreadable": unreadable,
-        "boxes": sum(counts),
-    }
+    todo = [r for r in mine if not cache.has(r.image_id, r.file)]
+    counts, failed = [], []
+    for r, boxes, why in selective_search_records(todo, cfg, workers, progress and ctx.is_main, timeout):
+        if boxes is None:
+            failed.append((str(r.file), why))
+            continue
+        cache.put(r.image_id, boxes, source=r.file)
+        counts.append(len(boxes))
+    return _summary(len(mine), len(todo), counts, failed)
 
 
 def merge_proposals(first: np.ndarray, second: np.ndarray, dedup_iou: float = 0.95) -> np.ndarray:
@@ -100,16 +129,18 @@ def _multibox_boxes(records, model, cfg, ctx: DistContext, batch: int, progress:
             continue
         boxes, logits = model(torch.stack([x for _, x in good]).to(ctx.device, memory_format=mf))
         sizes = [(recs[k].width, recs[k].height) for k, _ in good]
-        for (k, _), (b, s) in zip(good, decode(boxes, logits, sizes, cfg.top_k, cfg.nms_iou), strict=True):
+        for (k, _), (b, s) in zip(good, decode_multibox(boxes, logits, sizes, cfg.top_k, cfg.nms_iou), strict=True):
             yield recs[k], b.numpy(), s.numpy()
 
 
 def extract_network(
     dataset: DetectionDataset, cache: ProposalCache, multibox_ckpt: str, method: str, ss_cfg: SelectiveSearchConfig | None,
     workers: int, ctx: DistContext, batch: int = 16, progress: bool = True, top_k: int | None = None,
+    timeout: float = SS_TIMEOUT,
 ) -> dict:  # fmt: skip
     """``multibox``: the network's top-K boxes; ``combined``: those merged with selective search
-    (the paper: doubled superpixels plus the top 200 MultiBox boxes)."""
+    (the paper: doubled superpixels plus the top 200 MultiBox boxes). The network runs first
+    (batched, in this process); each image is written as soon as its proposals are complete."""
     model, mb_cfg = load_multibox(multibox_ckpt, ctx.device)
     if top_k is not None:
         mb_cfg.top_k = top_k
@@ -117,38 +148,24 @@ def extract_network(
     if method == "combined":
         meta.update({f"ss_{k}": v for k, v in asdict(ss_cfg).items()})
     cache.write_meta(meta)
-    mine = [r for r in dataset.records[ctx.rank :: ctx.world_size] if not cache.has(r.image_id, r.file)]
-    n_total = len(dataset.records[ctx.rank :: ctx.world_size])
-    ss = {}
+    mine = dataset.records[ctx.rank :: ctx.world_size]
+    todo = [r for r in mine if not cache.has(r.image_id, r.file)]
+    counts, failed, network = [], [], {}
+    for r, boxes, scores in _multibox_boxes(todo, model, mb_cfg, ctx, batch, progress):
+        if boxes is None:
+            failed.append((str(r.file), "cannot be read as an image"))
+        elif method == "multibox":
+            cache.put(r.image_id, boxes, scores, source=r.file)
+            counts.append(len(boxes))
+        else:  # combined: merged with each image's selective search as that completes
+            network[r.image_id] = boxes
     if method == "combined":
-        tasks = [(r.image_id, str(r.file), None, ss_cfg) for r in mine]
-        pool = get_context("fork").Pool(workers) if workers > 1 else None
-        try:
-            results = pool.imap_unordered(_ss_boxes_task, tasks) if pool else map(_ss_boxes_task, tasks)
-            ss = dict(tqdm(results, total=len(tasks), desc="selective search", disable=not (progress and ctx.is_main)))
-        finally:
-            if pool:
-                pool.close()
-                pool.join()
-    counts, unreadable = [], []
-    for r, boxes, scores in _multibox_boxes(mine, model, mb_cfg, ctx, batch, progress):
-        if boxes is None or (method == "combined" and ss.get(r.image_id) is None):
-            unreadable.append(r.image_id)
-            continue
-        if method == "combined":
-            boxes, scores = merge_proposals(boxes, ss[r.image_id]), None
-        cache.put(r.image_id, boxes, scores, source=r.file)
-        counts.append(len(boxes))
-    return {
-        "images": n_total,
-        "computed": len(counts),
-        "reused": n_total - len(mine),
-        "unreadable": unreadable,
-        "boxes": sum(counts),
-    }
-
-
-def _ss_boxes_task(task: tuple) -> tuple:
-    image_id, file, _, cfg = task
-    image = read_rgb(file)
-    return image_id, (None if image is None else selective_search(image, cfg))
+        readable = [r for r in todo if r.image_id in network]
+        for r, boxes, why in selective_search_records(readable, ss_cfg, workers, progress and ctx.is_main, timeout):
+            if boxes is None:
+                failed.append((str(r.file), why))
+                continue
+            merged = merge_proposals(network.pop(r.image_id), boxes)
+            cache.put(r.image_id, merged, source=r.file)
+            counts.append(len(merged))
+    return _summary(len(mine), len(todo), counts, failed)

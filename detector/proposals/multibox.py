@@ -4,32 +4,49 @@ confidence) slot tied to a prior box.
 Frame: boxes are ``x1, y1, x2, y2`` normalized by the image width and height (``[0, 1]``), so
 they do not depend on the network's input size. A slot predicts ``prior + delta``.
 
-Training matches predictions to ground truth by bipartite assignment at every step (scipy's
-``linear_sum_assignment``) minimizing the paper's objective
-``F = alpha * 1/2 sum x_ij ||l_i - g_j||^2 - sum x_ij log c_i - sum (1 - sum_j x_ij) log(1 - c_i)``,
-whose assignment cost for slot ``i`` and box ``j`` is ``alpha/2 ||l_i - g_j||^2 - logit_i``.
+This module is what inference needs (config, network, decoding, loading a checkpoint); training
+is in :mod:`.multibox_loss` (priors, matching, the objective), :mod:`.multibox_data` and
+:mod:`.multibox_train`.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from pathlib import Path
+
 import numpy as np
 import torch
-import torch.nn.functional as F
-from scipy.cluster.vq import kmeans2
-from scipy.optimize import linear_sum_assignment
 from torch import nn
 from torchvision.ops import batched_nms
 
-from backbones import GoogLeNet
+from backbones import GoogLeNet, load_weights
+
+from ..backbone import ModelConfig, build_backbone
+from ..checkpoint import load_checkpoint
+from ..config import config_from_dict
+from ..engine.optim import OptimConfig
+from ..engine.run_config import RunConfig
+from ..errors import UserError
 
 
-def kmeans_priors(boxes: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
-    """``k`` prior boxes: k-means (k-means++ start) over ``[N, 4]`` normalized xyxy boxes."""
-    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
-    if len(boxes) < k:
-        raise ValueError(f"{len(boxes)} training boxes are fewer than the {k} priors asked for")
-    centers, _ = kmeans2(boxes, k, minit="++", seed=np.random.default_rng(seed))
-    return np.clip(centers, 0, 1).astype(np.float32)
+@dataclass
+class MultiBoxDataConfig:
+    input_size: int = 224
+    workers: int = 4
+    hflip: float = 0.5
+    photometric: float = 0.5
+
+
+@dataclass
+class MultiBoxConfig(RunConfig):
+    model: ModelConfig = field(default_factory=lambda: ModelConfig(variant="bn", aux_logits=False))
+    num_priors: int = 200  # K slots (the public model used 800)
+    alpha: float = 0.3  # weight of the location loss
+    top_k: int = 200  # proposals kept per image at inference
+    nms_iou: float = 0.7
+    data: MultiBoxDataConfig = field(default_factory=MultiBoxDataConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    init: str | None = None  # a train_cls checkpoint (classifier layers skipped)
 
 
 class MultiBoxNet(nn.Module):
@@ -65,42 +82,8 @@ class MultiBoxNet(nn.Module):
         return boxes, self.conf(f).float()
 
 
-def match(boxes: np.ndarray, logits: np.ndarray, gt: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
-    """Bipartite assignment of ``[K, 4]`` predictions (with ``[K]`` logits) to ``[G, 4]`` ground
-    truth minimizing ``alpha/2 ||l_i - g_j||^2 - logit_i``; returns ``(slots, boxes)`` indices."""
-    if not len(gt):
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    d2 = ((boxes[:, None, :] - gt[None, :, :]) ** 2).sum(-1)
-    rows, cols = linear_sum_assignment(0.5 * alpha * d2 - logits[:, None])
-    return rows, cols
-
-
-def multibox_loss(
-    boxes: torch.Tensor, logits: torch.Tensor, targets: list[torch.Tensor], alpha: float
-) -> tuple[torch.Tensor, dict]:
-    """``alpha * location + confidence``, averaged over images.
-
-    Location: ``1/2 ||l_i - g_j||^2`` summed over matched slots; confidence: logistic loss with
-    target 1 for matched slots, 0 for the others, summed over slots. ``targets``: per image
-    ``[G, 4]`` normalized xyxy."""
-    b_np, c_np = boxes.detach().cpu().numpy(), logits.detach().cpu().numpy()
-    loc_total, conf_total = boxes.new_zeros(()), boxes.new_zeros(())
-    for n, gt in enumerate(targets):
-        rows, cols = match(b_np[n], c_np[n], gt.numpy(), alpha)
-        label = torch.zeros_like(logits[n])
-        if len(rows):
-            r = torch.as_tensor(rows, device=boxes.device)
-            g = gt.to(boxes.device)[torch.as_tensor(cols, device=boxes.device)]
-            loc_total = loc_total + 0.5 * ((boxes[n, r] - g) ** 2).sum()
-            label[r] = 1.0
-        conf_total = conf_total + F.binary_cross_entropy_with_logits(logits[n], label, reduction="sum")
-    n_img = max(len(targets), 1)
-    loc, conf = loc_total / n_img, conf_total / n_img
-    return alpha * loc + conf, {"loc": loc.detach(), "conf": conf.detach()}
-
-
 @torch.no_grad()
-def decode(
+def decode_multibox(
     boxes: torch.Tensor,
     logits: torch.Tensor,
     sizes: list[tuple[int, int]],
@@ -128,3 +111,23 @@ def decode(
         k = batched_nms(b, s, torch.zeros_like(s, dtype=torch.int64), nms_iou)[:top_k]
         out.append((b[k].float().cpu(), s[k].float().cpu()))
     return out
+
+
+def build_multibox(cfg: MultiBoxConfig, priors: np.ndarray | torch.Tensor) -> MultiBoxNet:
+    backbone = build_backbone(cfg.model)
+    if cfg.init:
+        load_weights(backbone, cfg.init, ignore_head=True)
+    return MultiBoxNet(backbone, torch.as_tensor(priors))
+
+
+def load_multibox(path: str | Path, device: torch.device) -> tuple[MultiBoxNet, MultiBoxConfig]:
+    """A trained MultiBox network (eval mode) and its config from ``final.pth``/``last.pth``."""
+    obj = load_checkpoint(path, "MultiBox checkpoint", needs=("priors",), hint="train one with tools/train_multibox.py")
+    cfg = config_from_dict(MultiBoxConfig, obj["config"], f"{path} (config)")
+    cfg.init = None
+    model = build_multibox(cfg, obj["priors"])
+    try:
+        model.load_state_dict(obj["model"])
+    except RuntimeError as e:
+        raise UserError(f"{path}: weights do not fit the config stored with them ({str(e).splitlines()[0]})") from None
+    return model.to(device).eval(), cfg

@@ -8,116 +8,20 @@ Validation reports recall at IoU 0.5 and 0.7 of the top-K proposals after NMS.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import albumentations as A
 import numpy as np
 import torch
-from torch.utils.data import Dataset
 from torchvision.ops import box_iou
 
-from backbones import load_weights
-from backbones.weights import safe_load
-
-from ..backbone import ModelConfig, build_backbone
-from ..classify.data import read_rgb, to_tensor
-from ..cli import UserError
-from ..config import config_from_dict
-from ..data.augment import flip_and_jitter
 from ..data.load import load_train_val
 from ..data.records import ImageRecord
 from ..engine import distributed as dist_
-from ..engine.loop import RunConfig, Task, fit, resume_state
-from ..engine.optim import OptimConfig
-from ..engine.sampler import sample_seed
-from .multibox import MultiBoxNet, decode, kmeans_priors, multibox_loss
-
-
-@dataclass
-class MultiBoxDataConfig:
-    input_size: int = 224
-    workers: int = 4
-    hflip: float = 0.5
-    photometric: float = 0.5
-
-
-@dataclass
-class MultiBoxConfig(RunConfig):
-    model: ModelConfig = field(default_factory=lambda: ModelConfig(variant="bn", aux_logits=False))
-    num_priors: int = 200  # K slots (the public model used 800)
-    alpha: float = 0.3  # weight of the location loss
-    top_k: int = 200  # proposals kept per image at inference
-    nms_iou: float = 0.7
-    data: MultiBoxDataConfig = field(default_factory=MultiBoxDataConfig)
-    optim: OptimConfig = field(default_factory=OptimConfig)
-    init: str | None = None  # a train_cls checkpoint (classifier layers skipped)
-
-
-def normalized_boxes(r: ImageRecord) -> np.ndarray:
-    """``[G, 4]`` float32 normalized xyxy of the record's counted boxes (crowd boxes left out)."""
-    b = r.boxes[~r.iscrowd] / np.array([r.width, r.height, r.width, r.height], np.float32)
-    return np.clip(b, 0, 1)
-
-
-@dataclass
-class BoxBatch:
-    images: torch.Tensor  # [B, 3, S, S]
-    targets: list[torch.Tensor]  # [G_b, 4] normalized xyxy each
-    skipped: list[str]
-
-
-def collate_boxes(items: list) -> BoxBatch:
-    good = [(x, t) for x, t, _ in items if x is not None]
-    skipped = [p for x, _, p in items if x is None]
-    images = torch.stack([x for x, _ in good]) if good else torch.zeros(0, 3, 1, 1)
-    return BoxBatch(images, [t for _, t in good], skipped)
-
-
-class BoxImageDataset(Dataset):
-    """Items ``(image [3, S, S] or None if unreadable, boxes [G, 4] normalized, path)``."""
-
-    def __init__(self, records: list[ImageRecord], cfg: MultiBoxDataConfig, train: bool, seed: int = 0):
-        self.records, self.train, self.seed, self.epoch = records, train, seed, 0
-        ops = [A.Resize(cfg.input_size, cfg.input_size)]
-        if train:
-            ops += flip_and_jitter(cfg.hflip, cfg.photometric)
-        self.transform = A.Compose(
-            ops,
-            bbox_params=A.BboxParams(
-                format="albumentations", label_fields=["ids"], clip=True, min_area=0.0, min_visibility=0.0
-            ),
-        )
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __len__(self) -> int:
-        return len(self.records)
-
-    def __getitem__(self, i: int):
-        r = self.records[i]
-        img = read_rgb(r.file)
-        if img is None:
-            return None, None, str(r.file)
-        boxes = normalized_boxes(r)
-        keep = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
-        boxes = boxes[keep]
-        if self.train:
-            self.transform.set_random_seed(sample_seed(self.seed, self.epoch, i))
-        out = self.transform(image=img, bboxes=boxes, ids=np.arange(len(boxes)))
-        return (
-            to_tensor(out["image"]),
-            torch.as_tensor(np.asarray(out["bboxes"], np.float32).reshape(-1, 4)),
-            str(r.file),
-        )
-
-
-def build_multibox(cfg: MultiBoxConfig, priors: np.ndarray | torch.Tensor) -> MultiBoxNet:
-    backbone = build_backbone(cfg.model)
-    if cfg.init:
-        load_weights(backbone, cfg.init, ignore_head=True)
-    return MultiBoxNet(backbone, torch.as_tensor(priors))
+from ..engine.loop import Task, fit, resume_state
+from ..errors import UserError
+from .multibox import MultiBoxConfig, MultiBoxNet, build_multibox, decode_multibox
+from .multibox_data import BoxBatch, BoxImageDataset, collate_boxes, normalized_boxes
+from .multibox_loss import kmeans_priors, multibox_loss
 
 
 @torch.inference_mode()
@@ -134,7 +38,7 @@ def proposal_recall_batches(model: MultiBoxNet, loader, cfg: MultiBoxConfig, ctx
         boxes, logits = model(batch.images.to(ctx.device, memory_format=mf))
         sizes = [(1, 1)] * len(batch.targets)
         for (props, _), gt in zip(
-            decode(boxes, logits, sizes, cfg.top_k, cfg.nms_iou, 0.0), batch.targets, strict=True
+            decode_multibox(boxes, logits, sizes, cfg.top_k, cfg.nms_iou, 0.0), batch.targets, strict=True
         ):
             sums[3] += len(props)
             n_img += 1
@@ -199,18 +103,4 @@ def train_multibox(cfg: MultiBoxConfig, data: str, train_split: str | None, val_
         dist_.cleanup()
 
 
-def load_multibox(path: str | Path, device: torch.device) -> tuple[MultiBoxNet, MultiBoxConfig]:
-    """A trained MultiBox network (eval mode) and its config from ``final.pth``/``last.pth``."""
-    obj = safe_load(path, "MultiBox checkpoint")
-    if not isinstance(obj, dict) or "priors" not in obj or "config" not in obj:
-        raise UserError(
-            f"{path}: not a MultiBox checkpoint (expected 'priors' and 'config'; train one with tools/train_multibox.py)"
-        )
-    cfg = config_from_dict(MultiBoxConfig, obj["config"], f"{path} (config)")
-    cfg.init = None
-    model = build_multibox(cfg, obj["priors"])
-    model.load_state_dict(obj["model"])
-    return model.to(device).eval(), cfg
-
-
-__all__ = ["MultiBoxConfig", "load_multibox", "train_multibox"]
+__all__ = ["multibox_task", "train_multibox"]

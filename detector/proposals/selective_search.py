@@ -5,17 +5,24 @@ Modes: ``fast`` and ``quality`` (base_k = inc_k = 150, sigma 0.8, several strate
 setting, which roughly halves the number of boxes. Images may be resized to a fixed width
 first (R-CNN used 500); boxes come back in original pixels.
 
-Reproducible order: OpenCV ranks regions with a random number generator whose state is global
-to the process and advances with every call, so the order of the same image's boxes depends
-on what ran before. Each call here runs OpenCV in a freshly forked child of a process that
-never runs it itself, so every call starts from the same state and returns OpenCV's rank
-order reproducibly. (A process that calls OpenCV's selective search directly changes the state
-its later forks inherit: keep to this module.)
+Reproducible order: OpenCV ranks regions with C's ``rand()``, whose state is global to the
+process and advances with every call, so the order of one image's boxes would depend on what
+ran before. Each call here first seeds ``rand()`` with ``srand(1)``, the state every process
+starts in (C standard), under a lock: so every call, in any process, thread or worker, returns
+the order a freshly started process gets, without forking (forking a process that runs threads
+can deadlock). Where the C library cannot be reached (no ``srand``) the boxes are the same but
+their order is not reproducible; a warning says so once.
+
+Images whose longer side exceeds ``MAX_SEGMENT_SIDE`` are segmented at that size even with
+``resize_width: null`` (a 8000 px photo would take minutes and gigabytes otherwise).
 """
 
 from __future__ import annotations
 
-import os
+import ctypes
+import ctypes.util
+import threading
+import warnings
 from dataclasses import dataclass
 from typing import Literal
 
@@ -23,6 +30,10 @@ import cv2
 import numpy as np
 
 BASE_K = {"fast": 150, "quality": 150, "single": 200}
+MAX_SEGMENT_SIDE = 2000
+RAND_SEED = 1  # srand(1): the state of rand() at a process's start
+_LOCK = threading.Lock()
+_SRAND = None  # libc's srand once found; False where there is none
 
 
 @dataclass
@@ -49,29 +60,27 @@ def _run_opencv(bgr: np.ndarray, cfg: SelectiveSearchConfig) -> np.ndarray:
     return np.asarray(rects, np.int32).reshape(-1, 4)
 
 
-def _in_fork(bgr: np.ndarray, cfg: SelectiveSearchConfig) -> np.ndarray:
-    """Run OpenCV in a forked child (fresh RNG state each time); rects ``[N, 4]`` int32 xywh."""
-    if not hasattr(os, "fork"):  # no fork: same boxes, order not reproducible
-        return _run_opencv(bgr, cfg)
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # child: compute, send, leave without running any parent cleanup
-        code = 0
+def _seed_opencv() -> None:
+    """Put C's ``rand()`` (OpenCV's ranking) in the state of a fresh process."""
+    global _SRAND
+    if _SRAND is None:
         try:
-            os.close(r)
-            data = _run_opencv(bgr, cfg).tobytes()
-            with os.fdopen(w, "wb") as f:
-                f.write(data)
-        except BaseException:  # noqa: BLE001 - the parent reports the failure
-            code = 1
-        os._exit(code)
-    os.close(w)
-    with os.fdopen(r, "rb") as f:
-        data = f.read()
-    _, status = os.waitpid(pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError("selective search failed in its worker process")
-    return np.frombuffer(data, np.int32).reshape(-1, 4)
+            _SRAND = ctypes.CDLL(ctypes.util.find_library("c") or None).srand
+        except (OSError, AttributeError):
+            _SRAND = False
+            warnings.warn(
+                "C's srand() not found: selective search boxes come in a non-reproducible order", stacklevel=3
+            )
+    if _SRAND:
+        _SRAND(RAND_SEED)
+
+
+def opencv_rects(bgr: np.ndarray, cfg: SelectiveSearchConfig) -> np.ndarray:
+    """OpenCV's selective search on ``[H, W, 3]`` uint8 BGR, rank order reproducible (module doc);
+    ``[N, 4]`` int32 ``x, y, w, h``."""
+    with _LOCK:
+        _seed_opencv()
+        return _run_opencv(bgr, cfg)
 
 
 def selective_search(image: np.ndarray, cfg: SelectiveSearchConfig | None = None) -> np.ndarray:
@@ -90,10 +99,13 @@ def selective_search(image: np.ndarray, cfg: SelectiveSearchConfig | None = None
     bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
     if cfg.resize_width and w != cfg.resize_width:
         scale = cfg.resize_width / w
+    scale = min(scale, MAX_SEGMENT_SIDE / max(w, h))
+    if scale != 1.0:
         interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-        bgr = cv2.resize(bgr, (cfg.resize_width, max(1, round(h * scale))), interpolation=interp)
-    rects = _in_fork(bgr, cfg).astype(np.float32)
-    boxes = np.concatenate([rects[:, :2], rects[:, :2] + rects[:, 2:]], 1) / scale
+        bgr = cv2.resize(bgr, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=interp)
+    rects = opencv_rects(bgr, cfg).astype(np.float32)
+    sx, sy = bgr.shape[1] / w, bgr.shape[0] / h  # the segmented image's scale, per axis after rounding
+    boxes = np.concatenate([rects[:, :2], rects[:, :2] + rects[:, 2:]], 1) / np.array([sx, sy, sx, sy], np.float32)
     np.clip(boxes, 0, np.array([w, h, w, h], np.float32), out=boxes)
     keep = ((boxes[:, 2] - boxes[:, 0]) >= cfg.min_size) & ((boxes[:, 3] - boxes[:, 1]) >= cfg.min_size)
     boxes = boxes[keep]

@@ -21,7 +21,7 @@ def _center_size(b: torch.Tensor) -> tuple[torch.Tensor, ...]:
     return b[..., 0] + 0.5 * w, b[..., 1] + 0.5 * h, w, h
 
 
-def encode(proposals: torch.Tensor, gt: torch.Tensor, weights: tuple[float, ...] = BOX_WEIGHTS) -> torch.Tensor:
+def encode_boxes(proposals: torch.Tensor, gt: torch.Tensor, weights: tuple[float, ...] = BOX_WEIGHTS) -> torch.Tensor:
     """``[N, 4]`` xyxy proposals and their ``[N, 4]`` matched ground truth -> ``[N, 4]`` targets."""
     px, py, pw, ph = _center_size(proposals)
     gx, gy, gw, gh = _center_size(gt)
@@ -29,8 +29,10 @@ def encode(proposals: torch.Tensor, gt: torch.Tensor, weights: tuple[float, ...]
     return torch.stack([wx * (gx - px) / pw, wy * (gy - py) / ph, ww * torch.log(gw / pw), wh * torch.log(gh / ph)], -1)
 
 
-def decode(proposals: torch.Tensor, deltas: torch.Tensor, weights: tuple[float, ...] = BOX_WEIGHTS) -> torch.Tensor:
-    """Inverse of :func:`encode`: ``[N, 4]`` proposals and ``[N, ..., 4]`` deltas (e.g. one per
+def decode_boxes(
+    proposals: torch.Tensor, deltas: torch.Tensor, weights: tuple[float, ...] = BOX_WEIGHTS
+) -> torch.Tensor:
+    """Inverse of :func:`encode_boxes`: ``[N, 4]`` proposals and ``[N, ..., 4]`` deltas (e.g. one per
     class, ``[N, C, 4]``) -> boxes of the deltas' shape, xyxy."""
     px, py, pw, ph = (v.view(-1, *([1] * (deltas.dim() - 2))) for v in _center_size(proposals))
     wx, wy, ww, wh = weights

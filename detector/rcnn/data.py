@@ -19,8 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
-from ..classify.data import read_rgb, to_tensor
 from ..data.augment import flip_and_jitter
+from ..data.images import read_rgb, to_tensor
 from ..data.records import ImageRecord
 from ..engine.sampler import sample_seed
 from ..proposals.cache import ProposalCache

@@ -24,6 +24,7 @@ from torch import nn
 from torchvision.ops import roi_align
 
 from backbones import GoogLeNet, for_inference
+from backbones.inference import InferenceGoogLeNet
 
 from .warp import warp_regions
 
@@ -45,15 +46,16 @@ class HeadConfig:
 
 
 class RegionDetector(nn.Module):
-    def __init__(self, backbone: GoogLeNet, num_classes: int, cfg: HeadConfig):
+    def __init__(self, backbone: GoogLeNet | InferenceGoogLeNet, num_classes: int, cfg: HeadConfig):
         super().__init__()
         if cfg.mode not in ("rcnn", "fast"):
             raise ValueError(f"mode must be 'rcnn' or 'fast', got {cfg.mode!r}")
         taps = {f.name: f.stride for f in backbone.feature_info}
         if cfg.mode == "fast" and cfg.roi_tap not in taps:
             raise ValueError(f"roi_tap {cfg.roi_tap!r} is not a feature tap; available: {list(taps)}")
-        backbone.fc = nn.Identity()  # forward_head then gives the pooled (dropped-out) feature
-        backbone.aux1 = backbone.aux2 = None
+        if isinstance(backbone, GoogLeNet):  # (an InferenceGoogLeNet from fold_for_inference has neither)
+            backbone.fc = nn.Identity()  # forward_head then gives the pooled (dropped-out) feature
+            backbone.aux1 = backbone.aux2 = None
         self.backbone = backbone
         self.cfg = cfg
         self.num_classes = num_classes
@@ -158,11 +160,10 @@ class RegionDetector(nn.Module):
 
 
 def fold_for_inference(model: RegionDetector) -> RegionDetector:
-    """An eval-mode copy whose backbone has BN folded and channels_last (:func:`backbones.for_inference`)."""
-    backbone = for_inference(model.backbone)
-    clone = RegionDetector.__new__(RegionDetector)
-    nn.Module.__init__(clone)
-    clone.cfg, clone.num_classes, clone.stride = model.cfg, model.num_classes, model.stride
-    clone.backbone = backbone
-    clone.cls_score, clone.bbox_pred = model.cls_score, model.bbox_pred
+    """An eval-mode copy whose backbone has BN folded and channels_last (:func:`backbones.for_inference`),
+    built by the constructor with the heads' weights copied; ``model`` is left untouched."""
+    clone = RegionDetector(for_inference(model.backbone), model.num_classes, model.cfg)
+    clone.cls_score.load_state_dict(model.cls_score.state_dict())
+    if model.bbox_pred is not None:
+        clone.bbox_pred.load_state_dict(model.bbox_pred.state_dict())
     return clone.eval().requires_grad_(False)

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 import torch
 from torchvision.ops import batched_nms, clip_boxes_to_image, remove_small_boxes
 
-from .boxes import decode
+from ..data.records import BACKGROUND
+from .boxes import decode_boxes
 
 
 @dataclass
@@ -45,10 +46,11 @@ def postprocess(
     if deltas is None:
         boxes = proposals[:, None, :].expand(n, k1, 4)
     else:
-        boxes = decode(proposals, deltas)
-    boxes = clip_boxes_to_image(boxes[:, 1:].reshape(-1, 4), (height, width))
-    scores = probs[:, 1:].reshape(-1)
-    labels = torch.arange(1, k1, device=probs.device).repeat(n)
+        boxes = decode_boxes(proposals, deltas)
+    fg = slice(BACKGROUND + 1, k1)  # the object classes' columns
+    boxes = clip_boxes_to_image(boxes[:, fg].reshape(-1, 4), (height, width))
+    scores = probs[:, fg].reshape(-1)
+    labels = torch.arange(BACKGROUND + 1, k1, device=probs.device).repeat(n)
     keep = torch.nonzero(scores > cfg.score_thresh).squeeze(1)
     boxes, scores, labels = boxes[keep], scores[keep], labels[keep]
     keep = remove_small_boxes(boxes, cfg.min_size)

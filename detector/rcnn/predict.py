@@ -21,10 +21,10 @@ from backbones import load_weights
 
 from ..backbone import build_backbone
 from ..checkpoint import load_checkpoint
-from ..cli import UserError
 from ..config import config_from_dict
-from ..data.records import DetectionDataset
+from ..data.records import BACKGROUND, DetectionDataset
 from ..engine.distributed import DistContext, all_gather_objects
+from ..errors import UserError
 from ..eval.results import DetectionArrays
 from .config import DetTrainConfig
 from .data import ProposalImageDataset, prepare_image
@@ -54,9 +54,7 @@ def load_detector(
 ) -> LoadedDetector:
     """A ``train_det`` checkpoint (``final.pth`` or ``last.pth``) ready to run on ``device``;
     ``multibox`` replaces the MultiBox checkpoint its config names for computing proposals."""
-    obj = load_checkpoint(path)
-    if "class_names" not in obj:
-        raise UserError(f"{path}: not a detector checkpoint (no 'class_names'; train one with tools/train_det.py)")
+    obj = load_checkpoint(path, "detector checkpoint", needs=("class_names",), hint="train one with tools/train_det.py")
     cfg = config_from_dict(DetTrainConfig, obj["config"], f"{path} (config)")
     cfg.init = None
     cfg.model.weights = None
@@ -156,4 +154,4 @@ def label_map(class_names: list[str], dataset: DetectionDataset, source: str) ->
         raise UserError(
             f"{source}: classes {missing[:3]}{'...' if len(missing) > 3 else ''} are not in {dataset.name}'s classes"
         )
-    return np.array([0] + [index[n] for n in class_names], np.int64)
+    return np.array([BACKGROUND] + [index[n] for n in class_names], np.int64)

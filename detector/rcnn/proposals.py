@@ -15,14 +15,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..classify.data import to_tensor
-from ..cli import UserError
+from ..data.images import to_tensor
 from ..data.records import DetectionDataset
 from ..engine.distributed import DistContext, barrier
+from ..errors import UserError
 from ..proposals.cache import ProposalCache
 from ..proposals.extract import extract_network, extract_selective_search, merge_proposals
-from ..proposals.multibox import decode
-from ..proposals.multibox_train import load_multibox
+from ..proposals.multibox import decode_multibox, load_multibox
 from ..proposals.selective_search import selective_search
 from .config import ProposalConfig
 
@@ -48,8 +47,8 @@ def ensure_proposals(
             res = extract_network(
                 part, cache, cfg.multibox_ckpt, cfg.method, cfg.selective_search, cfg.workers, ctx, top_k=cfg.top_k
             )
-        if res["unreadable"]:
-            print(f"proposals: {len(res['unreadable'])} unreadable images skipped (e.g. {res['unreadable'][0]})")
+        for file, why in res["failed"]:
+            print(f"proposals: skipped {file}: {why}")
         barrier(ctx)
     return cache
 
@@ -91,7 +90,7 @@ class OnTheFly:
             to_tensor(image)[None], size=(s, s), mode="bilinear", antialias=True, align_corners=False
         )
         boxes, logits = self.multibox(x.to(self.device))
-        return decode(boxes, logits, [(w, h)], self.mb_cfg.top_k, self.mb_cfg.nms_iou)[0][0].numpy()
+        return decode_multibox(boxes, logits, [(w, h)], self.mb_cfg.top_k, self.mb_cfg.nms_iou)[0][0].numpy()
 
     def __call__(self, image: np.ndarray) -> np.ndarray:
         if self.cfg.method == "ss":

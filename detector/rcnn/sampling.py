@@ -16,7 +16,8 @@ import numpy as np
 import torch
 from torchvision.ops import box_iou
 
-from .boxes import encode
+from ..data.records import BACKGROUND
+from .boxes import encode_boxes
 
 IGNORE = -1
 
@@ -50,7 +51,7 @@ def label_proposals(
     """``[N, 4]`` proposals, ``[G, 4]`` boxes, ``[G]`` labels and ``[G]`` ignore flags ->
     ``(labels [N] with IGNORE for unusable ones, matched box index [N] (-1 if none), IoU [N])``."""
     n = len(proposals)
-    labels = torch.zeros(n, dtype=torch.int64)
+    labels = torch.full((n,), BACKGROUND, dtype=torch.int64)
     matched = torch.full((n,), -1, dtype=torch.int64)
     best = torch.zeros(n)
     if len(gt_boxes) == 0 or n == 0:
@@ -79,16 +80,16 @@ def sample_regions(
     if cfg.include_gt and len(gt_boxes):
         proposals = torch.cat([gt_boxes[~gt_ignore], proposals.reshape(-1, 4).float()])
     labels, matched, best = label_proposals(proposals, gt_boxes, gt_labels, gt_ignore, cfg)
-    pos = np.flatnonzero((labels > 0).numpy())
-    neg = np.flatnonzero((labels == 0).numpy())
+    pos = np.flatnonzero((labels > BACKGROUND).numpy())
+    neg = np.flatnonzero((labels == BACKGROUND).numpy())
     n_pos = min(len(pos), int(round(num * cfg.positive_fraction)))
     n_neg = min(len(neg), num - n_pos)
     idx = torch.from_numpy(
         np.concatenate([rng.choice(pos, n_pos, replace=False), rng.choice(neg, n_neg, replace=False)]).astype(np.int64)
     )
     boxes, lab, m = proposals[idx], labels[idx], matched[idx]
-    reg_mask = (lab > 0) & (best[idx] >= cfg.reg_iou)
+    reg_mask = (lab > BACKGROUND) & (best[idx] >= cfg.reg_iou)
     targets = torch.zeros(len(idx), 4)
     if reg_mask.any():
-        targets[reg_mask] = encode(boxes[reg_mask], gt_boxes[m[reg_mask]])
+        targets[reg_mask] = encode_boxes(boxes[reg_mask], gt_boxes[m[reg_mask]])
     return Regions(boxes, lab, targets, reg_mask)

@@ -17,13 +17,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..cli import UserError
 from ..data.load import load_train_val
 from ..data.records import DetectionDataset
 from ..engine import distributed as dist_
 from ..engine.loop import Task, fit, resume_state
-from ..eval import evaluate_detections
-from ..eval.results import DetectionArrays, arrays_to_results
+from ..errors import UserError
+from ..eval import evaluate_arrays
 from ..proposals.cache import ProposalCache
 from .config import DetTrainConfig
 from .data import ProposalImageDataset, RegionBatch, RegionTrainDataset, collate_regions
@@ -58,12 +57,6 @@ def regions_per_image(cfg: DetTrainConfig) -> int:
     return per_image
 
 
-def evaluate_on(dataset: DetectionDataset, arrays: DetectionArrays, metric: str) -> dict:
-    """mAP of detections (labels in the dataset's numbering) with ``metric``."""
-    report = evaluate_detections(dataset, arrays_to_results(dataset, arrays), metric).report
-    return {"mAP": report["mAP"], "report": report}
-
-
 def detection_task(
     cfg: DetTrainConfig, train: DetectionDataset, val: DetectionDataset, train_cache: ProposalCache,
     val_cache: ProposalCache, ctx: dist_.DistContext,
@@ -94,7 +87,7 @@ def detection_task(
         member = LoadedDetector(ema_model, cfg, names, display, "EMA weights")
         arrays, _ = run_detection(Ensemble([member], cfg.test).detect, loader, ctx, progress=True)
         ema_model.train(was)
-        return {"mAP": evaluate_on(val, arrays, cfg.eval_metric)["mAP"], "detections": len(arrays)}
+        return {"mAP": evaluate_arrays(val, arrays, cfg.eval_metric).report["mAP"], "detections": len(arrays)}
 
     return Task(
         model=model,

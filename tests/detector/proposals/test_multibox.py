@@ -9,7 +9,8 @@ from detector.config import load_config
 from detector.demo_data import DemoDataConfig, make_demo_data
 from detector.demo_data.writer import PRESETS
 from detector.proposals.extract import merge_proposals
-from detector.proposals.multibox import MultiBoxNet, decode, kmeans_priors, match, multibox_loss
+from detector.proposals.multibox import MultiBoxNet, decode_multibox
+from detector.proposals.multibox_loss import kmeans_priors, match, multibox_loss
 from tests.helpers import ROOT, run_tool
 
 
@@ -61,12 +62,14 @@ def test_network_starts_at_priors_and_decodes():
         boxes, logits = net(torch.randn(2, 3, 64, 64))
     assert boxes.shape == (2, 3, 4) and logits.shape == (2, 3)
     torch.testing.assert_close(boxes, priors.expand(2, 3, 4))
-    out = decode(boxes, torch.tensor([[3.0, 2.0, 1.0], [0.0, 0.0, 0.0]]), [(200, 100), (10, 10)], top_k=5, nms_iou=0.7)
+    out = decode_multibox(
+        boxes, torch.tensor([[3.0, 2.0, 1.0], [0.0, 0.0, 0.0]]), [(200, 100), (10, 10)], top_k=5, nms_iou=0.7
+    )
     b, s = out[0]
     # the second slot overlaps the first (IoU 0.95) and is suppressed; boxes are in pixels
     torch.testing.assert_close(b, torch.tensor([[20.0, 10, 100, 50], [120, 60, 180, 95]]))
     assert s.tolist() == pytest.approx([1 / (1 + np.exp(-3)), 1 / (1 + np.exp(-1))])
-    assert len(decode(boxes, logits, [(200, 100)] * 2, top_k=1)[1][0]) == 1
+    assert len(decode_multibox(boxes, logits, [(200, 100)] * 2, top_k=1)[1][0]) == 1
 
 
 def test_merge_keeps_order_and_drops_near_duplicates():

@@ -1,20 +1,22 @@
 """Selective search: frame and mapping, reproducible order, k_scale, image kinds, cache, recall."""
 
 import json
+import subprocess
+import sys
 
 import cv2
 import numpy as np
 import pytest
 from PIL import Image
 
-from detector.classify.data import read_rgb
 from detector.data import DatasetError
+from detector.data.images import read_rgb
 from detector.demo_data.scene import detection_scene
 from detector.proposals.cache import ProposalCache
 from detector.proposals.recall import proposal_recall
-from detector.proposals.selective_search import SelectiveSearchConfig, _in_fork, selective_search
+from detector.proposals.selective_search import SelectiveSearchConfig, _run_opencv, opencv_rects, selective_search
 from tests.detector.eval.conftest import make_voc_dataset
-from tests.helpers import SHARED_DATA, run_tool
+from tests.helpers import ROOT, SHARED_DATA, run_tool
 
 
 def _scene(h=120, w=160, seed=0):
@@ -48,16 +50,27 @@ def test_resize_maps_boxes_back_to_original_pixels():
     np.testing.assert_allclose(mapped, small * 2, atol=1e-4)
 
 
-def test_order_is_reproducible():
+def test_order_is_reproducible(tmp_path):
     img = _scene(seed=1)
     cfg = SelectiveSearchConfig(resize_width=None)
     a = selective_search(img, cfg)
     selective_search(_scene(seed=2), cfg)  # other work in between
     b = selective_search(img, cfg)
     np.testing.assert_array_equal(a, b)
-    # the mechanism: each call runs OpenCV from the same (forked) state
-    raw = [_in_fork(cv2.cvtColor(img, cv2.COLOR_RGB2BGR), cfg) for _ in range(2)]
+    # the mechanism: each call runs OpenCV from srand(1), a fresh process's state, so the order is
+    # the one a freshly started interpreter gets (what the forked child of the old way got)
+    bgr = cv2.cvtColor(img, cv2.COLOR_RGB2BGR)
+    raw = [opencv_rects(bgr, cfg) for _ in range(2)]
     np.testing.assert_array_equal(raw[0], raw[1])
+    np.save(tmp_path / "bgr.npy", bgr)
+    code = (
+        "import sys, numpy as np; from detector.proposals.selective_search import SelectiveSearchConfig as C, _run_opencv; "
+        f"sys.stdout.buffer.write(_run_opencv(np.load({str(tmp_path / 'bgr.npy')!r}), C(resize_width=None)).tobytes())"
+    )
+    fresh = subprocess.run([sys.executable, "-c", code], capture_output=True, check=True, cwd=ROOT).stdout
+    np.testing.assert_array_equal(raw[0], np.frombuffer(fresh, np.int32).reshape(-1, 4))
+    # without the seed, OpenCV's order does change from call to call: the test can fail
+    assert not all(np.array_equal(_run_opencv(bgr, cfg), raw[0]) for _ in range(3))
 
 
 def test_k_scale_two_roughly_halves_the_count():
@@ -167,7 +180,8 @@ def test_tools_resume_and_report(tmp_path):
 
     first = extract("--workers", "2")
     assert first.returncode == 1, first.stdout + first.stderr
-    assert "2 images computed" in first.stdout and "1 unreadable (e.g. broken)" in first.stdout
+    assert "2 images computed" in first.stdout and "1 failed" in first.stdout
+    assert "broken.jpg: cannot be read as an image, skipped" in first.stderr
     (out / "boxes" / "b.npz").unlink()
     again = extract("--workers", "1")
     assert "1 images computed" in again.stdout and "1 already cached" in again.stdout

@@ -1,7 +1,7 @@
 import torch
 from torchvision.ops import box_iou
 
-from detector.rcnn.boxes import encode
+from detector.rcnn.boxes import encode_boxes
 from detector.rcnn.postprocess import PostprocessConfig, postprocess
 
 
@@ -10,7 +10,7 @@ def test_decodes_thresholds_and_suppresses_per_class():
     probs = torch.tensor([[0.1, 0.8, 0.1], [0.2, 0.7, 0.1], [0.5, 0.05, 0.45]])
     target = torch.tensor([[100.0, 100.0, 150.0, 150.0]])
     deltas = torch.zeros(3, 3, 4)
-    deltas[2, 2] = encode(proposals[2:], target)[0]
+    deltas[2, 2] = encode_boxes(proposals[2:], target)[0]
     d = postprocess(probs, deltas, proposals, 200, 200, PostprocessConfig(score_thresh=0.08, nms_iou=0.3, max_dets=10))
     # boxes 0 and 1 overlap (IoU 0.82): per class only the better survives; 1 (0.7) and 2 (0.05) are
     # gone, box 2 of class 2 (0.45) is kept and regressed onto its target

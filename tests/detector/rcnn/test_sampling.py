@@ -3,7 +3,7 @@ import pytest
 import torch
 from torchvision.ops import box_iou
 
-from detector.rcnn.boxes import decode
+from detector.rcnn.boxes import decode_boxes
 from detector.rcnn.sampling import IGNORE, SamplingConfig, label_proposals, sample_regions
 
 
@@ -53,7 +53,7 @@ def test_sample_exact_counts_and_determinism():
     # regression targets: exactly the positives with IoU >= 0.6, and they decode to their box
     iou = box_iou(a.boxes, gt).max(1)
     assert torch.equal(a.reg_mask, (a.labels > 0) & (iou.values >= 0.6))
-    back = decode(a.boxes[a.reg_mask], a.targets[a.reg_mask])
+    back = decode_boxes(a.boxes[a.reg_mask], a.targets[a.reg_mask])
     assert torch.allclose(back, gt[iou.indices[a.reg_mask]], atol=1e-3)
     assert (a.targets[~a.reg_mask] == 0).all()
 
