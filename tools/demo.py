@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from detector.api import Detector
 from detector.classify.config import ClsTrainConfig
 from detector.classify.multicrop import evaluate_multicrop, load_classifier
 from detector.classify.train import train_classifier
@@ -28,7 +27,7 @@ from detector.config import config_to_dict, load_config, save_config
 from detector.data import load_dataset
 from detector.demo_data import DemoDataConfig, make_demo_data
 from detector.engine.distributed import setup
-from detector.eval import evaluate_detections, topk_error
+from detector.eval import topk_error
 from detector.eval.report import plot_pr_curves, write_report
 from detector.eval.results import write_results
 from detector.proposals.cache import ProposalCache
@@ -36,8 +35,6 @@ from detector.proposals.multibox import MultiBoxConfig
 from detector.proposals.multibox_train import train_multibox
 from detector.proposals.recall import proposal_recall
 from detector.rcnn.config import DetTrainConfig
-from detector.rcnn.evaluate import detect_split
-from detector.rcnn.predict import load_detector
 from detector.rcnn.train import train_detector
 
 STAGES = 7
@@ -98,13 +95,11 @@ def _detector_map(det_ckpt: Path, data: Path, out: Path) -> tuple[dict, dict]:
     """VOC all-point mAP@0.5 of the detector on demo val (report, plots, results under ``out``),
     and the recall of the proposals it scored."""
     _stage(6, "detector mAP@0.5 (VOC all-point) on demo val")
-    ctx = setup("cpu")
-    member = load_detector(det_ckpt, ctx.device)
-    val = load_dataset(data / "det", "val", class_names=member.class_names)
+    det = Detector.load(det_ckpt, "cpu")
+    val = load_dataset(data / "det", "val", class_names=det.class_names)
     proposals = det_ckpt.parent / "proposals"
-    results, _ = detect_split([member], val, proposals, ctx)
-    write_results(out / "detections.json", results)
-    ev = evaluate_detections(val, results, "voc")
+    ev, split = det.evaluate(val, "voc", proposals)
+    write_results(out / "detections.json", split.results)
     write_report(ev.report, out / "report.json")
     plot_pr_curves(ev.curves, ev.report, out / "pr_curves")
     recall = proposal_recall(val, ProposalCache(proposals))
@@ -121,16 +116,14 @@ def _infer(cfg: DemoConfig, data: Path, det_ckpt: Path, out: Path) -> Path:
     image = next((r.file for r in val.records if r.image_id == stem), None)
     if image is None:
         raise UserError(f"infer_image={stem!r} is not a demo val image")
-    _stage(7, f"tools/infer.py on {image}")
-    cmd = [sys.executable, str(Path(__file__).with_name("infer.py")), str(image), "--ckpt", str(det_ckpt),
-           "--out", str(out), "--score-thresh", str(cfg.infer_score_thresh), "--proposals", str(det_ckpt.parent / "proposals")]  # fmt: skip
-    done = subprocess.run(cmd, capture_output=True, text=True)
-    print("\n".join("  " + line for line in done.stdout.splitlines()))
-    if done.returncode:
-        raise UserError(
-            f"tools/infer.py failed: {done.stderr.strip().splitlines()[-1] if done.stderr else done.returncode}"
-        )
-    return out / f"{Path(image).stem}.jpg"
+    _stage(7, f"detecting objects in {image} (detector.Detector, as tools/infer.py does)")
+    det = Detector.load(det_ckpt, "cpu", score_thresh=cfg.infer_score_thresh, proposals=det_ckpt.parent / "proposals")
+    r = det(image)
+    for row in r.rows():
+        print(f"  {image}: {row['class']} {row['score']:.3f} {' '.join(f'{v:.1f}' for v in row['box'])}")
+    drawn = r.save(out / f"{Path(image).stem}.jpg")
+    (out / f"{Path(image).stem}.json").write_text(json.dumps({"image": str(image), "detections": r.rows()}, indent=2))
+    return drawn
 
 
 REPO = Path(__file__).resolve().parents[1]

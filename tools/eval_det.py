@@ -11,13 +11,15 @@ trained detectors (an ensemble when several) on a split.
 GT (``--gt`` or ``--data``) is a COCO instances JSON file or the root of a VOC/ILSVRC-layout
 dataset. With ``--ckpt``, proposals come from ``--proposals`` (computed into it first where
 missing, with the first checkpoint's proposal method; default: a ``proposals`` folder beside the
-report), and the detections are written as COCO results JSON (``--save-dets``) before scoring.
+report), and the detections are written as COCO results JSON (``--save-dets``) before scoring;
+images that cannot be read are named and skipped, and the exit status is then 1.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import sys
 import time
 from pathlib import Path
 
@@ -28,17 +30,16 @@ from detector.eval.report import format_report, plot_pr_curves, write_report
 from detector.eval.results import write_results
 
 
-def run_checkpoints(args, dataset, members, ctx) -> list[dict]:
-    """Detections of the ``--ckpt`` ensemble on ``dataset``, as COCO results (also written to disk)."""
-    from detector.rcnn.evaluate import detect_split
-
+def run_checkpoints(args, dataset, det, ctx) -> tuple[list[dict], int]:
+    """Detections of the ``--ckpt`` ensemble on ``dataset``, as COCO results (also written to
+    disk), and the number of images skipped (each named on stderr)."""
     out_dir = Path(args.out).parent if args.out else Path("outputs/eval_det")
-    results, bad = detect_split(members, dataset, args.proposals or out_dir / "proposals", ctx)
-    if bad:
-        print(f"{len(bad)} unreadable images skipped (e.g. {dataset.records[bad[0]].file})")
-    path = write_results(args.save_dets or out_dir / "detections.json", results)
-    print(f"{len(results)} detections from {len(members)} model(s) on {len(dataset.records)} images: {path}")
-    return results
+    split = det.detect_split(dataset, args.proposals or out_dir / "proposals", ctx)
+    for file, why in split.failed:
+        print(f"error: {why if file in why else f'{file}: {why}'}, skipped", file=sys.stderr)
+    path = write_results(args.save_dets or out_dir / "detections.json", split.results)
+    print(f"{len(split.results)} detections from {len(det.members)} model(s) on {len(dataset.records)} images: {path}")
+    return split.results, len(split.failed)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -66,17 +67,21 @@ def main(argv: list[str] | None = None) -> int:
         raise UserError("give either --dets (a results file) or --ckpt (detectors to run), not both or neither")
 
     t0 = time.perf_counter()
-    members = ctx = None
+    det = ctx = None
+    skipped = 0
     if args.ckpt:
+        from detector.api import Detector
         from detector.engine.distributed import setup
-        from detector.rcnn.predict import load_detector
 
         ctx = setup(args.device)
-        members = [load_detector(c, ctx.device, multibox=args.multibox) for c in args.ckpt]
-    names = members[0].class_names if members and not args.class_map else None  # a split may lack classes
+        det = Detector.load(args.ckpt, ctx.device, args.multibox)
+    names = det.class_names if det and not args.class_map else None  # a split may lack classes
     dataset = load_dataset(args.gt, args.split, args.images, args.class_map, class_names=names)
     print(dataset.log.summary())
-    results = run_checkpoints(args, dataset, members, ctx) if args.ckpt else read_results(args.dets)
+    if det is not None:
+        results, skipped = run_checkpoints(args, dataset, det, ctx)
+    else:
+        results = read_results(args.dets)
     blacklist = read_blacklist(args.blacklist, dataset) if args.blacklist else None
     ev = evaluate_detections(dataset, results, args.metric, blacklist, args.lenient, source=args.dets or "detections")
     print(format_report(ev.report))
@@ -86,7 +91,9 @@ def main(argv: list[str] | None = None) -> int:
         paths = plot_pr_curves(ev.curves, ev.report, args.plots)
         print(f"plots: {len(paths)} precision-recall curves in {args.plots}")
     print(f"({time.perf_counter() - t0:.1f} s)")
-    return 0
+    if skipped:
+        print(f"error: {skipped} images skipped (named above); the scores count them as missed", file=sys.stderr)
+    return 1 if skipped else 0
 
 
 if __name__ == "__main__":

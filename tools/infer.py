@@ -5,49 +5,65 @@ tools/infer.py image.jpg [more.jpg | a folder ...] --ckpt det.pth [--ckpt det2.p
     [--out DIR] [--score-thresh 0.5] [--max-dets 100] [--json] [--proposals CACHE] [--multibox MB.pth]
     [--device auto]
 
-One line per detection (file, class, score, box x1 y1 x2 y2 in pixels); OUT/<name>.jpg with the
-boxes drawn and OUT/<name>.json with the detections (or one OUT/detections.json with --json).
-Proposals are computed per image with the first checkpoint's proposal method (its MultiBox
-network, or --multibox) unless a cache (tools/proposals.py) holds the image under its file name stem. A missing, corrupt or unreadable
-image is reported and skipped; the exit status is then 1.
+A thin layer over ``detector.Detector``. One line per detection (file, class, score, box x1 y1
+x2 y2 in pixels); OUT/<name>.jpg with the boxes drawn and OUT/<name>.json with the detections
+(or one OUT/detections.json with --json). <name> is the file's stem, prefixed with its folder's
+name when two inputs share a stem. Proposals are computed per image with the first checkpoint's
+proposal method (its MultiBox network, or --multibox) unless a cache (tools/proposals.py) holds
+the image under its file name stem. A missing, corrupt or unreadable image is reported and
+skipped, and the others are processed; the exit status is then 1.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
+from collections import Counter
 from pathlib import Path
 
-import cv2
-import torch
+from tqdm import tqdm
 
-from detector.classify.data import IMAGE_EXTENSIONS, read_rgb, to_tensor
+from detector.api import Detector
 from detector.cli import UserError, run_tool
-from detector.engine.distributed import setup
-from detector.proposals.cache import ProposalCache
-from detector.rcnn.data import clean_proposals
-from detector.rcnn.draw import draw_detections
-from detector.rcnn.predict import Ensemble, load_detector
-from detector.rcnn.proposals import OnTheFly
+from detector.data.images import IMAGE_EXTENSIONS, ImageError
 
 
 def image_files(inputs: list[str]) -> tuple[list[Path], list[str]]:
-    """Files named or inside named folders (sorted), and one-line problems with the inputs."""
-    files, problems = [], []
+    """Files named or inside named folders (sorted, each once), and one-line problems with the inputs."""
+    files, problems, seen = [], [], set()
     for name in inputs:
         p = Path(name)
         if p.is_dir():
             found = sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_EXTENSIONS)
             if not found:
                 problems.append(f"{p}: no images in this folder")
-            files += found
         elif p.is_file():
-            files.append(p)
+            found = [p]
         else:
             problems.append(f"{p}: not found")
+            found = []
+        for f in found:
+            if f.resolve() not in seen:
+                seen.add(f.resolve())
+                files.append(f)
     return files, problems
+
+
+def output_names(files: list[Path]) -> list[str]:
+    """A distinct output name per file: its stem, or ``<folder>_<stem>`` (then ``_2``, ``_3``...)
+    where several inputs share a stem, so that no output overwrites another."""
+    stems = Counter(f.stem for f in files)
+    names, used = [], set()
+    for f in files:
+        name = f.stem if stems[f.stem] == 1 else f"{f.parent.name or 'root'}_{f.stem}"
+        base, k = name, 1
+        while name in used:
+            k += 1
+            name = f"{base}_{k}"
+        used.add(name)
+        names.append(name)
+    return names
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -72,53 +88,42 @@ def main(argv: list[str] | None = None) -> int:
     files, problems = image_files(args.inputs)
     for p in problems:
         print(f"error: {p}", file=sys.stderr)
-    ctx = setup(args.device)
-    members = [load_detector(c, ctx.device, multibox=args.multibox) for c in args.ckpt]
-    test = dataclasses.replace(members[0].cfg.test, score_thresh=args.score_thresh)
-    if args.max_dets is not None:
-        test.max_dets = args.max_dets
-    ensemble = Ensemble(members, test)
-    names = ensemble.display_names
-    cache = ProposalCache(args.proposals) if args.proposals else None
-    on_the_fly = None
+    if not files:
+        raise UserError("no images to process")
+    det = Detector.load(
+        args.ckpt, args.device, args.multibox, args.score_thresh, args.max_dets, proposals=args.proposals
+    )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     everything, failed = [], len(problems)
-    for f in files:
-        image = read_rgb(f)
-        if image is None:
-            print(f"error: {f}: cannot decode (corrupt or not an image), skipped", file=sys.stderr)
+    bar = tqdm(list(zip(files, output_names(files), strict=True)), desc="detect", disable=len(files) < 2, leave=False)
+    for f, name in bar:
+        try:
+            r = det(f)
+        except ImageError as e:  # this image only; the others go on
+            tqdm.write(f"error: {e}, skipped", sys.stderr)
             failed += 1
             continue
-        h, w = image.shape[:2]
-        if cache is not None and cache.has(f.stem, f):
-            boxes = cache.get(f.stem, f)[0]
-        else:
-            on_the_fly = on_the_fly or OnTheFly(members[0].cfg.proposals, ctx.device)
-            boxes = on_the_fly(image)
-        proposals = torch.from_numpy(clean_proposals(boxes, w, h, test.max_proposals))
-        dets = ensemble.detect(to_tensor(image), proposals)
-        rows = [
-            {"label": int(lab), "class": names[int(lab) - 1], "score": round(float(s), 4),
-             "box": [round(float(v), 1) for v in b]}
-            for b, s, lab in zip(dets.boxes, dets.scores, dets.labels, strict=True)
-        ]  # fmt: skip
-        for r in rows:
-            print(f"{f}: {r['class']} {r['score']:.3f} {' '.join(f'{v:.1f}' for v in r['box'])}")
+        except (RuntimeError, MemoryError) as e:  # e.g. out of memory on a huge image
+            tqdm.write(
+                f"error: {f}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}, skipped", sys.stderr
+            )
+            failed += 1
+            continue
+        rows = r.rows()
+        for row in rows:
+            tqdm.write(f"{f}: {row['class']} {row['score']:.3f} {' '.join(f'{v:.1f}' for v in row['box'])}")
         if not rows:
-            print(f"{f}: no detections above {args.score_thresh}")
-        drawn = out / f"{f.stem}.jpg"
-        cv2.imwrite(str(drawn), cv2.cvtColor(draw_detections(image, dets, names), cv2.COLOR_RGB2BGR))
-        entry = {"image": str(f), "width": w, "height": h, "drawn": str(drawn), "proposals": len(proposals),
-                 "detections": rows}  # fmt: skip
+            tqdm.write(f"{f}: no detections above {args.score_thresh}")
+        drawn = r.save(out / f"{name}.jpg")
+        entry = {"image": str(f), "width": r.width, "height": r.height, "drawn": str(drawn),
+                 "proposals": r.num_proposals, "detections": rows}  # fmt: skip
         everything.append(entry)
         if not args.json:
-            (out / f"{f.stem}.json").write_text(json.dumps(entry, indent=2))
+            (out / f"{name}.json").write_text(json.dumps(entry, indent=2))
     if args.json:
         (out / "detections.json").write_text(json.dumps(everything, indent=2))
     print(f"{len(everything)} images processed, {failed} failed; drawn images and JSON in {out}/")
-    if not files:
-        raise UserError("no images to process")
     return 1 if failed else 0
 
 

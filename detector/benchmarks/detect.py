@@ -24,12 +24,12 @@ import torchvision
 
 from backbones import googlenet
 
+from ..api import Detector
 from ..data import load_dataset
-from ..eval import evaluate_arrays
-from ..proposals.cache import ProposalCache
+from ..eval import evaluate_detections
 from ..rcnn.config import DetTrainConfig
 from ..rcnn.model import HeadConfig, RegionDetector, fold_for_inference
-from ..rcnn.predict import Ensemble, LoadedDetector, detect_dataset, load_detector
+from ..rcnn.predict import LoadedDetector
 from .timing import median_seconds, sync
 
 
@@ -52,35 +52,32 @@ def _member(mode: str, classes: int, device: torch.device, seed: int) -> LoadedD
 
 
 def _demo_map(ckpt: Path, data: Path, proposals: Path, device: torch.device) -> dict:
-    from ..engine.distributed import DistContext
 
-    member = load_detector(ckpt, device)
-    ds = load_dataset(data, "val", class_names=member.class_names)
-    cache = ProposalCache(proposals)
-    ctx = DistContext(0, 1, 0, device)
+    det = Detector.load(ckpt, device)
+    ds = load_dataset(data, "val", class_names=det.class_names)
     t0 = time.perf_counter()
-    arrays, _ = detect_dataset(Ensemble([member]).detect, ds, cache.boxes_for,
-                               member.cfg.test.max_proposals, ctx, progress=False)  # fmt: skip
+    split = det.detect_split(ds, proposals, progress=False)
     secs = (time.perf_counter() - t0) / len(ds.records)
-    return {"ckpt": str(ckpt), "map50": evaluate_arrays(ds, arrays, "voc").report["mAP"], "seconds_per_image": secs}
+    return {"ckpt": str(ckpt), "map50": evaluate_detections(ds, split.results, "voc").report["mAP"],
+            "seconds_per_image": secs}  # fmt: skip
 
 
 def run(device: str = "cpu", proposals: int = 2000, classes: int = 200, repeats: int = 1,
         demo: Path | None = Path("outputs/demo")) -> dict:  # fmt: skip
     dev = torch.device(device)
     image, boxes = bench_image(proposals=proposals)
-    image, boxes = image.to(dev), boxes.to(dev)
+    rgb = ((image * 0.225 + 0.45).clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy()  # what a user passes
     rcnn, rcnn2, fast, fast2 = (
         _member(m, classes, dev, s) for m, s in (("rcnn", 0), ("rcnn", 1), ("fast", 0), ("fast", 1))
     )
     rows = {}
     for name, members in {"rcnn": [rcnn], "fast": [fast], "rcnn 2-model ensemble": [rcnn, rcnn2],
                           "fast 2-model ensemble": [fast, fast2]}.items():  # fmt: skip
-        ens = Ensemble(members)
-        ens.detect(image, boxes[:256])  # warm-up on a few regions (rcnn takes ~40 s per 2,000 on 2 cores)
-        rows[name] = median_seconds(lambda e=ens: e.detect(image, boxes), dev, repeats, warmup=0)
+        det = Detector(members)
+        det(rgb, proposals=boxes[:256])  # warm-up on a few regions (rcnn takes ~40 s per 2,000 on 2 cores)
+        rows[name] = median_seconds(lambda d=det: d(rgb, proposals=boxes), dev, repeats, warmup=0)
     frcnn = torchvision.models.detection.fasterrcnn_resnet50_fpn(weights=None, weights_backbone=None).eval().to(dev)
-    raw = (image * 0.225 + 0.45).clamp(0, 1)
+    raw = torch.from_numpy(rgb).permute(2, 0, 1).float().div(255).to(dev)
     with torch.inference_mode():
         rows["torchvision fasterrcnn_resnet50_fpn"] = median_seconds(lambda: frcnn([raw]), dev, max(repeats, 3))
     # rcnn regions/s (warp, network, heads, NMS) against the plain backbone on ready batches of the same size

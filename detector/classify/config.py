@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..backbone import ModelConfig
-from ..engine.loop import RunConfig
 from ..engine.optim import OptimConfig
+from ..engine.run_config import RunConfig
 
 
 @dataclass

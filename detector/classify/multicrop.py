@@ -29,7 +29,7 @@ from .evaluate import ensemble_probs
 
 
 @dataclass
-class Classifier:
+class LoadedClassifier:
     name: str
     model: torch.nn.Module  # the for_inference path
     classes: list[str] | None  # folder names it was trained on (None: torchvision's 1000)
@@ -37,7 +37,7 @@ class Classifier:
     resize: int
 
 
-def load_classifier(path: str | Path, device: torch.device) -> Classifier:
+def load_classifier(path: str | Path, device: torch.device) -> LoadedClassifier:
     obj = safe_load(path, "checkpoint")
     if isinstance(obj, dict) and isinstance(obj.get("model"), dict) and any(map(is_trunk_key, obj["model"])):
         raise WeightsError(f"{path}: is a detector or MultiBox checkpoint, not a classifier (tools/train_cls.py)")
@@ -50,7 +50,7 @@ def load_classifier(path: str | Path, device: torch.device) -> Classifier:
         model = googlenet("bn", 1000, aux_logits=False, transform_input=True)
         size, resize, classes = 224, 256, None
     load_weights(model, path)
-    return Classifier(Path(path).name, for_inference(model).to(device), classes, size, resize)
+    return LoadedClassifier(Path(path).name, for_inference(model).to(device), classes, size, resize)
 
 
 class _RawImages(Dataset):
@@ -68,7 +68,7 @@ class _RawImages(Dataset):
 
 def evaluate_multicrop(
     data_dir: str | Path,
-    classifiers: list[Classifier],
+    classifiers: list[LoadedClassifier],
     schemes: tuple[int, ...],
     ctx: DistContext,
     workers: int = 2,

@@ -32,6 +32,20 @@ class DistContext:
         return self.world_size > 1
 
 
+def resolve_device(device: str | torch.device = "auto", local_rank: int = 0) -> torch.device:
+    """``"auto"`` (CUDA when available; GPU ``local_rank`` modulo their count), ``"cpu"``, ``"cuda"``
+    or ``"cuda:N"``; CUDA asked for where there is none is a one-line :class:`UserError`."""
+    name = str(device)
+    if name not in ("auto", "cpu") and not name.startswith("cuda"):
+        raise UserError(f"device {name!r}: expected 'auto', 'cpu' or 'cuda'")
+    use_cuda = torch.cuda.is_available() if name == "auto" else name.startswith("cuda")
+    if use_cuda and not torch.cuda.is_available():
+        raise UserError("device 'cuda' was requested but no CUDA device is available")
+    if not use_cuda:
+        return torch.device("cpu")
+    return torch.device(name) if ":" in name else torch.device("cuda", local_rank % max(torch.cuda.device_count(), 1))
+
+
 def setup(device: str = "auto") -> DistContext:
     """Initialize the process group when launched by torchrun; pick the device.
 
@@ -40,10 +54,8 @@ def setup(device: str = "auto") -> DistContext:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local = int(os.environ.get("LOCAL_RANK", "0"))
-    use_cuda = torch.cuda.is_available() if device == "auto" else device.startswith("cuda")
-    if use_cuda and not torch.cuda.is_available():
-        raise UserError("device 'cuda' was requested but no CUDA device is available")
-    dev = torch.device("cuda", local % max(torch.cuda.device_count(), 1)) if use_cuda else torch.device("cpu")
+    dev = resolve_device(device, local)
+    use_cuda = dev.type == "cuda"
     if use_cuda:
         torch.cuda.set_device(dev)
     if world > 1 and not dist.is_initialized():

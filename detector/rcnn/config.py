@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from ..backbone import ModelConfig
-from ..engine.loop import RunConfig
 from ..engine.optim import OptimConfig
+from ..engine.run_config import RunConfig
 from ..proposals.selective_search import SelectiveSearchConfig
 from .model import HeadConfig
 from .postprocess import PostprocessConfig

@@ -20,9 +20,10 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from ..data.augment import flip_and_jitter
-from ..data.images import read_rgb, to_tensor
+from ..data.images import read_image, read_rgb, to_tensor
 from ..data.records import ImageRecord
 from ..engine.sampler import sample_seed
+from ..errors import UserError
 from ..proposals.cache import ProposalCache
 from .model import HeadConfig
 from .sampling import Regions, SamplingConfig, sample_regions
@@ -77,7 +78,10 @@ class RegionTrainDataset(Dataset):
         if img is None:
             return None, None, str(r.file)
         h, w = img.shape[:2]
-        props = clean_proposals(self.cache.boxes_for(r), w, h, self.max_proposals)
+        try:
+            props = clean_proposals(self.cache.boxes_for(r), w, h, self.max_proposals)
+        except UserError:  # its proposals failed: skipped like an unreadable image
+            return None, None, str(r.file)
         gt = np.clip(r.boxes.reshape(-1, 4), 0, [w, h, w, h]).astype(np.float32)
         valid = (gt[:, 2] - gt[:, 0] >= 1) & (gt[:, 3] - gt[:, 1] >= 1)
         gt, gt_labels, gt_ignore = gt[valid], r.labels[valid], (r.difficult | r.iscrowd)[valid]
@@ -138,8 +142,10 @@ def collate_regions(items: list) -> RegionBatch:
 
 
 class ProposalImageDataset(Dataset):
-    """Test items ``(index, image [3, H, W] normalized at its original size or None, proposals
-    [N, 4] xyxy original pixels)``; ``proposals`` maps a record to its raw boxes."""
+    """Test items ``(index, image [3, H, W] normalized at its original size, proposals [N, 4]
+    xyxy original pixels, None)``, or ``(index, None, None, why)`` for an image that cannot be
+    read or has no proposals; ``proposals`` maps a record to its raw boxes (raising a
+    :class:`~detector.errors.UserError` when it has none)."""
 
     def __init__(self, records: list[ImageRecord], proposals, max_proposals: int):
         self.records, self.proposals, self.max_proposals = records, proposals, max_proposals
@@ -152,9 +158,11 @@ class ProposalImageDataset(Dataset):
 
     def __getitem__(self, i: int):
         r = self.records[i]
-        img = read_rgb(r.file)
-        if img is None:
-            return i, None, None
+        try:
+            img = read_image(r.file)
+            raw = self.proposals(r)
+        except UserError as e:
+            return i, None, None, str(e)
         h, w = img.shape[:2]
-        boxes = clean_proposals(self.proposals(r), w, h, self.max_proposals)
-        return i, to_tensor(img), torch.from_numpy(boxes)
+        boxes = clean_proposals(raw, w, h, self.max_proposals)
+        return i, to_tensor(img), torch.from_numpy(boxes), None

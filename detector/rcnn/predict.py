@@ -115,12 +115,12 @@ def run_detection(
 ) -> tuple[DetectionArrays, list[int]]:
     """Run ``detect(image, proposals) -> Detections`` over this rank's ``batches`` (lists of
     :class:`~.data.ProposalImageDataset` items) and gather every rank's results; returns
-    ``(detections with image_idx = item index, indices of unreadable images)`` on every rank."""
+    ``(detections with image_idx = item index, [(index, why)] of skipped images)`` on every rank."""
     parts, bad = [], []
     for batch in tqdm(batches, desc="detect", total=total, disable=not (progress and ctx.is_main), leave=False):
-        for i, image, boxes in batch:
+        for i, image, boxes, why in batch:
             if image is None:
-                bad.append(i)
+                bad.append((i, why))
                 continue
             d = detect(image, boxes)
             parts.append((np.full(len(d), i), d.labels.numpy(), d.scores.numpy(), d.boxes.numpy()))

@@ -107,4 +107,5 @@ def test_unreadable_training_image_is_skipped_and_counted(trivial_voc, tmp_path)
     (voc / "JPEGImages" / "train_003.jpg").write_bytes(b"not a jpeg")
     res = train(voc, tmp_path / "o", "optim.epochs=1")
     assert res.returncode == 0, res.stderr[-2000:]
-    assert "1 unreadable images skipped" in res.stdout and "skipped 1 unreadable images" in res.stdout
+    assert "proposals: skipped " in res.stdout and "train_003.jpg: cannot be read as an image" in res.stdout
+    assert "skipped 1 unreadable images" in res.stdout

@@ -1,0 +1,117 @@
+"""``Classifier``: a GoogLeNet classifier (or an ensemble) that names what an image shows.
+
+    clf = Classifier.load("runs/cls/final.pth")       # or torchvision's googlenet-*.pth
+    c = clf("photo.jpg", crops=10, topk=5)            # the paper's 1, 10 or 144 crops
+    c.names, c.probs                                  # best first
+
+Probabilities are the softmax averaged over the crops and over the models (the paper's way).
+Class names: the folder names a ``train_cls`` checkpoint learned; for a 1000-class ImageNet
+model, the ILSVRC 2012 class index (torchvision's copy, in the standard wnid order), or the
+Keras-format ``imagenet_class_index.json`` given as ``class_index``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..classify.crops import crops as crop_image
+from ..classify.evaluate import ensemble_probs
+from ..classify.multicrop import LoadedClassifier, load_classifier
+from ..data.images import to_tensor
+from ..engine.distributed import resolve_device
+from ..errors import UserError
+from .inputs import ImageInput, as_rgb
+
+CROP_SCHEMES = (1, 10, 144)
+
+
+def imagenet_class_names(class_index: str | Path | None = None) -> list[str]:
+    """The 1000 ILSVRC 2012 class names in index order: from a Keras-format
+    ``{"0": ["n01440764", "tench"], ...}`` file when given, else torchvision's list."""
+    if class_index is None:
+        from torchvision.models._meta import _IMAGENET_CATEGORIES
+
+        return list(_IMAGENET_CATEGORIES)
+    path = Path(class_index)
+    try:
+        index = json.loads(path.read_text())
+        names = [index[str(i)][1] for i in range(len(index))]
+    except FileNotFoundError:
+        raise UserError(f"{path}: class index not found") from None
+    except (ValueError, KeyError, IndexError, TypeError):
+        raise UserError(f'{path}: not a class index ({{"0": [wnid, name], ...}})') from None
+    return names
+
+
+@dataclass
+class Classification:
+    """The ``topk`` classes of one image, best first: ``names``, ``probs`` ``[k]`` float32,
+    ``indices`` ``[k]`` int64 (0-based class indices)."""
+
+    names: list[str]
+    probs: np.ndarray
+    indices: np.ndarray
+    path: str | None = None
+
+    def __iter__(self):
+        return iter(zip(self.names, self.probs.tolist(), strict=True))
+
+
+class Classifier:
+    """One classifier or an ensemble (same classes and input size); see the module doc."""
+
+    def __init__(self, members: list[LoadedClassifier], class_names: list[str], device: torch.device):
+        first = members[0]
+        for m in members[1:]:
+            if (m.input_size, m.resize, m.classes) != (first.input_size, first.resize, first.classes):
+                raise UserError(f"{m.name}: its classes or input size differ from {first.name}'s")
+        self.members, self.class_names, self.device = members, class_names, device
+
+    @classmethod
+    def load(
+        cls, checkpoints: str | Path | list[str | Path], device: str | torch.device = "auto",
+        class_index: str | Path | None = None,
+    ) -> Classifier:  # fmt: skip
+        """A ``train_cls`` checkpoint or a torchvision-format weights file (or a list: an ensemble)."""
+        paths = [checkpoints] if isinstance(checkpoints, (str, Path)) else list(checkpoints)
+        if not paths:
+            raise UserError("Classifier.load needs at least one checkpoint")
+        dev = resolve_device(device)
+        members = [load_classifier(p, dev) for p in paths]
+        names = members[0].classes
+        if names is None:
+            s = members[0].input_size
+            with torch.inference_mode():
+                n = members[0].model(torch.zeros(1, 3, s, s, device=dev)).shape[1]
+            names = imagenet_class_names(class_index) if n == 1000 else [f"class_{i}" for i in range(n)]
+        return cls(members, list(names), dev)
+
+    @torch.inference_mode()
+    def probabilities(self, image: ImageInput, crops: int = 1) -> torch.Tensor:
+        """``[C]`` float32 class probabilities of one image, averaged over crops and models."""
+        if crops not in CROP_SCHEMES:
+            raise UserError(f"crops must be one of {CROP_SCHEMES}, got {crops}")
+        rgb, _ = as_rgb(image)
+        first = self.members[0]
+        batch = crop_image(to_tensor(rgb).to(self.device), crops, first.input_size, first.resize)
+        return ensemble_probs([m.model for m in self.members], batch, [len(batch)]).mean(0)[0].float().cpu()
+
+    def classify(self, image: ImageInput, crops: int = 1, topk: int = 5) -> Classification:
+        """The ``topk`` most probable classes of one image (see :meth:`probabilities`)."""
+        if topk < 1:
+            raise UserError(f"topk must be at least 1, got {topk}")
+        p = self.probabilities(image, crops)
+        values, idx = p.topk(min(topk, len(p)))
+        path = str(image) if isinstance(image, (str, Path)) else None
+        return Classification([self.class_names[i] for i in idx.tolist()], values.numpy(), idx.numpy(), path)
+
+    def __call__(self, images, crops: int = 1, topk: int = 5) -> Classification | list[Classification]:
+        """:meth:`classify` one image, or each of a list or tuple of images (a list back)."""
+        if isinstance(images, (list, tuple)):
+            return [self.classify(im, crops, topk) for im in images]
+        return self.classify(images, crops, topk)

@@ -1,0 +1,173 @@
+"""``Detector``: a trained detector (or an ensemble) as one object that turns images into
+detections, like torchvision's models or detectron2's ``DefaultPredictor``.
+
+    det = Detector.load("runs/det/final.pth")          # or a list of checkpoints: an ensemble
+    r = det("photo.jpg")                                # or an array, PIL image, tensor; or a list
+    r.boxes, r.scores, r.labels, r.names                # xyxy float32 in the image's pixels
+    ev, split = det.evaluate(load_dataset("data/voc", "test"), metric="voc")
+
+Proposals for an image come, in order, from the ``proposals`` argument of the call, from the
+cache given to :meth:`Detector.load` (looked up by the file's stem, as ``tools/proposals.py``
+writes a dataset's), or are computed on the fly with the first checkpoint's method (selective
+search, its MultiBox network, or both merged).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..data.images import to_tensor
+from ..data.records import DetectionDataset
+from ..engine.distributed import DistContext, resolve_device
+from ..errors import UserError
+from ..eval import EvalResult, evaluate_detections
+from ..eval.results import arrays_to_results
+from ..proposals.cache import ProposalCache
+from ..rcnn.data import clean_proposals
+from ..rcnn.predict import Ensemble, LoadedDetector, detect_dataset, label_map, load_detector
+from ..rcnn.proposals import OnTheFly, ensure_proposals
+from .inputs import ImageInput, as_rgb
+from .result import Result
+
+RUNTIMES = ("torch",)
+
+
+@dataclass
+class SplitDetections:
+    """A whole split's detections: COCO results entries (the dataset's image and category
+    ids, boxes ``[x, y, w, h]`` in its frame) and the images skipped, ``[(file, why)]``."""
+
+    results: list[dict]
+    failed: list[tuple[str, str]]
+
+
+class Detector:
+    """One trained detector, or several averaged as an ensemble; see the module doc.
+
+    Args:
+        members: loaded checkpoints (:func:`~detector.rcnn.predict.load_detector`), same classes.
+        test: score threshold, NMS, detections and proposals per image (default: the first's).
+        proposals: a proposal cache folder to read images' proposals from, when they are in it.
+    """
+
+    def __init__(
+        self, members: list[LoadedDetector], test=None, proposals: str | Path | None = None, runtime: str = "torch"
+    ):
+        if runtime not in RUNTIMES:
+            raise UserError(f"runtime {runtime!r} is not available; choose one of {list(RUNTIMES)}")
+        self.ensemble = Ensemble(members, test)
+        self.members = members
+        self.runtime = runtime
+        self.cache = ProposalCache(proposals) if proposals else None
+        self._on_the_fly: OnTheFly | None = None
+
+    @classmethod
+    def load(
+        cls, checkpoints: str | Path | list[str | Path], device: str | torch.device = "auto",
+        multibox: str | Path | None = None, score_thresh: float | None = None, max_dets: int | None = None,
+        runtime: str = "torch", proposals: str | Path | None = None,
+    ) -> Detector:  # fmt: skip
+        """Load ``train_det`` checkpoint(s) onto ``device`` ("auto", "cpu", "cuda").
+
+        ``multibox`` replaces the MultiBox checkpoint the detector trained with (for on-the-fly
+        proposals); ``score_thresh`` (default: the checkpoint's, 0.01, meant for evaluation) and
+        ``max_dets`` override its test settings; ``proposals`` is a cache folder to read from.
+        """
+        paths = [checkpoints] if isinstance(checkpoints, (str, Path)) else list(checkpoints)
+        if not paths:
+            raise UserError("Detector.load needs at least one checkpoint")
+        if score_thresh is not None and not 0.0 <= score_thresh <= 1.0:
+            raise UserError(f"score_thresh must be a probability in [0, 1], got {score_thresh}")
+        if max_dets is not None and max_dets < 1:
+            raise UserError(f"max_dets must be at least 1, got {max_dets}")
+        dev = resolve_device(device)
+        members = [load_detector(p, dev, multibox=str(multibox) if multibox else None) for p in paths]
+        test = dataclasses.replace(members[0].cfg.test)
+        if score_thresh is not None:
+            test.score_thresh = score_thresh
+        if max_dets is not None:
+            test.max_dets = max_dets
+        return cls(members, test, proposals, runtime)
+
+    @property
+    def class_names(self) -> list[str]:
+        """The K class names (the dataset's names, e.g. COCO category names or ILSVRC synsets)."""
+        return self.ensemble.class_names
+
+    @property
+    def display_names(self) -> list[str]:
+        """The K names shown on drawings (human-readable where the dataset has them)."""
+        return self.ensemble.display_names
+
+    @property
+    def device(self) -> torch.device:
+        return self.ensemble.device
+
+    @property
+    def test(self):
+        """The :class:`~detector.rcnn.postprocess.PostprocessConfig` in force."""
+        return self.ensemble.test
+
+    def proposals_for(self, image: np.ndarray, path: str | None = None) -> np.ndarray:
+        """``[N, 4]`` float32 xyxy proposals of ``[H, W, 3]`` uint8 RGB ``image`` in its pixels:
+        from the cache by the file's stem when it holds them, else computed now."""
+        if self.cache is not None and path is not None and self.cache.has(Path(path).stem, path):
+            return self.cache.get(Path(path).stem, path)[0]
+        if self._on_the_fly is None:
+            self._on_the_fly = OnTheFly(self.members[0].cfg.proposals, self.device)
+        return self._on_the_fly(image)
+
+    def detect(self, image: ImageInput, proposals: np.ndarray | torch.Tensor | None = None) -> Result:
+        """Detections of one image; ``proposals`` (``[N, 4]`` xyxy in its pixels) skip the search.
+        An image without usable proposals (a 1x1 image, say) gives an empty :class:`Result`."""
+        rgb, path = as_rgb(image)
+        h, w = rgb.shape[:2]
+        raw = self.proposals_for(rgb, path) if proposals is None else np.asarray(proposals, np.float32)
+        boxes = torch.from_numpy(clean_proposals(raw, w, h, self.test.max_proposals))
+        dets = self.ensemble.detect(to_tensor(rgb), boxes)
+        return Result(dets.boxes.numpy().astype(np.float32), dets.scores.numpy().astype(np.float32),
+                      dets.labels.numpy().astype(np.int64), self.display_names, rgb, path, len(boxes))  # fmt: skip
+
+    def __call__(self, images, proposals=None) -> Result | list[Result]:
+        """:meth:`detect` on one image, or on each of a list or tuple of images (a list back)."""
+        if isinstance(images, (list, tuple)):
+            if proposals is not None and len(proposals) != len(images):
+                raise UserError(f"{len(images)} images but {len(proposals)} proposal sets")
+            return [self.detect(im, None if proposals is None else proposals[k]) for k, im in enumerate(images)]
+        return self.detect(images, proposals)
+
+    def detect_split(
+        self, dataset: DetectionDataset, proposals: str | Path | None = None, ctx: DistContext | None = None,
+        workers: int = 0, progress: bool = True,
+    ) -> SplitDetections:  # fmt: skip
+        """Every image of ``dataset``, shared out over ``torchrun`` ranks when ``ctx`` says so.
+
+        Proposals come from the cache at ``proposals`` (default: the one given to :meth:`load`),
+        computed into it first where missing with the first checkpoint's method. The model's
+        classes are matched to the dataset's by name (a model class the dataset lacks is a
+        one-line error). Unreadable images are skipped and listed in ``failed``.
+        """
+        root = proposals or (self.cache.root if self.cache else None)
+        if root is None:
+            raise UserError("detect_split needs a proposal cache folder (proposals=...) to read or fill")
+        ctx = ctx or DistContext(0, 1, 0, self.device)
+        to_dataset = label_map(self.class_names, dataset, self.members[0].path)
+        cache = ensure_proposals(dataset, root, self.members[0].cfg.proposals, ctx)
+        arrays, bad = detect_dataset(self.ensemble.detect, dataset, cache.boxes_for, self.test.max_proposals, ctx, workers,
+                                     progress)  # fmt: skip
+        arrays.labels = to_dataset[arrays.labels]
+        failed = [(str(dataset.records[i].file), why) for i, why in bad]
+        return SplitDetections(arrays_to_results(dataset, arrays), failed)
+
+    def evaluate(
+        self, dataset: DetectionDataset, metric: str = "voc", proposals: str | Path | None = None,
+        ctx: DistContext | None = None, workers: int = 0, progress: bool = True,
+    ) -> tuple[EvalResult, SplitDetections]:  # fmt: skip
+        """:meth:`detect_split` then the ``metric`` ("voc", "voc07", "ilsvrc", "coco") on it."""
+        split = self.detect_split(dataset, proposals, ctx, workers, progress)
+        return evaluate_detections(dataset, split.results, metric), split
