@@ -4,9 +4,16 @@ A trainer describes its problem as a :class:`Task` (model, datasets, loss, evalu
 :func:`fit`, which brings: one process or many (``torchrun``, DDP), CPU or CUDA with mixed
 precision, ``channels_last``, a deterministic resumable sampler, an EMA of the weights, the
 learning-rate schedule, a progress bar, JSON-lines metrics and a plot, atomic checkpoints
-(``last.pth``: everything needed to resume, each epoch, every ``checkpoint_every`` steps and on
-SIGINT/SIGTERM; ``final.pth``: the EMA weights under ``"model"``), a one-line stop on a
-non-finite loss, and a count of unreadable inputs the datasets skipped.
+(``last.pth``: everything needed to resume, every ``checkpoint_every`` steps, on SIGINT/SIGTERM,
+and twice an epoch: when its training ends, and when its validation ends; ``final.pth``: the EMA
+weights under ``"model"``), a one-line stop on a non-finite loss, and a count of unreadable
+inputs the datasets skipped.
+
+Resuming (``state`` from :func:`resume_state`) finishes exactly what the interrupted run would
+have done, wherever it stopped: the rest of an epoch (its loss average and throughput counting
+the steps before the stop), an epoch's validation that had not finished (``pending_eval``), the
+metrics (records past the checkpoint are dropped and written again), the plot, ``final.pth``
+and the returned last validation, also when the run had already finished.
 
 The config object passed in is a :class:`RunConfig` (the trainers' configs derive from it) with
 ``optim`` (:class:`~.optim.OptimConfig`) and ``data.workers``.
@@ -155,6 +162,10 @@ def fit(task: Task, cfg, out_dir: Path, ctx: dist_.DistContext, state: dict | No
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(o.schedule, s, steps_per_epoch, o.epochs))
     scaler = torch.amp.GradScaler("cuda", enabled=cuda and cfg.amp)
     epoch = step = batch_in_epoch = 0
+    result: dict = {}  # the last validation
+    pending = False  # epoch `epoch` is trained but its validation has not run yet
+    stats: dict = {}  # the finished epoch's numbers for its line: loss, img/s, seconds, skipped
+    progress: dict = {}  # the running epoch's sums, so that a resumed epoch reports the whole epoch
     if state is not None:
         model.load_state_dict(state["model"])
         ema.load_state_dict(state["ema"])
@@ -163,9 +174,16 @@ def fit(task: Task, cfg, out_dir: Path, ctx: dist_.DistContext, state: dict | No
         scaler.load_state_dict(state["scaler"])
         epoch, step, batch_in_epoch = state["epoch"], state["step"], state["batch_in_epoch"]
         torch.set_rng_state(state["rng"])
-        log.truncate_after(step)
+        result, pending, stats = (
+            dict(state.get("val") or {}),
+            bool(state.get("pending_eval")),
+            state.get("epoch_stats", {}),
+        )
+        progress = state.get("epoch_progress", {}) if batch_in_epoch else {}
+        log.truncate_after(step, drop_val_at_step=pending)
         if ctx.is_main:
-            print(f"resumed from {last} at epoch {epoch + 1}, step {step}")
+            print(f"resumed from {last} at epoch {min(epoch + 1, o.epochs)}, step {step}"
+                  + (f"; validating epoch {epoch} first" if pending else ""))  # fmt: skip
     if ctx.distributed and cuda and cfg.sync_bn:
         model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
     net = DistributedDataParallel(model, device_ids=[ctx.device] if cuda else None) if ctx.distributed else model
@@ -177,15 +195,39 @@ def fit(task: Task, cfg, out_dir: Path, ctx: dist_.DistContext, state: dict | No
             save_checkpoint(
                 last, model.state_dict(), cfg, ema=ema.state_dict(), optimizer=opt.state_dict(), scheduler=sched.state_dict(),
                 scaler=scaler.state_dict(), epoch=epoch, step=step, batch_in_epoch=batch_in_epoch,
-                rng=torch.get_rng_state(), **task.extra,
+                rng=torch.get_rng_state(), val=result, pending_eval=pending, epoch_stats=stats,
+                epoch_progress=progress if batch_in_epoch else {}, **task.extra,
             )  # fmt: skip
 
     val_sampler = ShardedSampler(len(task.val_ds), ctx.rank, ctx.world_size, shuffle=False)
     val_loader = make_loader(
         task.val_ds, per_rank, val_sampler, cfg.data.workers, cfg.seed, cuda, False, task.val_collate or task.collate
     )
-    result: dict = {}
+
+    def validate() -> None:
+        """Validate the epoch just trained, log and print it, then checkpoint: the step that an
+        interrupted run left ``pending`` and its resumption runs first."""
+        nonlocal result, pending
+        result = task.evaluate(ema.module, val_loader)
+        log.write(
+            "val", step=step, epoch=epoch, skipped_train=stats["skipped"], **{k: result[k] for k in task.val_keys}
+        )
+        if ctx.is_main:
+            print(
+                f"epoch {epoch}/{o.epochs}: loss {stats['loss']:.3f}, {task.describe(result)}, "
+                f"{stats['img_per_s']:.0f} img/s, {stats['seconds']:.0f} s"
+                + (
+                    f"; skipped {stats['skipped']} unreadable images (e.g. {stats['example']})"
+                    if stats["skipped"]
+                    else ""
+                )
+            )
+        pending = False
+        checkpoint()
+
     with _StopFlag() as stop:
+        if pending:  # interrupted between an epoch's last step and the end of its validation
+            validate()
         while epoch < o.epochs:
             sampler.set_epoch(epoch, batch_in_epoch, per_rank)
             task.train_ds.set_epoch(epoch)
@@ -194,7 +236,12 @@ def fit(task: Task, cfg, out_dir: Path, ctx: dist_.DistContext, state: dict | No
             )
             bar = tqdm(loader, total=steps_per_epoch - batch_in_epoch, desc=f"epoch {epoch + 1}/{o.epochs}",
                        disable=not ctx.is_main, leave=False, dynamic_ncols=True)  # fmt: skip
-            t0, seen, skipped, loss_sum, loss_n, ep_sum, ep_n = time.perf_counter(), 0, [], 0.0, 0, 0.0, 0
+            p = progress or {}
+            t0 = time.perf_counter() - p.get("seconds", 0.0)
+            seen, loss_sum, loss_n, ep_sum, ep_n = (
+                p.get(k, 0) for k in ("seen", "loss_sum", "loss_n", "ep_sum", "ep_n")
+            )
+            skipped = []
             net.train()
             for batch in bar:
                 skipped += getattr(batch, "skipped", [])
@@ -214,6 +261,8 @@ def fit(task: Task, cfg, out_dir: Path, ctx: dist_.DistContext, state: dict | No
                               loss=loss_sum / loss_n, img_per_s=ips)  # fmt: skip
                     bar.set_postfix(loss=f"{loss_sum / loss_n:.3f}", ips=f"{ips:.0f}")
                     loss_sum, loss_n = 0.0, 0
+                progress = {"seen": seen, "loss_sum": loss_sum, "loss_n": loss_n, "ep_sum": ep_sum, "ep_n": ep_n,
+                            "seconds": time.perf_counter() - t0}  # fmt: skip
                 if cfg.checkpoint_every and step % cfg.checkpoint_every == 0:
                     checkpoint()
                 if flags[1] > 0:
@@ -223,27 +272,18 @@ def fit(task: Task, cfg, out_dir: Path, ctx: dist_.DistContext, state: dict | No
                     )
             bar.close()
             n_skipped = int(dist_.all_reduce_sum(torch.tensor([float(len(skipped))], device=ctx.device), ctx).item())
-            epoch, batch_in_epoch = epoch + 1, 0
             secs = time.perf_counter() - t0
-            if epoch % cfg.eval_every == 0 or epoch == o.epochs:
-                result = task.evaluate(ema.module, val_loader)
-                log.write(
-                    "val", step=step, epoch=epoch, skipped_train=n_skipped, **{k: result[k] for k in task.val_keys}
-                )
-                if ctx.is_main:
-                    print(
-                        f"epoch {epoch}/{o.epochs}: loss {ep_sum / max(ep_n, 1):.3f}, {task.describe(result)}, "
-                        f"{seen / secs:.0f} img/s, {secs:.0f} s"
-                        + (
-                            f"; skipped {n_skipped} unreadable images (e.g. {skipped[0]})"
-                            if n_skipped and skipped
-                            else ""
-                        )
-                    )
-            checkpoint()
+            epoch, batch_in_epoch, progress = epoch + 1, 0, {}
+            stats = {"loss": ep_sum / max(ep_n, 1), "img_per_s": seen / max(secs, 1e-9), "seconds": secs,
+                     "skipped": n_skipped, "example": skipped[0] if skipped else "another process's image"}  # fmt: skip
+            pending = epoch % cfg.eval_every == 0 or epoch == o.epochs
+            checkpoint()  # the epoch's training is safe before its validation starts
+            if pending:
+                validate()
             if ctx.is_main:
                 plot_metrics(log.path, out_dir / "curves.png", task.val_keys)
     if ctx.is_main:
+        plot_metrics(log.path, out_dir / "curves.png", task.val_keys)
         save_checkpoint(out_dir / "final.pth", ema.module.state_dict(), cfg, val=result, step=step, **task.extra)
     dist_.barrier(ctx)
     return {**result, "step": step}

@@ -22,11 +22,18 @@ class MetricsLog:
         with self.path.open("a") as f:
             f.write(json.dumps({"kind": kind, **values}) + "\n")
 
-    def truncate_after(self, step: int) -> None:
-        """Drop records past ``step`` (a resumed run repeats them)."""
+    def truncate_after(self, step: int, drop_val_at_step: bool = False) -> None:
+        """Drop records past ``step`` (a resumed run repeats them), and with ``drop_val_at_step``
+        the validation record at ``step`` too (a resumed run that validates again writes it)."""
         if not self.enabled or not self.path.is_file():
             return
-        keep = [line for line in self.path.read_text().splitlines() if line and json.loads(line).get("step", 0) <= step]
+
+        def kept(r: dict) -> bool:
+            return r.get("step", 0) < step or (
+                r.get("step", 0) == step and not (drop_val_at_step and r["kind"] == "val")
+            )
+
+        keep = [line for line in self.path.read_text().splitlines() if line and kept(json.loads(line))]
         self.path.write_text("".join(line + "\n" for line in keep))
 
 

@@ -108,7 +108,8 @@ class RegionDetector(nn.Module):
 
     def heads(self, feats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """``[R, 1024]`` -> ``(logits [R, K+1], deltas [R, K+1, 4] or None)``."""
-        deltas = None if self.bbox_pred is None else self.bbox_pred(feats).view(len(feats), -1, 4)
+        k1 = self.num_classes + 1  # an explicit shape: 0 regions give [0, K+1, 4], not an error
+        deltas = None if self.bbox_pred is None else self.bbox_pred(feats).view(len(feats), k1, 4)
         return self.cls_score(feats), deltas
 
     def forward(self, images: torch.Tensor, rois: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -145,6 +146,9 @@ class RegionDetector(nn.Module):
         Returns:
             ``(probabilities [N, K+1], deltas [N, K+1, 4] or None)``, float32.
         """
+        if not len(boxes):  # an image without proposals: nothing to score, no network run
+            k1 = self.num_classes + 1
+            return image.new_zeros(0, k1), (None if self.bbox_pred is None else image.new_zeros(0, k1, 4))
         chunks = [torch.cat([c.new_zeros(len(c), 1), c], 1) for c in boxes.split(max(1, self.cfg.region_chunk))]
         probs, deltas = [], []
         with torch.autocast("cuda", enabled=image.is_cuda):  # float16 convolutions on a GPU
