@@ -7,3 +7,11 @@ import torch
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """Print what tests asked to show in the log (e.g. the wheel check, so that CI shows it)."""
+    from tests.helpers import summary_lines
+
+    for line in summary_lines(config):
+        terminalreporter.write_line(line)

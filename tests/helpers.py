@@ -114,3 +114,10 @@ def tiny_detector_checkpoint(path, mode: str = "rcnn", classes=("square", "disk"
     torch.manual_seed(seed)
     model = build_detector(cfg, len(classes))
     return save_checkpoint(path, model.state_dict(), cfg, class_names=list(classes), display_names=list(classes))
+
+
+def summary_lines(config) -> list[str]:
+    """Lines a test adds to the end of pytest's report (printed by ``tests/conftest.py``)."""
+    if not hasattr(config, "_summary_lines"):
+        config._summary_lines = []
+    return config._summary_lines
