@@ -108,7 +108,8 @@ def evaluate_detections(
 ) -> EvalResult:
     """Score COCO-format ``results`` (see :mod:`.results`) on ``dataset`` with ``metric``.
 
-    Classes without ground truth get AP ``None`` in the report and are left out of the mean.
+    Classes without ground truth get AP ``None`` in the report and are left out of the mean;
+    with no ground truth at all, mAP is NaN (for every metric, COCO's -1 included).
     """
     if metric not in METRICS:
         raise ValueError(f"unknown metric {metric!r}; expected one of {METRICS}")
@@ -130,6 +131,8 @@ def evaluate_detections(
     det_counts = Counter(dets.labels.tolist())
     valid = [ap for ap in aps.values() if not math.isnan(ap)]
     mean_ap = extra["stats"]["AP"] if metric == "coco" else (float(np.mean(valid)) if valid else float("nan"))
+    if mean_ap < 0:  # pycocotools' -1: no ground truth at all
+        mean_ap = float("nan")
     report = {
         "metric": metric,
         "mAP": mean_ap,

@@ -28,19 +28,27 @@ from ..proposals.cache import ProposalCache
 from .model import HeadConfig
 from .sampling import Regions, SamplingConfig, sample_regions
 
+MIN_TRUNK_SIDE = 32  # the smallest input side the paper network's pools accept (the bn one: 15)
+
 
 def prepare_image(image: torch.Tensor, cfg: HeadConfig) -> tuple[torch.Tensor, float]:
     """``[3, H, W]`` normalized image -> ``(image in the head's frame, scale)``: ``fast`` resizes
     so the shorter side is ``image_size`` (the longer at most ``max_image_size``); boxes scale by
-    the same factor. ``rcnn`` warps from the original pixels (scale 1)."""
+    the same factor. A side still under ``MIN_TRUNK_SIDE`` (a very elongated image) is padded
+    with zeros (the mean pixel) at the bottom or right, which moves no box. ``rcnn`` warps from
+    the original pixels (scale 1)."""
     if cfg.mode != "fast":
         return image, 1.0
     h, w = image.shape[-2:]
     scale = min(cfg.image_size / min(h, w), cfg.max_image_size / max(h, w))
     size = (max(1, round(h * scale)), max(1, round(w * scale)))
     if size == (h, w):
-        return image, 1.0
-    out = F.interpolate(image[None], size=size, mode="bilinear", antialias=True, align_corners=False)[0]
+        out, scale = image, 1.0
+    else:
+        out = F.interpolate(image[None], size=size, mode="bilinear", antialias=True, align_corners=False)[0]
+    short = (max(0, MIN_TRUNK_SIDE - out.shape[-1]), max(0, MIN_TRUNK_SIDE - out.shape[-2]))
+    if any(short):
+        out = F.pad(out, (0, short[0], 0, short[1]))
     return out, scale
 
 

@@ -16,11 +16,12 @@ from torchvision.ops import roi_align
 
 
 def context_boxes(boxes: torch.Tensor, size: int, context: float) -> torch.Tensor:
-    """``[N, 4]`` xyxy boxes -> ``[N, 4]`` boxes dilated for ``context`` pixels at ``size``."""
+    """``[N, 4]`` xyxy boxes -> ``[N, 4]`` boxes dilated for ``context`` pixels at ``size``. A box
+    given with its corners swapped (``x2 < x1``) is taken as the box they span."""
     if not 0 <= 2 * context < size:
         raise ValueError(f"context {context} must be in [0, size/2) for size {size}")
     c = (boxes[:, :2] + boxes[:, 2:]) / 2
-    half = (boxes[:, 2:] - boxes[:, :2]) / 2 * (size / (size - 2 * context))
+    half = (boxes[:, 2:] - boxes[:, :2]).abs() / 2 * (size / (size - 2 * context))
     return torch.cat([c - half, c + half], 1)
 
 
