@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from detector.cli import run_tool
@@ -39,7 +40,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.plots:
         Path(args.plots).mkdir(parents=True, exist_ok=True)
         plot_recall_curve(res, str(Path(args.plots) / "recall_vs_number.png"), f"{dataset.name}: {meta.get('method')}")
-    return 0
+    for file in res["missing"]:
+        print(f"error: {file}: no proposals in {args.proposals} (unreadable when they were computed?), left out",
+              file=sys.stderr)  # fmt: skip
+    return 1 if res["missing"] else 0
 
 
 if __name__ == "__main__":

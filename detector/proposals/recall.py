@@ -19,8 +19,11 @@ COUNTS = (1, 2, 5, 10, 20, 50, 100, 200, 300, 500, 1000, 2000, 5000)
 
 
 def proposal_recall(dataset: DetectionDataset, cache: ProposalCache, counts: tuple[int, ...] = COUNTS) -> dict:
-    best_all, best_at_n, labels, n_props = [], [], [], []
+    best_all, best_at_n, labels, n_props, missing = [], [], [], [], []
     for r in dataset.records:
+        if not cache.has(r.image_id, r.file):  # e.g. unreadable: named in "missing", not counted
+            missing.append(str(r.file))
+            continue
         boxes = cache.boxes_for(r)
         n_props.append(len(boxes))
         keep = ~(r.difficult | r.iscrowd)
@@ -47,7 +50,8 @@ def proposal_recall(dataset: DetectionDataset, cache: ProposalCache, counts: tup
         "mabo": float(np.mean(list(per_class.values()))) if per_class else 0.0,
         "mean_count": float(np.mean(n_props)) if n_props else 0.0,
         "num_gt": int(len(best)),
-        "num_images": len(dataset.records),
+        "num_images": len(dataset.records) - len(missing),
+        "missing": missing,
         "abo_per_class": per_class,
         "curve": {
             "counts": list(counts),

@@ -22,7 +22,7 @@ def test_round_trip_with_config(tmp_path):
 
 
 def test_errors(tmp_path):
-    with pytest.raises(WeightsError, match="checkpoint not found"):
+    with pytest.raises(WeightsError, match="checkpoint of this project not found"):
         load_checkpoint(tmp_path / "none.pth")
     foreign = tmp_path / "sd.pth"
     torch.save({"w": torch.zeros(1)}, foreign)
