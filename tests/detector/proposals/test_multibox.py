@@ -1,5 +1,7 @@
 """MultiBox: k-means priors, bipartite matching, the loss, decoding, the merge, end to end."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -90,20 +92,20 @@ def test_train_then_extract(tmp_path):
     )
     make_demo_data(data, cfg, progress=False)
     out = tmp_path / "mb"
-    opts = ["num_priors=8", "data.input_size=32", "optim.batch_size=8", "optim.epochs=2", "device=cpu", "log_every=1"]
-    res = run_tool(
-        "train_multibox.py",
-        "--config",
-        str(ROOT / "configs" / "demo_multibox.yaml"),
-        "--data",
-        str(data / "det"),
-        "--out",
-        str(out),
-        "--opts",
-        *opts,
-    )
+    opts = ["num_priors=8", "data.input_size=32", "optim.batch_size=8", "optim.epochs=12", "optim.lr=0.003",
+            "optim.ema_decay=0.8", "data.hflip=0", "data.photometric=0", "data.workers=0", "device=cpu", "log_every=1"]  # fmt: skip
+    # validated on its training images: what it learns to fit is measured, not what 16 images generalize to
+    res = run_tool("train_multibox.py", "--config", str(ROOT / "configs" / "demo_multibox.yaml"), "--data",
+                   str(data / "det"), "--train-split", "train", "--val-split", "train", "--out", str(out), "--opts", *opts)  # fmt: skip
     assert res.returncode == 0, res.stderr
     assert "val (EMA) recall@0.5" in res.stdout and (out / "final.pth").is_file() and (out / "curves.png").is_file()
+    # it learns: the objective falls to under 40% of where it started (3.4 -> 0.6 measured), and the
+    # recall of the EMA weights on the images it trains on rises (0.03 -> 0.11)
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    losses = [r["loss"] for r in rows if r["kind"] == "train"]
+    recalls = [r["recall50"] for r in rows if r["kind"] == "val"]
+    assert len(losses) == 24 and np.mean(losses[-4:]) < 0.4 * np.mean(losses[:4]), losses
+    assert recalls[-1] > recalls[0], recalls
     ck = torch.load(out / "final.pth", weights_only=True)
     assert ck["priors"].shape == (8, 4) and torch.equal(ck["model"]["priors"], ck["priors"])
     for method in ("multibox", "combined"):
