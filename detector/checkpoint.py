@@ -13,10 +13,15 @@ from typing import Any
 
 import torch
 
-from backbones.weights import CHECKPOINT_MODEL_KEY, safe_load
+from backbones.weights import CHECKPOINT_MODEL_KEY, WeightsError, safe_load
 
 from .config import config_to_dict
 from .errors import UserError
+
+
+class CheckpointError(UserError, WeightsError):
+    """A missing or unreadable checkpoint: a :class:`UserError` for this package's callers and a
+    :class:`~backbones.weights.WeightsError` for the backbone's."""
 
 
 def save_checkpoint(path: str | Path, model_state: dict[str, torch.Tensor], config: Any, **extra: Any) -> Path:
@@ -40,7 +45,10 @@ def load_checkpoint(
     MultiBox's (``needs=("priors",)``) or a detector's (``needs=("class_names",)``). A missing or
     foreign file, or one without ``model``, ``config`` and the ``needs`` entries, is a one-line
     error saying ``what`` was expected (and ``hint``, what to do)."""
-    obj = safe_load(path, what)
+    try:
+        obj = safe_load(path, what)
+    except WeightsError as e:
+        raise CheckpointError(str(e)) from None
     wanted = (CHECKPOINT_MODEL_KEY, "config", *needs)
     missing = [k for k in wanted if not isinstance(obj, dict) or k not in obj]
     if missing:

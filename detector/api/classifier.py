@@ -19,6 +19,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from backbones.weights import WeightsError
+
+from ..checkpoint import CheckpointError
 from ..classify.crops import crops as crop_image
 from ..classify.evaluate import ensemble_probs
 from ..classify.multicrop import LoadedClassifier, load_classifier
@@ -82,7 +85,10 @@ class Classifier:
         if not paths:
             raise UserError("Classifier.load needs at least one checkpoint")
         dev = resolve_device(device)
-        members = [load_classifier(p, dev) for p in paths]
+        try:
+            members = [load_classifier(p, dev) for p in paths]
+        except WeightsError as e:  # one exception type for API users: UserError
+            raise CheckpointError(str(e)) from None
         names = members[0].classes
         if names is None:
             s = members[0].input_size
