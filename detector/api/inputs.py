@@ -32,7 +32,8 @@ def _from_array(a: np.ndarray, name: str) -> np.ndarray:
         a = np.clip(np.nan_to_num(a) * 255.0 + 0.5, 0, 255).astype(np.uint8)
     if a.shape[2] == 1:
         a = np.repeat(a, 3, axis=2)
-    return np.ascontiguousarray(a[:, :, :3])
+    a = np.ascontiguousarray(a[:, :, :3])
+    return a if a.flags.writeable else a.copy()
 
 
 def as_rgb(image: Any, name: str | None = None) -> tuple[np.ndarray, str | None]:
@@ -42,7 +43,7 @@ def as_rgb(image: Any, name: str | None = None) -> tuple[np.ndarray, str | None]
         path = str(image)
         rgb = read_image(image)
     elif isinstance(image, Image.Image):
-        rgb = np.asarray(image.convert("RGB"))
+        rgb = np.array(image.convert("RGB"))  # a writable copy (PIL's buffer is read-only)
     elif isinstance(image, torch.Tensor):
         t = image.detach().cpu()
         if t.dim() != 3 or t.shape[0] not in (1, 3):
