@@ -8,9 +8,9 @@ from dataclasses import dataclass
 import albumentations as A
 import numpy as np
 import torch
-from torch.utils.data import Dataset
 
 from ..data.augment import flip_and_jitter
+from ..data.dataset import RecordDataset
 from ..data.images import read_rgb, to_tensor
 from ..data.records import ImageRecord
 from ..engine.sampler import sample_seed
@@ -37,11 +37,12 @@ def collate_boxes(items: list) -> BoxBatch:
     return BoxBatch(images, [t for _, t in good], skipped)
 
 
-class BoxImageDataset(Dataset):
+class BoxImageDataset(RecordDataset):
     """Items ``(image [3, S, S] or None if unreadable, boxes [G, 4] normalized, path)``."""
 
     def __init__(self, records: list[ImageRecord], cfg: MultiBoxDataConfig, train: bool, seed: int = 0):
-        self.records, self.train, self.seed, self.epoch = records, train, seed, 0
+        super().__init__(records)
+        self.train, self.seed = train, seed
         ops = [A.Resize(cfg.input_size, cfg.input_size)]
         if train:
             ops += flip_and_jitter(cfg.hflip, cfg.photometric)
@@ -51,12 +52,6 @@ class BoxImageDataset(Dataset):
                 format="albumentations", label_fields=["ids"], clip=True, min_area=0.0, min_visibility=0.0
             ),
         )
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __len__(self) -> int:
-        return len(self.records)
 
     def __getitem__(self, i: int):
         r = self.records[i]

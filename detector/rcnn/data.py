@@ -17,9 +17,9 @@ import albumentations as A
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch.utils.data import Dataset
 
 from ..data.augment import flip_and_jitter
+from ..data.dataset import RecordDataset
 from ..data.images import read_image, read_rgb, to_tensor
 from ..data.records import ImageRecord
 from ..engine.sampler import sample_seed
@@ -59,7 +59,7 @@ def clean_proposals(boxes: np.ndarray, width: int, height: int, limit: int | Non
     return b[(b[:, 2] - b[:, 0] >= 1) & (b[:, 3] - b[:, 1] >= 1)]
 
 
-class RegionTrainDataset(Dataset):
+class RegionTrainDataset(RecordDataset):
     """Items ``(image [3, H, W], Regions in that frame, path)``, or ``(None, None, path)`` for an
     unreadable image."""
 
@@ -67,18 +67,13 @@ class RegionTrainDataset(Dataset):
         self, records: list[ImageRecord], cache: ProposalCache, head: HeadConfig, sampling: SamplingConfig,
         regions_per_image: int, hflip: float, photometric: float, max_proposals: int, seed: int = 0,
     ):  # fmt: skip
-        self.records, self.cache, self.head, self.sampling = records, cache, head, sampling
-        self.num, self.max_proposals, self.seed, self.epoch = regions_per_image, max_proposals, seed, 0
+        super().__init__(records)
+        self.cache, self.head, self.sampling = cache, head, sampling
+        self.num, self.max_proposals, self.seed = regions_per_image, max_proposals, seed
         self.transform = A.Compose(
             flip_and_jitter(hflip, photometric),
             bbox_params=A.BboxParams(format="pascal_voc", label_fields=["ids"], clip=True, min_area=0.0),
         )
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __len__(self) -> int:
-        return len(self.records)
 
     def __getitem__(self, i: int):
         r = self.records[i]
@@ -149,20 +144,15 @@ def collate_regions(items: list) -> RegionBatch:
     )
 
 
-class ProposalImageDataset(Dataset):
+class ProposalImageDataset(RecordDataset):
     """Test items ``(index, image [3, H, W] normalized at its original size, proposals [N, 4]
     xyxy original pixels, None)``, or ``(index, None, None, why)`` for an image that cannot be
     read or has no proposals; ``proposals`` maps a record to its raw boxes (raising a
     :class:`~detector.errors.UserError` when it has none)."""
 
     def __init__(self, records: list[ImageRecord], proposals, max_proposals: int):
-        self.records, self.proposals, self.max_proposals = records, proposals, max_proposals
-
-    def set_epoch(self, epoch: int) -> None:
-        pass
-
-    def __len__(self) -> int:
-        return len(self.records)
+        super().__init__(records)
+        self.proposals, self.max_proposals = proposals, max_proposals
 
     def __getitem__(self, i: int):
         r = self.records[i]
