@@ -19,7 +19,9 @@ def test_cv2_has_ximgproc_and_selective_search_runs():
     img = np.zeros((64, 64, 3), np.uint8)
     img[10:30, 10:40] = (255, 0, 0)
     img[35:60, 20:50] = (0, 255, 0)
-    boxes = selective_search(img, SelectiveSearchConfig(mode="single", resize_width=None))  # OpenCV, seeded as a fresh process
+    boxes = selective_search(
+        img, SelectiveSearchConfig(mode="single", resize_width=None)
+    )  # OpenCV, seeded as a fresh process
     assert boxes.ndim == 2 and boxes.shape[1] == 4 and len(boxes) > 0
 
 

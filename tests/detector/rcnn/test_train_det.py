@@ -109,3 +109,45 @@ def test_unreadable_training_image_is_skipped_and_counted(trivial_voc, tmp_path)
     assert res.returncode == 0, res.stderr[-2000:]
     assert "proposals: skipped " in res.stdout and "train_003.jpg: cannot be read as an image" in res.stdout
     assert "skipped 1 unreadable images" in res.stdout
+
+
+class Killed(Exception):
+    pass
+
+
+def test_killed_during_the_final_validation_resumes_to_the_same_end(trivial_voc, tmp_path, monkeypatch):
+    """The reported failure: stopped during the last validation, ``--resume`` skipped it, wrote
+    final.pth and died with KeyError 'mAP'. Now it validates, logs, plots and prints the same
+    summary line as a run that was never stopped."""
+    from detector.rcnn import train as det_train
+
+    opts = ("optim.epochs=2", "--proposals", str(tmp_path / "props"))
+    ref = train(trivial_voc, tmp_path / "ref", *opts)
+    assert ref.returncode == 0, ref.stderr[-2000:]
+    real, calls = det_train.run_detection, []
+
+    def dies_in_the_second_validation(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise Killed  # stands for the process being killed: nothing after this point runs
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(det_train, "run_detection", dies_in_the_second_validation)
+    with pytest.raises(Killed):
+        train(trivial_voc, tmp_path / "run", *opts)
+    assert load_checkpoint(tmp_path / "run" / "last.pth")["pending_eval"] is True
+    monkeypatch.setattr(det_train, "run_detection", real)
+    res = train(trivial_voc, tmp_path / "run", *opts, resume=True)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "validating epoch 2 first" in res.stdout
+    def summary(text):
+        return [line.split(" (EMA")[0] for line in text.splitlines() if line.startswith("done: ")]
+
+    assert summary(res.stdout) == summary(ref.stdout) and len(summary(ref.stdout)) == 1
+    vals = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    ref_vals = [json.loads(line) for line in (tmp_path / "ref" / "metrics.jsonl").read_text().splitlines()]
+    assert [v for v in vals if v["kind"] == "val"] == [v for v in ref_vals if v["kind"] == "val"]
+    assert (tmp_path / "run" / "curves.png").is_file()
+    assert (
+        load_checkpoint(tmp_path / "run" / "final.pth")["val"] == load_checkpoint(tmp_path / "ref" / "final.pth")["val"]
+    )
