@@ -122,7 +122,15 @@ def _infer(cfg: DemoConfig, data: Path, det_ckpt: Path, out: Path) -> Path:
     for row in r.rows():
         print(f"  {image}: {row['class']} {row['score']:.3f} {' '.join(f'{v:.1f}' for v in row['box'])}")
     drawn = r.save(out / f"{Path(image).stem}.jpg")
-    (out / f"{Path(image).stem}.json").write_text(json.dumps({"image": str(image), "detections": r.rows()}, indent=2))
+    entry = {  # the layout of tools/infer.py's JSON
+        "image": str(image),
+        "width": r.width,
+        "height": r.height,
+        "drawn": str(drawn),
+        "proposals": r.num_proposals,
+        "detections": r.rows(),
+    }
+    (out / f"{Path(image).stem}.json").write_text(json.dumps(entry, indent=2))
     return drawn
 
 
