@@ -36,7 +36,7 @@ def run_checkpoints(args, dataset, det, ctx) -> tuple[list[dict], int]:
     out_dir = Path(args.out).parent if args.out else Path("outputs/eval_det")
     split = det.detect_split(dataset, args.proposals or out_dir / "proposals", ctx)
     for file, why in split.failed:
-        print(f"error: {why if file in why else f'{file}: {why}'}, skipped", file=sys.stderr)
+        print(f"error: {file}: {why}, skipped", file=sys.stderr)
     path = write_results(args.save_dets or out_dir / "detections.json", split.results)
     print(f"{len(split.results)} detections from {len(det.members)} model(s) on {len(dataset.records)} images: {path}")
     return split.results, len(split.failed)

@@ -116,8 +116,9 @@ class Detector:
     def proposals_for(self, image: np.ndarray, path: str | None = None) -> np.ndarray:
         """``[N, 4]`` float32 xyxy proposals of ``[H, W, 3]`` uint8 RGB ``image`` in its pixels:
         from the cache by the file's stem when it holds them, else computed now."""
-        if self.cache is not None and path is not None and self.cache.has(Path(path).stem, path):
-            return self.cache.get(Path(path).stem, path)[0]
+        cached = self.cache.find(Path(path).stem, path) if self.cache is not None and path is not None else None
+        if cached is not None:
+            return cached
         if self._on_the_fly is None:
             self._on_the_fly = OnTheFly(self.members[0].cfg.proposals, self.device)
         return self._on_the_fly(image)

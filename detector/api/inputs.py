@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..data.images import MAX_IMAGE_PIXELS, ImageError, read_image
+from ..data.images import ImageError, check_size, read_image
 
 ImageInput = Union[str, Path, np.ndarray, Image.Image, torch.Tensor]  # noqa: UP007 - a runtime alias
 
@@ -25,10 +25,10 @@ def _from_array(a: np.ndarray, name: str) -> np.ndarray:
     if a.ndim == 2:
         a = a[:, :, None]
     if a.ndim != 3 or a.shape[2] not in (1, 3, 4):
-        raise ImageError(f"{name}: expected an [H, W, 3] RGB array, got shape {list(a.shape)}")
+        raise ImageError(name, f"expected an [H, W, 3] RGB array, got shape {list(a.shape)}")
     if a.dtype != np.uint8:
         if not np.issubdtype(a.dtype, np.floating):
-            raise ImageError(f"{name}: expected uint8 or float values in [0, 1], got dtype {a.dtype}")
+            raise ImageError(name, f"expected uint8 or float values in [0, 1], got dtype {a.dtype}")
         a = np.clip(np.nan_to_num(a) * 255.0 + 0.5, 0, 255).astype(np.uint8)
     if a.shape[2] == 1:
         a = np.repeat(a, 3, axis=2)
@@ -47,18 +47,12 @@ def as_rgb(image: Any, name: str | None = None) -> tuple[np.ndarray, str | None]
     elif isinstance(image, torch.Tensor):
         t = image.detach().cpu()
         if t.dim() != 3 or t.shape[0] not in (1, 3):
-            raise ImageError(f"{name or 'tensor'}: expected a [3, H, W] tensor, got shape {list(t.shape)}")
+            raise ImageError(name or "tensor", f"expected a [3, H, W] tensor, got shape {list(t.shape)}")
         rgb = _from_array(t.permute(1, 2, 0).numpy(), name or "tensor")
     elif isinstance(image, np.ndarray):
         rgb = _from_array(image, name or "array")
     else:
-        raise ImageError(
-            f"{name or 'input'}: not an image ({type(image).__name__}); give a path, array, PIL image or tensor"
-        )
-    h, w = rgb.shape[:2]
-    label = path or name or "image"
-    if h == 0 or w == 0:
-        raise ImageError(f"{label}: empty image ({w}x{h})")
-    if h * w > MAX_IMAGE_PIXELS:
-        raise ImageError(f"{label}: {w}x{h} is over the {MAX_IMAGE_PIXELS / 1e6:.0f} MP limit; resize it first")
+        kind = type(image).__name__
+        raise ImageError(name or "input", f"not an image ({kind}); give a path, array, PIL image or tensor")
+    check_size(rgb.shape[1], rgb.shape[0], path or name or "image")
     return rgb, path

@@ -26,7 +26,26 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 class ImageError(UserError):
-    """An image file that cannot be used (missing, empty, not an image, too large)."""
+    """An image that cannot be used (missing, empty, not an image, too large): the message is
+    ``"<name>: <reason>"``; ``reason`` alone is kept for reports that name the file themselves."""
+
+    def __init__(self, name: str | Path, reason: str):
+        super().__init__(f"{name}: {reason}")
+        self.name, self.reason = str(name), reason
+
+    def __reduce__(self):
+        return type(self), (self.name, self.reason)
+
+
+def check_size(width: int, height: int, name: str | Path, max_pixels: int = MAX_IMAGE_PIXELS) -> None:
+    """:class:`ImageError` for an empty image, or one of more than ``max_pixels`` pixels."""
+    if width <= 0 or height <= 0:
+        raise ImageError(name, f"empty image ({width}x{height})")
+    if width * height > max_pixels:
+        raise ImageError(
+            name, f"{width}x{height} is {width * height / 1e6:.0f} MP, over the {max_pixels / 1e6:.0f} MP limit; "
+            "resize it first",
+        )  # fmt: skip
 
 
 def _header_size(path: Path) -> tuple[int, int] | None:
@@ -42,7 +61,7 @@ def decode_rgb(data: np.ndarray, name: str = "image") -> np.ndarray:
     """Encoded bytes (``[B]`` uint8) -> ``[H, W, 3]`` uint8 RGB; :class:`ImageError` if undecodable."""
     img = cv2.imdecode(data, cv2.IMREAD_COLOR) if len(data) else None
     if img is None or img.size == 0:
-        raise ImageError(f"{name}: cannot decode (corrupt or not an image)")
+        raise ImageError(name, "cannot decode (corrupt or not an image)")
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
 
@@ -51,16 +70,13 @@ def read_image(path: str | Path, max_pixels: int = MAX_IMAGE_PIXELS) -> np.ndarr
     it is missing, empty, not a decodable image, or larger than ``max_pixels``."""
     path = Path(path)
     if not path.is_file():
-        raise ImageError(f"{path}: not found")
+        raise ImageError(path, "not found")
     size = _header_size(path)
-    if size is not None and size[0] * size[1] > max_pixels:
-        raise ImageError(
-            f"{path}: {size[0]}x{size[1]} is {size[0] * size[1] / 1e6:.0f} MP, over the {max_pixels / 1e6:.0f} MP "
-            "limit; resize it first"
-        )
+    if size is not None:
+        check_size(*size, path, max_pixels)
     data = np.fromfile(str(path), np.uint8)
     if not len(data):
-        raise ImageError(f"{path}: empty file")
+        raise ImageError(path, "empty file")
     return decode_rgb(data, str(path))
 
 

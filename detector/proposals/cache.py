@@ -91,6 +91,17 @@ class ProposalCache:
             self._check_source(path, z, source)
             return z["boxes"], z["scores"]
 
-    def boxes_for(self, record: ImageRecord) -> np.ndarray:
-        """``[N, 4]`` proposals of a dataset record, checked against its file name."""
-        return self.get(record.image_id, record.file)[0]
+    def find(self, image_id: int | str, source: str | Path = "") -> np.ndarray | None:
+        """``[N, 4]`` boxes of one image in one read, or None when the cache lacks it (say, it was
+        unreadable when the cache was filled); another file's proposals under the id are a
+        one-line error, as in :meth:`get`."""
+        path = self._file(image_id)
+        if not path.is_file():
+            return None
+        with np.load(path) as z:
+            self._check_source(path, z, source)
+            return z["boxes"]
+
+    def boxes_for(self, record: ImageRecord) -> np.ndarray | None:
+        """:meth:`find` for a dataset record, checked against its file name."""
+        return self.find(record.image_id, record.file)

@@ -21,10 +21,10 @@ COUNTS = (1, 2, 5, 10, 20, 50, 100, 200, 300, 500, 1000, 2000, 5000)
 def proposal_recall(dataset: DetectionDataset, cache: ProposalCache, counts: tuple[int, ...] = COUNTS) -> dict:
     best_all, best_at_n, labels, n_props, missing = [], [], [], [], []
     for r in dataset.records:
-        if not cache.has(r.image_id, r.file):  # e.g. unreadable: named in "missing", not counted
+        boxes = cache.boxes_for(r)
+        if boxes is None:  # e.g. unreadable: named in "missing", not counted
             missing.append(str(r.file))
             continue
-        boxes = cache.boxes_for(r)
         n_props.append(len(boxes))
         keep = ~(r.difficult | r.iscrowd)
         gt = torch.from_numpy(r.boxes[keep])

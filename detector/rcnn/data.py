@@ -20,10 +20,9 @@ import torch.nn.functional as F
 
 from ..data.augment import flip_and_jitter
 from ..data.dataset import RecordDataset
-from ..data.images import read_image, read_rgb, to_tensor
+from ..data.images import ImageError, read_image, read_rgb, to_tensor
 from ..data.records import ImageRecord
 from ..engine.sampler import sample_seed
-from ..errors import UserError
 from ..proposals.cache import ProposalCache
 from .model import HeadConfig
 from .sampling import Regions, SamplingConfig, sample_regions
@@ -81,10 +80,10 @@ class RegionTrainDataset(RecordDataset):
         if img is None:
             return None, None, str(r.file)
         h, w = img.shape[:2]
-        try:
-            props = clean_proposals(self.cache.boxes_for(r), w, h, self.max_proposals)
-        except UserError:  # its proposals failed: skipped like an unreadable image
+        raw = self.cache.boxes_for(r)
+        if raw is None:  # its proposals failed: skipped like an unreadable image
             return None, None, str(r.file)
+        props = clean_proposals(raw, w, h, self.max_proposals)
         gt = np.clip(r.boxes.reshape(-1, 4), 0, [w, h, w, h]).astype(np.float32)
         valid = (gt[:, 2] - gt[:, 0] >= 1) & (gt[:, 3] - gt[:, 1] >= 1)
         gt, gt_labels, gt_ignore = gt[valid], r.labels[valid], (r.difficult | r.iscrowd)[valid]
@@ -147,8 +146,8 @@ def collate_regions(items: list) -> RegionBatch:
 class ProposalImageDataset(RecordDataset):
     """Test items ``(index, image [3, H, W] normalized at its original size, proposals [N, 4]
     xyxy original pixels, None)``, or ``(index, None, None, why)`` for an image that cannot be
-    read or has no proposals; ``proposals`` maps a record to its raw boxes (raising a
-    :class:`~detector.errors.UserError` when it has none)."""
+    read or has no proposals; ``proposals`` maps a record to its raw boxes, or None when it has
+    none (:meth:`~detector.proposals.cache.ProposalCache.boxes_for`)."""
 
     def __init__(self, records: list[ImageRecord], proposals, max_proposals: int):
         super().__init__(records)
@@ -158,9 +157,11 @@ class ProposalImageDataset(RecordDataset):
         r = self.records[i]
         try:
             img = read_image(r.file)
-            raw = self.proposals(r)
-        except UserError as e:
-            return i, None, None, str(e)
+        except ImageError as e:
+            return i, None, None, e.reason
+        raw = self.proposals(r)
+        if raw is None:
+            return i, None, None, "no proposals (unreadable when they were computed?)"
         h, w = img.shape[:2]
         boxes = clean_proposals(raw, w, h, self.max_proposals)
         return i, to_tensor(img), torch.from_numpy(boxes), None
