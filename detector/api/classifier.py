@@ -89,11 +89,8 @@ class Classifier:
             members = [load_classifier(p, dev) for p in paths]
         except WeightsError as e:  # one exception type for API users: UserError
             raise CheckpointError(str(e)) from None
-        names = members[0].classes
+        names, n = members[0].classes, members[0].num_classes
         if names is None:
-            s = members[0].input_size
-            with torch.inference_mode():
-                n = members[0].model(torch.zeros(1, 3, s, s, device=dev)).shape[1]
             names = imagenet_class_names(class_index) if n == 1000 else [f"class_{i}" for i in range(n)]
         return cls(members, list(names), dev)
 

@@ -35,6 +35,7 @@ class LoadedClassifier:
     classes: list[str] | None  # folder names it was trained on (None: torchvision's 1000)
     input_size: int
     resize: int
+    num_classes: int
 
 
 def load_classifier(path: str | Path, device: torch.device) -> LoadedClassifier:
@@ -45,12 +46,13 @@ def load_classifier(path: str | Path, device: torch.device) -> LoadedClassifier:
         cfg = config_from_dict(ClsTrainConfig, obj["config"], f"{path} (config)")
         mc: ModelConfig = cfg.model
         model = googlenet(mc.variant, mc.num_classes, aux_logits=False, transform_input=mc.transform_input)
-        size, resize, classes = cfg.data.input_size, cfg.data.resize, obj.get("classes")
+        size, resize, classes, n = cfg.data.input_size, cfg.data.resize, obj.get("classes"), mc.num_classes
     else:
-        model = googlenet("bn", 1000, aux_logits=False, transform_input=True)
+        n = 1000
+        model = googlenet("bn", n, aux_logits=False, transform_input=True)
         size, resize, classes = 224, 256, None
     load_weights(model, path)
-    return LoadedClassifier(Path(path).name, for_inference(model).to(device), classes, size, resize)
+    return LoadedClassifier(Path(path).name, for_inference(model).to(device), classes, size, resize, n)
 
 
 class _RawImages(Dataset):

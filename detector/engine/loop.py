@@ -236,10 +236,9 @@ def fit(task: Task, cfg, out_dir: Path, ctx: dist_.DistContext, state: dict | No
             )
             bar = tqdm(loader, total=steps_per_epoch - batch_in_epoch, desc=f"epoch {epoch + 1}/{o.epochs}",
                        disable=not ctx.is_main, leave=False, dynamic_ncols=True)  # fmt: skip
-            p = progress or {}
-            t0 = time.perf_counter() - p.get("seconds", 0.0)
+            t0 = time.perf_counter() - progress.get("seconds", 0.0)
             seen, loss_sum, loss_n, ep_sum, ep_n = (
-                p.get(k, 0) for k in ("seen", "loss_sum", "loss_n", "ep_sum", "ep_n")
+                progress.get(k, 0) for k in ("seen", "loss_sum", "loss_n", "ep_sum", "ep_n")
             )
             skipped = []
             net.train()
@@ -280,9 +279,9 @@ def fit(task: Task, cfg, out_dir: Path, ctx: dist_.DistContext, state: dict | No
             checkpoint()  # the epoch's training is safe before its validation starts
             if pending:
                 validate()
-            if ctx.is_main:
+            if ctx.is_main and epoch < o.epochs:  # the last epoch's plot is drawn below
                 plot_metrics(log.path, out_dir / "curves.png", task.val_keys)
-    if ctx.is_main:
+    if ctx.is_main:  # also for a resumed run that had no epoch left to train
         plot_metrics(log.path, out_dir / "curves.png", task.val_keys)
         save_checkpoint(out_dir / "final.pth", ema.module.state_dict(), cfg, val=result, step=step, **task.extra)
     dist_.barrier(ctx)

@@ -65,13 +65,29 @@ def selective_search_records(
             yield r, o.value, None
 
 
+def _search_into(
+    cache: ProposalCache, records: list, cfg: SelectiveSearchConfig, workers: int, progress: bool, timeout: float,
+    counts: list[int], failed: list[tuple], first: dict | None = None,
+) -> None:  # fmt: skip
+    """Selective search of ``records`` into ``cache``, each image written as it completes (after
+    ``first[image_id]``, its MultiBox boxes, merged in front when given); box counts and
+    ``(file, why)`` failures are appended to ``counts`` and ``failed``."""
+    for r, boxes, why in selective_search_records(records, cfg, workers, progress, timeout):
+        if boxes is None:
+            failed.append((str(r.file), why))
+            continue
+        if first is not None:
+            boxes = merge_proposals(first.pop(r.image_id), boxes)
+        cache.put(r.image_id, boxes, source=r.file)
+        counts.append(len(boxes))
+
+
 def _summary(n_total: int, n_todo: int, counts: list[int], failed: list[tuple]) -> dict:
     return {
         "images": n_total,
         "computed": len(counts),
         "reused": n_total - n_todo,
         "failed": failed,  # [(image file, why)]
-        "unreadable": [f for f, _ in failed],
         "boxes": sum(counts),
     }
 
@@ -91,12 +107,7 @@ def extract_selective_search(
     mine = dataset.records[ctx.rank :: ctx.world_size]
     todo = [r for r in mine if not cache.has(r.image_id, r.file)]
     counts, failed = [], []
-    for r, boxes, why in selective_search_records(todo, cfg, workers, progress and ctx.is_main, timeout):
-        if boxes is None:
-            failed.append((str(r.file), why))
-            continue
-        cache.put(r.image_id, boxes, source=r.file)
-        counts.append(len(boxes))
+    _search_into(cache, todo, cfg, workers, progress and ctx.is_main, timeout, counts, failed)
     return _summary(len(mine), len(todo), counts, failed)
 
 
@@ -161,11 +172,5 @@ def extract_network(
             network[r.image_id] = boxes
     if method == "combined":
         readable = [r for r in todo if r.image_id in network]
-        for r, boxes, why in selective_search_records(readable, ss_cfg, workers, progress and ctx.is_main, timeout):
-            if boxes is None:
-                failed.append((str(r.file), why))
-                continue
-            merged = merge_proposals(network.pop(r.image_id), boxes)
-            cache.put(r.image_id, merged, source=r.file)
-            counts.append(len(merged))
+        _search_into(cache, readable, ss_cfg, workers, progress and ctx.is_main, timeout, counts, failed, network)
     return _summary(len(mine), len(todo), counts, failed)

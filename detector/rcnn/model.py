@@ -156,11 +156,7 @@ class RegionDetector(nn.Module):
                 logits, d = self.heads(feats)
                 probs.append(logits.float().softmax(1))
                 deltas.append(None if d is None else d.float())
-        k1 = self.num_classes + 1
-        p = torch.cat(probs) if probs else image.new_zeros(0, k1)
-        if self.bbox_pred is None:
-            return p, None
-        return p, torch.cat(deltas) if deltas else image.new_zeros(0, k1, 4)
+        return torch.cat(probs), (None if self.bbox_pred is None else torch.cat(deltas))
 
 
 def fold_for_inference(model: RegionDetector) -> RegionDetector:
