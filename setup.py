@@ -27,6 +27,9 @@ setup(
         "tqdm>=4.66",  # progress bars
         "matplotlib>=3.8",  # training curves, precision-recall plots
         "pillow>=10.0",  # reading palette/16-bit images that OpenCV mishandles
+        "onnx==1.23.2",  # reading BVLC GoogLeNet (.onnx) by topology; writing exports
+        "onnxscript==0.7.2",  # torch.onnx.export's exporter (translating LRN and the global pool)
+        "onnxruntime==1.32.0",  # CPU runtime: checks every export, --runtime onnxruntime
     ],
     extras_require={
         "dev": [

@@ -1,8 +1,6 @@
 """GoogLeNet backbones: the paper's Table 1 network and torchvision's BatchNorm port."""
 
 from .googlenet import (
-    IMAGENET_MEAN,
-    IMAGENET_STD,
     FeatureInfo,
     GoogLeNet,
     GoogLeNetOutputs,
@@ -10,9 +8,14 @@ from .googlenet import (
     googlenet,
 )
 from .inference import for_inference
+from .transform import BVLC_MEANS, CAFFE_MEAN, IMAGENET_MEAN, IMAGENET_STD, ZOO_MEAN, InputTransform
 from .weights import WeightsError, load_weights, read_state_dict
 
 __all__ = [
+    "BVLC_MEANS",
+    "CAFFE_MEAN",
+    "ZOO_MEAN",
+    "InputTransform",
     "IMAGENET_MEAN",
     "IMAGENET_STD",
     "FeatureInfo",

@@ -1,7 +1,8 @@
 """GoogLeNet (Inception v1), as the paper's Table 1 and as torchvision's BatchNorm port.
 
 Input: ``[N, 3, H, W]`` float RGB, normalized with the ImageNet mean/std (``IMAGENET_MEAN``,
-``IMAGENET_STD`` on [0, 1] pixels). Any ``H, W >= 224`` works, smaller ones too down to about
+``IMAGENET_STD`` on [0, 1] pixels); weights trained on another convention map it onto theirs in
+their first step, ``input_transform`` (:mod:`backbones.transform`). Any ``H, W >= 224`` works, smaller ones too down to about
 48 px (64 px for the paper variant's auxiliary heads). Feature maps are NCHW; a tap's stride is
 the ratio of input size to map size (rounded up, the pools use ``ceil_mode``).
 
@@ -35,9 +36,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .layers import BasicConv2d, Inception, InceptionAux
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from .transform import InputTransform
 
 # (in, 1x1, 3x3 reduce, 3x3, 5x5 reduce, 5x5, pool proj): Table 1's columns.
 INCEPTION_SPECS: dict[str, tuple[int, int, int, int, int, int, int]] = {
@@ -98,7 +97,8 @@ class GoogLeNet(nn.Module):
         aux_logits: bool = True,
         dropout: float | None = None,
         dropout_aux: float = 0.7,
-        transform_input: bool = False,
+        transform_input: bool | str = False,
+        bvlc_mean: tuple[float, float, float] | None = None,
     ):
         super().__init__()
         if variant not in VARIANTS:
@@ -108,7 +108,7 @@ class GoogLeNet(nn.Module):
         self.variant = variant
         self.num_classes = num_classes
         self.aux_logits = aux_logits
-        self.transform_input = transform_input
+        self.input_transform = InputTransform(transform_input, bvlc_mean)
 
         self.conv1 = BasicConv2d(3, 64, bn, kernel_size=7, stride=2, padding=3)
         self.maxpool1 = nn.MaxPool2d(3, stride=2, ceil_mode=True)
@@ -175,14 +175,6 @@ class GoogLeNet(nn.Module):
                 nn.init.zeros_(m.bias)
 
     # -- forward ---------------------------------------------------------------------------
-    def _transform_input(self, x: torch.Tensor) -> torch.Tensor:
-        """Map ImageNet mean/std normalization to the [-1, 1] one torchvision's weights expect."""
-        if not self.transform_input:
-            return x
-        scale = x.new_tensor([s / 0.5 for s in IMAGENET_STD]).view(1, 3, 1, 1)
-        shift = x.new_tensor([(m - 0.5) / 0.5 for m in IMAGENET_MEAN]).view(1, 3, 1, 1)
-        return x * scale + shift
-
     def forward_features(self, x: torch.Tensor, taps: tuple[str, ...] = ("inception_5b",)) -> dict[str, torch.Tensor]:
         """Run the trunk up to the deepest requested tap.
 
@@ -200,7 +192,7 @@ class GoogLeNet(nn.Module):
             raise KeyError(f"unknown feature tap(s) {unknown}; available: {known}")
         wanted = set(taps)
         out: dict[str, torch.Tensor] = {}
-        x = self._transform_input(x)
+        x = self.input_transform(x)
         for name, _, _, mods in stages:
             for m in mods:
                 x = m(x)
@@ -246,8 +238,9 @@ def googlenet(
     aux_logits: bool = True,
     dropout: float | None = None,
     weights: str | None = None,
-    transform_input: bool = False,
+    transform_input: bool | str = False,
     dropout_aux: float = 0.7,
+    bvlc_mean: str | tuple[float, float, float] | None = None,
 ) -> GoogLeNet:
     """Build a GoogLeNet.
 
@@ -257,16 +250,27 @@ def googlenet(
         aux_logits: build the auxiliary classifiers on 4a and 4d.
         dropout: main dropout; ``None`` takes the variant's (0.4 paper, 0.2 bn).
         weights: path of a torchvision-format state dict or a checkpoint of ours (loaded with
-            ``torch.load(weights_only=True)``); ``None`` keeps the random initialization.
-        transform_input: re-map ImageNet-normalized input to [-1, 1] (True for torchvision's
-            released weights).
+            ``torch.load(weights_only=True)``), or an ONNX file of BVLC GoogLeNet (``*.onnx``,
+            ``paper`` variant; see :mod:`backbones.onnx_weights`); ``None`` keeps the random
+            initialization.
+        transform_input: the input convention of the weights (:mod:`backbones.transform`):
+            ``False``/``"none"``, ``True``/``"torchvision"`` (torchvision's released weights) or
+            ``"bvlc"``. A checkpoint that records one, or an ONNX file, sets its own.
         dropout_aux: dropout of the auxiliary heads (0.7 in the paper).
+        bvlc_mean: the BGR mean of the ``"bvlc"`` convention: ``"caffe"`` (104, 117, 123, the
+            default), ``"zoo"`` (103.939, 116.779, 123.68) or three numbers.
+
+    A BVLC ONNX file has no auxiliary heads: with ``aux_logits=True`` they keep their random
+    initialization (and a log line says so).
     """
-    model = GoogLeNet(variant, num_classes, aux_logits, dropout, dropout_aux, transform_input)
+    from .transform import parse_bvlc_mean
+
+    mean = parse_bvlc_mean(bvlc_mean)
+    model = GoogLeNet(variant, num_classes, aux_logits, dropout, dropout_aux, transform_input, mean)
     if weights is not None:
         from .weights import load_weights
 
-        load_weights(model, weights)
+        load_weights(model, weights, bvlc_mean=mean)
     return model
 
 

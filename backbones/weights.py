@@ -7,10 +7,15 @@ Two formats are accepted, both read with ``torch.load(weights_only=True)``:
   entries, with or without a DistributedDataParallel ``module.`` prefix);
 - a checkpoint of ours: a dict whose ``"model"`` entry is such a state dict (``train_cls``'s
   ``final.pth`` holds the averaged weights there; other entries are ignored here).
+
+A third, an ONNX file of BVLC GoogLeNet (``*.onnx``, read by topology with the ``onnx``
+package, :mod:`backbones.onnx_weights`), gives the ``paper`` variant its ImageNet weights and
+sets its input transform to the BVLC convention (:mod:`backbones.transform`).
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 
@@ -20,6 +25,8 @@ from torch import nn
 CHECKPOINT_MODEL_KEY = "model"
 AUX_PREFIXES = ("aux1.", "aux2.")
 BACKBONE_PREFIX = "backbone."  # the trunk inside a detector or MultiBox checkpoint
+TRANSFORM_PREFIX = "input_transform."  # optional in files: absent, the model's own stays
+LOG = logging.getLogger("backbones")
 HEAD_KEYS = ("fc.weight", "fc.bias", "aux1.fc2.weight", "aux1.fc2.bias", "aux2.fc2.weight", "aux2.fc2.bias")
 
 
@@ -79,7 +86,35 @@ def _examples(keys: set[str], n: int = 3) -> str:
     return ", ".join(shown) + (", ..." if len(keys) > n else "")
 
 
-def load_weights(model: nn.Module, path: str | Path, ignore_head: bool = False) -> None:
+def is_onnx(path: str | Path) -> bool:
+    """Whether ``path`` names an ONNX file (by its ``.onnx`` suffix)."""
+    return Path(path).suffix.lower() == ".onnx"
+
+
+def _read_onnx(model: nn.Module, path: Path, bvlc_mean) -> dict[str, torch.Tensor]:
+    """The state dict of an ONNX GoogLeNet, its input transform included (see the module doc)."""
+    from .onnx_weights import read_onnx_googlenet
+    from .transform import InputTransform
+
+    variant = getattr(model, "variant", "?")
+    if variant != "paper":
+        raise WeightsError(
+            f"{path}: an ONNX file gives the 'paper' variant (BVLC GoogLeNet, Table 1), but variant={variant!r} was requested"
+        )
+    state, recorded = read_onnx_googlenet(model, path)
+    if recorded is None:
+        step = InputTransform("bvlc", bvlc_mean)
+    else:
+        step = InputTransform()
+        step.load_state_dict({k: torch.tensor(v) for k, v in recorded.items()})
+    state.update({TRANSFORM_PREFIX + k: v for k, v in step.state_dict().items()})
+    heads = " the file has no auxiliary heads: aux1 and aux2 keep their random initialization;"
+    message = f"{path}: GoogLeNet (paper) from ONNX;{heads if getattr(model, 'aux1', None) is not None else ''} input {step.describe()}"
+    (LOG.warning if getattr(model, "aux1", None) is not None else LOG.info)(message)
+    return state
+
+
+def load_weights(model: nn.Module, path: str | Path, ignore_head: bool = False, bvlc_mean=None) -> None:
     """Load ``path`` into a :class:`~backbones.googlenet.GoogLeNet` in place.
 
     The auxiliary heads are optional on both sides: entries for heads the model lacks are
@@ -89,11 +124,15 @@ def load_weights(model: nn.Module, path: str | Path, ignore_head: bool = False) 
     takes the ``backbone.*`` part of a detector or MultiBox checkpoint, so one detector can start
     from another's trunk.
 
+    An ONNX file (``*.onnx``, BVLC GoogLeNet, ``paper`` only) also sets the model's input
+    transform to the BVLC convention with ``bvlc_mean`` (BGR; ``None`` is Caffe's 104/117/123),
+    or to the one recorded by our exporter. A state dict that records a transform sets it too.
+
     Raises:
         WeightsError: missing file, unreadable file, wrong variant, missing or unexpected keys,
             a different number of classes, or any other shape mismatch.
     """
-    state = read_state_dict(path)
+    state = _read_onnx(model, Path(path), bvlc_mean) if is_onnx(path) else read_state_dict(path)
     if any(map(is_trunk_key, state)):
         if not ignore_head:
             raise WeightsError(
@@ -116,7 +155,8 @@ def load_weights(model: nn.Module, path: str | Path, ignore_head: bool = False) 
     state = {k: v for k, v in state.items() if not k.startswith(AUX_PREFIXES) or k in own}
     if ignore_head:
         state = {k: v for k, v in state.items() if k not in HEAD_KEYS}
-    own_required = {k for k in own if not k.startswith(AUX_PREFIXES) and not (ignore_head and k in HEAD_KEYS)}
+    optional = (*AUX_PREFIXES, TRANSFORM_PREFIX)
+    own_required = {k for k in own if not k.startswith(optional) and not (ignore_head and k in HEAD_KEYS)}
     missing = own_required - state.keys()
     unexpected = state.keys() - own.keys()
     if missing or unexpected:

@@ -2,6 +2,7 @@
 """Top-1/top-5 error of classifiers and ensembles with the paper's 1, 10 or 144 crops.
 
     tools/eval_cls.py --data DIR --ckpt A.pth [B.pth ...] --crops 1|10|144 [--table3] [--json out.json]
+    tools/eval_cls.py --data DIR --ckpt bvlc_googlenet.onnx [--bvlc-mean caffe|zoo|B,G,R] --crops 10
     tools/eval_cls.py --scores SCORES --labels LABELS [--json out.json]
 
 DIR is an ImageFolder split (e.g. .../cls/val). Softmax is averaged over crops and over the
@@ -19,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from backbones.transform import CAFFE_MEAN, parse_bvlc_mean
 from backbones.weights import safe_load
 from detector.classify.multicrop import evaluate_multicrop, load_classifier
 from detector.cli import UserError, run_tool
@@ -52,9 +54,16 @@ def _scores_mode(args) -> dict:
     return res
 
 
+def _bvlc_mean(text: str) -> tuple[float, float, float]:
+    try:
+        return parse_bvlc_mean(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def _ckpt_mode(args) -> dict:
     ctx = setup(args.device)
-    classifiers = [load_classifier(p, ctx.device) for p in args.ckpt]
+    classifiers = [load_classifier(p, ctx.device, args.bvlc_mean) for p in args.ckpt]
     schemes = (1, args.crops) if args.table3 and args.crops != 1 else (args.crops,)
     out = evaluate_multicrop(args.data, classifiers, schemes, ctx, workers=args.workers)
     labels = out["labels"]
@@ -88,6 +97,10 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", help="ImageFolder split to evaluate on")
     ap.add_argument("--ckpt", nargs="+", help="one or more checkpoints (an ensemble)")
+    ap.add_argument(
+        "--bvlc-mean", type=_bvlc_mean, default=CAFFE_MEAN,
+        help="BGR mean of an ONNX BVLC GoogLeNet's input: caffe (104,117,123; default), zoo (103.939,116.779,123.68) or B,G,R",
+    )  # fmt: skip
     ap.add_argument("--crops", type=int, choices=(1, 10, 144), default=1)
     ap.add_argument("--table3", action="store_true", help="also 1 model vs all, 1 crop vs --crops")
     ap.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))

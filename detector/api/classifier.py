@@ -78,15 +78,17 @@ class Classifier:
     @classmethod
     def load(
         cls, checkpoints: str | Path | list[str | Path], device: str | torch.device = "auto",
-        class_index: str | Path | None = None,
+        class_index: str | Path | None = None, bvlc_mean: str | tuple[float, float, float] | None = None,
     ) -> Classifier:  # fmt: skip
-        """A ``train_cls`` checkpoint or a torchvision-format weights file (or a list: an ensemble)."""
+        """A ``train_cls`` checkpoint, a torchvision-format weights file or an ONNX GoogLeNet
+        (``bvlc_googlenet.onnx``; ``bvlc_mean`` is its BGR mean: ``"caffe"``, the default, or
+        ``"zoo"``), or a list of them: an ensemble."""
         paths = [checkpoints] if isinstance(checkpoints, (str, Path)) else list(checkpoints)
         if not paths:
             raise UserError("Classifier.load needs at least one checkpoint")
         dev = resolve_device(device)
         try:
-            members = [load_classifier(p, dev) for p in paths]
+            members = [load_classifier(p, dev, bvlc_mean) for p in paths]
         except WeightsError as e:  # one exception type for API users: UserError
             raise CheckpointError(str(e)) from None
         names, n = members[0].classes, members[0].num_classes

@@ -1,8 +1,9 @@
 """Evaluating classifiers and ensembles with the paper's 1/10/144-crop schemes.
 
 Checkpoints are ours (``train_cls``'s ``final.pth``: variant, classes and input size come from
-its config) or torchvision-format ImageNet state dicts (``bn`` variant, ``transform_input``,
-224/256). Each is run through ``backbones.for_inference``.
+its config), torchvision-format ImageNet state dicts (``bn`` variant, ``transform_input``,
+224/256) or ONNX GoogLeNets (BVLC's ``bvlc_googlenet.onnx``: ``paper`` variant, BVLC input
+convention, 224/256). Each is run through ``backbones.for_inference``.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
-from backbones import for_inference, googlenet, load_weights
-from backbones.weights import WeightsError, is_trunk_key, safe_load
+from backbones import GoogLeNet, for_inference, googlenet, load_weights
+from backbones.onnx_weights import onnx_num_classes
+from backbones.weights import WeightsError, is_onnx, is_trunk_key, safe_load
 
 from ..backbone import ModelConfig
 from ..config import config_from_dict
@@ -38,7 +40,13 @@ class LoadedClassifier:
     num_classes: int
 
 
-def load_classifier(path: str | Path, device: torch.device) -> LoadedClassifier:
+def read_classifier(path: str | Path, bvlc_mean=None) -> tuple[GoogLeNet, list[str] | None, int, int]:
+    """``(model, classes or None, input size, resize)`` of a ``train_cls`` checkpoint, a
+    torchvision-format ImageNet file or an ONNX GoogLeNet (BVLC's, or one exported here; its
+    input transform with ``bvlc_mean``); the model in eval mode without auxiliary heads."""
+    if is_onnx(path):
+        model = googlenet("paper", onnx_num_classes(path), aux_logits=False, weights=str(path), bvlc_mean=bvlc_mean)
+        return model.eval(), None, 224, 256
     obj = safe_load(path, "checkpoint")
     if isinstance(obj, dict) and isinstance(obj.get("model"), dict) and any(map(is_trunk_key, obj["model"])):
         raise WeightsError(f"{path}: is a detector or MultiBox checkpoint, not a classifier (tools/train_cls.py)")
@@ -46,12 +54,18 @@ def load_classifier(path: str | Path, device: torch.device) -> LoadedClassifier:
         cfg = config_from_dict(ClsTrainConfig, obj["config"], f"{path} (config)")
         mc: ModelConfig = cfg.model
         model = googlenet(mc.variant, mc.num_classes, aux_logits=False, transform_input=mc.transform_input)
-        size, resize, classes, n = cfg.data.input_size, cfg.data.resize, obj.get("classes"), mc.num_classes
+        size, resize, classes = cfg.data.input_size, cfg.data.resize, obj.get("classes")
     else:
-        n = 1000
-        model = googlenet("bn", n, aux_logits=False, transform_input=True)
+        model = googlenet("bn", 1000, aux_logits=False, transform_input=True)
         size, resize, classes = 224, 256, None
     load_weights(model, path)
+    return model.eval(), classes, size, resize
+
+
+def load_classifier(path: str | Path, device: torch.device, bvlc_mean=None) -> LoadedClassifier:
+    """:func:`read_classifier`, run through ``for_inference`` on ``device``."""
+    model, classes, size, resize = read_classifier(path, bvlc_mean)
+    n = model.fc.out_features
     return LoadedClassifier(Path(path).name, for_inference(model).to(device), classes, size, resize, n)
 
 

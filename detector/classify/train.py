@@ -36,7 +36,7 @@ def classification_task(cfg: ClsTrainConfig, data_dir: Path, ctx: dist_.DistCont
     cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, num_classes=len(train_ds.classes)))
     model = build_backbone(cfg.model)
     if cfg.init:
-        load_weights(model, cfg.init, ignore_head=True)
+        load_weights(model, cfg.init, ignore_head=True, bvlc_mean=cfg.model.bvlc_mean)
     mf = torch.channels_last if cfg.channels_last else torch.contiguous_format
 
     def loss(net, batch: Batch):

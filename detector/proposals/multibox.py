@@ -116,7 +116,7 @@ def decode_multibox(
 def build_multibox(cfg: MultiBoxConfig, priors: np.ndarray | torch.Tensor) -> MultiBoxNet:
     backbone = build_backbone(cfg.model)
     if cfg.init:
-        load_weights(backbone, cfg.init, ignore_head=True)
+        load_weights(backbone, cfg.init, ignore_head=True, bvlc_mean=cfg.model.bvlc_mean)
     return MultiBoxNet(backbone, torch.as_tensor(priors))
 
 

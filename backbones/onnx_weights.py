@@ -1,0 +1,348 @@
+"""Reading the paper network's weights from an ONNX file (BVLC GoogLeNet), by graph topology.
+
+The ONNX model zoo's ``bvlc_googlenet`` (Caffe -> Caffe2 -> ONNX; opsets 3 to 12; input
+``data_0``, output ``prob_0`` or ``softmaxout_1``; weights ``conv1/7x7_s2_w_0`` ...) is Table 1:
+biased convolutions each followed by ReLU, LRN(5, 1e-4, 0.75, 1), a real 5x5, 3x3/2 max pools,
+a 7x7 average pool, dropout, a 1024 -> 1000 ``Gemm`` and a softmax; no auxiliary heads.
+
+Nothing is matched by name. The graph is walked back from its output along the data flow
+(initializers and ``Constant`` outputs are parameters, not data); each ``Concat`` is an
+Inception module whose branches are the chains back to the tensor they share, in the Concat's
+input order. The resulting sequence is compared, layer by layer, with the layers of
+:class:`~backbones.googlenet.GoogLeNet` (``paper``): operator, kernel, stride, padding, LRN
+constants and weight shapes. The first node that differs is named in a one-line
+:class:`~backbones.weights.WeightsError`. Caffe's ceil-mode pools appear either as
+``ceil_mode=1`` or as floor pools with pads ``[0, 0, 1, 1]``; for a 3x3/2 pool the two give the
+same output at every input size, so both are accepted. ``Identity`` and ``Dropout`` are skipped
+anywhere; ``Flatten``/``Reshape``/``Squeeze`` between the global pool and the classifier; a final
+``Softmax``.
+
+The input convention is BVLC's (BGR, 0-255, minus a BGR mean), unless the file was exported here
+(:mod:`backbones.onnx_export`): its ``metadata_props`` then record the transform its graph starts
+with, and the nodes before conv1 are that transform.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from .googlenet import INCEPTION_SPECS, GoogLeNet
+from .layers import BasicConv2d
+from .weights import WeightsError
+
+TRANSFORM_KEY = "googlenet.input_transform"  # metadata_props entry written by our exporter
+SKIP_ANYWHERE = {"Identity", "Dropout"}
+SKIP_BEFORE_FC = {"Flatten", "Reshape", "Squeeze"}
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One expected layer: ``op`` with its checks; ``module`` for layers that hold weights."""
+
+    op: str  # Conv, Relu, MaxPool, LRN, GlobalPool, Gemm, Inception
+    module: str = ""
+    conv: nn.Conv2d | None = None
+    pool: tuple[int, int, int] = (0, 0, 0)  # kernel, stride, padding (MaxPool)
+    branches: tuple[tuple[Layer, ...], ...] = ()
+
+    def describe(self) -> str:
+        if self.op == "Conv":
+            c = self.conv
+            return f"{self.module} (Conv {c.in_channels}->{c.out_channels}, {c.kernel_size[0]}x{c.kernel_size[1]}/{c.stride[0]})"
+        if self.op == "MaxPool":
+            return f"MaxPool {self.pool[0]}x{self.pool[0]}/{self.pool[1]}"
+        return self.module or self.op
+
+
+def _conv(name: str, unit: BasicConv2d) -> tuple[Layer, Layer]:
+    return Layer("Conv", f"{name}.conv", unit.conv), Layer("Relu", f"{name} ReLU")
+
+
+def expected_layers(model: GoogLeNet) -> list[Layer]:
+    """The paper network's layers in data-flow order, Inception modules as branch lists."""
+    pool2 = Layer("MaxPool", pool=(3, 2, 0))
+    lrn = Layer("LRN")
+    layers = [*_conv("conv1", model.conv1), pool2, lrn, *_conv("conv2", model.conv2), *_conv("conv3", model.conv3)]
+    layers += [lrn, pool2]
+    for name in INCEPTION_SPECS:
+        if name in ("inception4a", "inception5a"):
+            layers.append(pool2)
+        b = getattr(model, name)
+        branches = (
+            _conv(f"{name}.branch1", b.branch1),
+            (*_conv(f"{name}.branch2.0", b.branch2[0]), *_conv(f"{name}.branch2.1", b.branch2[1])),
+            (*_conv(f"{name}.branch3.0", b.branch3[0]), *_conv(f"{name}.branch3.1", b.branch3[1])),
+            (Layer("MaxPool", pool=(3, 1, 1)), *_conv(f"{name}.branch4.1", b.branch4[1])),
+        )
+        layers.append(Layer("Inception", name, branches=branches))
+    return [*layers, Layer("GlobalPool", "the global average pool"), Layer("Gemm", "fc")]
+
+
+class _Graph:
+    """An ONNX graph's data flow: producers, consumer counts, and parameter values."""
+
+    def __init__(self, model, path: Path):
+        from onnx import numpy_helper
+
+        self.path = path
+        g = model.graph
+        self.nodes = list(g.node)
+        self.params = {t.name: t for t in g.initializer}
+        for n in self.nodes:
+            if n.op_type == "Constant" and n.attribute and n.attribute[0].name == "value":
+                self.params[n.output[0]] = n.attribute[0].t
+        self.producer = {o: n for n in self.nodes for o in n.output if n.op_type != "Constant"}
+        self.consumers: dict[str, int] = {}
+        for n in self.nodes:
+            for i in n.input:
+                self.consumers[i] = self.consumers.get(i, 0) + 1
+        self.inputs = [i.name for i in g.input if i.name not in self.params]
+        self.outputs = [o.name for o in g.output]
+        self.to_array = numpy_helper.to_array
+
+    def label(self, node) -> str:
+        return f"node {node.name or node.output[0]!r} ({node.op_type})"
+
+    def data_inputs(self, node) -> list[str]:
+        return [i for i in node.input if i and i not in self.params]
+
+    def attrs(self, node) -> dict:
+        from onnx import helper
+
+        return {a.name: helper.get_attribute_value(a) for a in node.attribute}
+
+    def array(self, name: str) -> np.ndarray:
+        return self.to_array(self.params[name])
+
+    def fail(self, node, why: str) -> WeightsError:
+        return WeightsError(f"{self.path}: {self.label(node)} does not match GoogLeNet (paper): {why}")
+
+    def sequence(self) -> list:
+        """Nodes from the input to the output, each Concat as ``(node, [branch node lists])``."""
+        if len(self.outputs) < 1 or len(self.inputs) != 1:
+            raise WeightsError(f"{self.path}: expected one image input, found {len(self.inputs)} inputs")
+        seq, t, seen = [], self.outputs[0], 0
+        while t in self.producer:
+            node = self.producer[t]
+            seen += 1
+            if seen > len(self.nodes):
+                raise self.fail(node, "the graph has a cycle")
+            ins = self.data_inputs(node)
+            if node.op_type != "Concat":
+                if len(ins) != 1:
+                    raise self.fail(node, f"takes {len(ins)} computed inputs where one image tensor was expected")
+                seq.append(node)
+                t = ins[0]
+                continue
+            branches, fork = [], None
+            for u in ins:
+                chain = []
+                while self.consumers.get(u, 0) == 1 and u in self.producer:
+                    n = self.producer[u]
+                    chain.append(n)
+                    inner = self.data_inputs(n)
+                    if len(inner) != 1:
+                        raise self.fail(n, f"takes {len(inner)} computed inputs inside an Inception branch")
+                    u = inner[0]
+                if fork not in (None, u):
+                    raise self.fail(node, "its branches do not start from one shared tensor")
+                fork = u
+                branches.append(chain[::-1])
+            seq.append((node, branches))
+            t = fork
+        if t != self.inputs[0]:
+            raise WeightsError(
+                f"{self.path}: the output {self.outputs[0]!r} does not depend on the input {self.inputs[0]!r}"
+            )
+        return seq[::-1]
+
+
+def _check_pool(graph: _Graph, node, layer: Layer) -> None:
+    kernel, stride, pad = layer.pool
+    a = graph.attrs(node)
+    got_kernel, got_stride = list(a.get("kernel_shape", [])), list(a.get("strides", [1, 1]))
+    pads, ceil = list(a.get("pads", [0, 0, 0, 0])), a.get("ceil_mode", 0)
+    if got_kernel != [kernel, kernel] or got_stride != [stride, stride]:
+        raise graph.fail(node, f"expected {layer.describe()}, found kernel {got_kernel} stride {got_stride}")
+    if a.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET"):
+        raise graph.fail(node, f"auto_pad {a['auto_pad']!r} is not supported")
+    ok = (
+        pads == [pad] * 4 and ceil in (0, 1)
+        if stride == 1
+        else (pads == [0] * 4 and ceil == 1) or (pads == [0, 0, 1, 1] and ceil == 0)
+    )
+    if not ok:
+        raise graph.fail(node, f"pads {pads} with ceil_mode {ceil} differ from {layer.describe()} (ceil mode)")
+
+
+def _check_lrn(graph: _Graph, node) -> None:
+    a = graph.attrs(node)
+    got = (a.get("size"), a.get("alpha", 1e-4), a.get("beta", 0.75), a.get("bias", 1.0))
+    if got[0] != 5 or not np.allclose(got[1:], (1e-4, 0.75, 1.0), rtol=1e-5, atol=0):
+        raise graph.fail(node, f"LRN (size, alpha, beta, bias) = {got}, expected (5, 1e-4, 0.75, 1)")
+
+
+def _conv_weights(graph: _Graph, node, layer: Layer) -> dict[str, torch.Tensor]:
+    conv = layer.conv
+    a = graph.attrs(node)
+    w_name = node.input[1] if len(node.input) > 1 else ""
+    b_name = node.input[2] if len(node.input) > 2 else ""  # optional: exporters drop an all-zero bias
+    if w_name not in graph.params or (b_name and b_name not in graph.params):
+        raise graph.fail(node, f"expected {layer.describe()} with constant weight and bias")
+    w = graph.array(w_name)
+    b = graph.array(b_name) if b_name else np.zeros(conv.out_channels, np.float32)
+    k = conv.kernel_size[0]
+    if list(w.shape) != list(conv.weight.shape) or list(b.shape) != [conv.out_channels]:
+        raise graph.fail(node, f"weight {list(w.shape)}, bias {list(b.shape)}; expected {layer.describe()}")
+    pads, pad = list(a.get("pads", [0, 0, 0, 0])), conv.padding[0]
+    geometry = (list(a.get("strides", [1, 1])), pads, a.get("group", 1), list(a.get("dilations", [1, 1])))
+    if geometry != ([conv.stride[0]] * 2, [pad] * 4, 1, [1, 1]) or list(a.get("kernel_shape", [k, k])) != [k, k]:
+        raise graph.fail(
+            node, f"strides/pads/group/dilations {geometry}; expected {layer.describe()} with padding {pad}"
+        )
+    return {
+        f"{layer.module}.weight": torch.tensor(w, dtype=torch.float32),
+        f"{layer.module}.bias": torch.tensor(b, dtype=torch.float32),
+    }
+
+
+def _gemm_weights(graph: _Graph, node, num_classes: int) -> dict[str, torch.Tensor]:
+    a = graph.attrs(node)
+    names = [i for i in node.input[1:3] if i]  # the bias is optional (dropped when all zero)
+    if node.op_type != "Gemm" or not names or any(i not in graph.params for i in names):
+        raise graph.fail(node, "expected the classifier, a Gemm with constant weight and bias")
+    if a.get("transA", 0) or a.get("alpha", 1.0) != 1.0 or a.get("beta", 1.0) != 1.0:
+        raise graph.fail(node, "expected a Gemm without transA, alpha or beta")
+    w = graph.array(names[0])
+    w = w if a.get("transB", 0) else w.T
+    b = graph.array(names[1]) if len(names) > 1 else np.zeros(w.shape[0], np.float32)
+    if w.ndim != 2 or w.shape[1] != 1024 or b.reshape(-1).shape[0] != w.shape[0]:
+        raise graph.fail(node, f"classifier weight {list(w.shape)}; expected [classes, 1024]")
+    return {
+        "fc.weight": torch.tensor(w, dtype=torch.float32),
+        "fc.bias": torch.tensor(b.reshape(-1), dtype=torch.float32),
+    }
+
+
+class _Matcher:
+    def __init__(self, graph: _Graph):
+        self.g = graph
+        self.state: dict[str, torch.Tensor] = {}
+
+    def chain(self, nodes: list, layers: tuple[Layer, ...] | list[Layer], where: str) -> None:
+        nodes = [n for n in nodes if n.op_type not in SKIP_ANYWHERE]
+        for i, layer in enumerate(layers):
+            if i >= len(nodes):
+                raise WeightsError(f"{self.g.path}: {where} ends before {layer.describe()}")
+            self.one(nodes[i], layer)
+        if len(nodes) > len(layers):
+            raise self.g.fail(nodes[len(layers)], f"an extra layer after {layers[-1].describe()} in {where}")
+
+    def one(self, node, layer: Layer) -> None:
+        g = self.g
+        if layer.op == "Inception":
+            if not isinstance(node, tuple):
+                raise g.fail(node, f"expected the Inception module {layer.module} (a Concat of 4 branches)")
+            concat, branches = node
+            if len(branches) != 4 or g.attrs(concat).get("axis", 1) not in (1, -3):
+                raise g.fail(concat, f"expected {layer.module}: 4 branches joined on channels, found {len(branches)}")
+            for k, (nodes, expected) in enumerate(zip(branches, layer.branches, strict=True)):
+                self.chain(nodes, expected, f"{layer.module} branch {k + 1}")
+            return
+        if isinstance(node, tuple):
+            raise g.fail(node[0], f"expected {layer.describe()}, found a Concat")
+        op = node.op_type
+        if layer.op == "GlobalPool":
+            if op == "GlobalAveragePool":
+                return
+            if op == "AveragePool" and list(g.attrs(node).get("kernel_shape", [])) == [7, 7]:
+                return  # Caffe's pool5/7x7_s1: the global pool at 224 input
+            axes = g.attrs(node).get("axes") or (list(g.array(node.input[1])) if len(node.input) > 1 else None)
+            if op == "ReduceMean" and axes is not None and sorted(int(x) % 4 for x in axes) == [2, 3]:
+                return
+            raise g.fail(node, "expected the global average pool (7x7 AveragePool, GlobalAveragePool or ReduceMean)")
+        if op != layer.op:
+            raise g.fail(node, f"expected {layer.describe()}")
+        if op == "Conv":
+            self.state.update(_conv_weights(g, node, layer))
+        elif op == "MaxPool":
+            _check_pool(g, node, layer)
+        elif op == "LRN":
+            _check_lrn(g, node)
+
+
+def _load_onnx(path: Path):
+    try:
+        import onnx
+    except ImportError:  # pragma: no cover - a dependency of the package
+        raise WeightsError(f"{path}: reading ONNX files needs the 'onnx' package (pip install onnx)") from None
+    if not path.is_file():
+        raise WeightsError(f"{path}: ONNX file not found")
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+        if not model.graph.node:
+            raise ValueError("the graph has no nodes")
+    except Exception as e:  # noqa: BLE001 - any decoding failure is the file's fault
+        reason = " ".join(str(e).split()) or type(e).__name__
+        raise WeightsError(f"{path}: not a readable ONNX model ({reason[:160]})") from None
+    return model
+
+
+def read_onnx_googlenet(model: GoogLeNet, path: str | Path) -> tuple[dict[str, torch.Tensor], dict | None]:
+    """Map ``path``'s Conv and Gemm weights onto ``model``'s names by topology (module doc).
+
+    Returns ``(state dict of the trunk and fc, transform)`` where ``transform`` is the
+    ``InputTransform`` state recorded by our exporter (``{"order", "scale", "shift"}``) or
+    ``None`` for BVLC's convention. Raises :class:`WeightsError` naming the first node that
+    differs from ``model`` (which must be the ``paper`` variant).
+    """
+    path = Path(path)
+    proto = _load_onnx(path)
+    graph = _Graph(proto, path)
+    meta = {p.key: p.value for p in proto.metadata_props}
+    transform = json.loads(meta[TRANSFORM_KEY]) if TRANSFORM_KEY in meta else None
+    seq = graph.sequence()
+    first_conv = next((i for i, n in enumerate(seq) if not isinstance(n, tuple) and n.op_type == "Conv"), None)
+    if first_conv is None:
+        raise WeightsError(f"{path}: the graph has no convolution on its input path; not a GoogLeNet")
+    head = [n[0] if isinstance(n, tuple) else n for n in seq[:first_conv]]
+    head = [n for n in head if n.op_type not in SKIP_ANYWHERE]
+    if head and transform is None:
+        raise graph.fail(head[0], "expected conv1 (Conv 3->64, 7x7/2) on the input")
+    body = seq[first_conv:]
+    matcher = _Matcher(graph)
+    layers = expected_layers(model)
+    pos = 0
+    for layer in layers[:-1]:
+        while pos < len(body) and not isinstance(body[pos], tuple) and body[pos].op_type in SKIP_ANYWHERE:
+            pos += 1
+        if pos >= len(body):
+            raise WeightsError(f"{path}: the graph ends before {layer.describe()}")
+        matcher.one(body[pos], layer)
+        pos += 1
+    rest = [n for n in body[pos:] if isinstance(n, tuple) or n.op_type not in SKIP_ANYWHERE | SKIP_BEFORE_FC]
+    if not rest:
+        raise WeightsError(f"{path}: the graph ends before the classifier (fc)")
+    matcher.state.update(_gemm_weights(graph, rest[0], model.fc.out_features))
+    tail = rest[1:]
+    if tail and not (len(tail) == 1 and not isinstance(tail[0], tuple) and tail[0].op_type == "Softmax"):
+        node = tail[0][0] if isinstance(tail[0], tuple) else tail[0]
+        raise graph.fail(node, "expected nothing but a Softmax after the classifier")
+    return matcher.state, transform
+
+
+def onnx_num_classes(path: str | Path) -> int:
+    """The number of classes of an ONNX GoogLeNet: the rows of its last ``Gemm``'s weight."""
+    path = Path(path)
+    graph = _Graph(_load_onnx(path), path)
+    gemms = [n for n in graph.nodes if n.op_type == "Gemm" and len(n.input) > 1 and n.input[1] in graph.params]
+    if not gemms:
+        raise WeightsError(f"{path}: the graph has no Gemm classifier; not a GoogLeNet classifier")
+    shape = graph.params[gemms[-1].input[1]].dims
+    return int(shape[0] if graph.attrs(gemms[-1]).get("transB", 0) else shape[-1])
