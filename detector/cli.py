@@ -29,3 +29,21 @@ def run_tool(main: Callable[[list[str] | None], int | None], argv: list[str] | N
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+def add_runtime_args(ap) -> None:
+    """``--runtime`` and ``--onnx`` of the tools that run detectors (``detector.Detector.load``)."""
+    ap.add_argument(
+        "--runtime", default="torch", choices=("torch", "onnxruntime"),
+        help="what scores the regions: PyTorch, or onnxruntime on the CPU (the network exported to ONNX)",
+    )  # fmt: skip
+    ap.add_argument(
+        "--onnx", action="append",
+        help="with --runtime onnxruntime: the file tools/export_onnx.py wrote from --ckpt, one per --ckpt "
+        "(default: export each checkpoint's network when loading it)",
+    )  # fmt: skip
+
+
+def runtime_device(args) -> str:
+    """``--device``, made ``cpu`` under ``--runtime onnxruntime`` when it was ``auto``."""
+    return "cpu" if args.runtime == "onnxruntime" and args.device == "auto" else args.device

@@ -7,6 +7,7 @@ tools/benchmark.py train_cls [--steps 25] [--workers N] [--cache true|false]
 tools/benchmark.py crops [--device cpu|cuda] [--images 3]
 tools/benchmark.py proposals [--images 12] [--device cpu|cuda]
 tools/benchmark.py detect [--device cpu|cuda] [--proposals 2000] [--classes 200] [--demo outputs/demo]
+tools/benchmark.py onnx [--batch 32] [--repeats 5] [--classes 200]
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from detector.benchmarks import backbone, crops, detect, proposals, train_cls
+from detector.benchmarks import backbone, crops, detect, onnx, proposals, train_cls
 from detector.benchmarks import eval as eval_bench
 from detector.cli import UserError, run_tool
 
@@ -51,7 +52,11 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--repeats", type=int, default=1, help="timed runs per detector (median)")
     d.add_argument("--demo", type=Path, default=Path("outputs/demo"),
                    help="demo output folder: det/ and det_fast/ checkpoints there get their demo val mAP")  # fmt: skip
-    for p in (b, e, t, c, pr, d):
+    o = sub.add_parser("onnx", help="region-network regions/s: PyTorch for_inference vs onnxruntime (CPU)")
+    o.add_argument("--batch", type=int, default=32, help="crops per rcnn batch (the fast head gets 4x as many regions)")
+    o.add_argument("--repeats", type=int, default=5, help="timed batches per runtime (median)")
+    o.add_argument("--classes", type=int, default=200)
+    for p in (b, e, t, c, pr, d, o):
         p.add_argument("--json", type=Path, default=None, help="where to write the results")
     return ap
 
@@ -63,6 +68,7 @@ BENCHMARKS = {
     "crops": crops,
     "proposals": proposals,
     "detect": detect,
+    "onnx": onnx,
 }
 
 

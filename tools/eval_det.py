@@ -6,7 +6,7 @@ trained detectors (an ensemble when several) on a split.
         [--class-map map_det.txt] [--blacklist FILE] [--lenient] [--out report.json] [--plots DIR]
     tools/eval_det.py --ckpt det.pth [--ckpt det2.pth ...] --data GT --split NAME --metric voc
         [--proposals CACHE] [--multibox MB.pth] [--save-dets DETS.json] [--out report.json] [--plots DIR]
-        [--device auto]
+        [--device auto] [--runtime torch|onnxruntime [--onnx det.onnx ...]]
 
 GT (``--gt`` or ``--data``) is a COCO instances JSON file or the root of a VOC/ILSVRC-layout
 dataset. With ``--ckpt``, proposals come from ``--proposals`` (computed into it first where
@@ -23,7 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-from detector.cli import UserError, run_tool
+from detector.cli import UserError, add_runtime_args, run_tool, runtime_device
 from detector.data import load_dataset
 from detector.eval import METRICS, evaluate_detections, read_blacklist, read_results
 from detector.eval.report import format_report, plot_pr_curves, write_report
@@ -61,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--save-dets", help="--ckpt: where to write the detections (COCO results JSON)")
     ap.add_argument("--multibox", help="--ckpt: MultiBox checkpoint for missing proposals (default: the trained one)")
     ap.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="--ckpt: where to run")
+    add_runtime_args(ap)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="warning: %(message)s")
     if bool(args.dets) == bool(args.ckpt):
@@ -73,8 +74,8 @@ def main(argv: list[str] | None = None) -> int:
         from detector.api import Detector
         from detector.engine.distributed import setup
 
-        ctx = setup(args.device)
-        det = Detector.load(args.ckpt, ctx.device, args.multibox)
+        ctx = setup(runtime_device(args))
+        det = Detector.load(args.ckpt, ctx.device, args.multibox, runtime=args.runtime, onnx=args.onnx)
     names = det.class_names if det and not args.class_map else None  # a split may lack classes
     dataset = load_dataset(args.gt, args.split, args.images, args.class_map, class_names=names)
     print(dataset.log.summary())

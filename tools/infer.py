@@ -3,7 +3,7 @@
 
 tools/infer.py image.jpg [more.jpg | a folder ...] --ckpt det.pth [--ckpt det2.pth ...]
     [--out DIR] [--score-thresh 0.5] [--max-dets 100] [--json] [--proposals CACHE] [--multibox MB.pth]
-    [--device auto]
+    [--device auto] [--runtime torch|onnxruntime [--onnx det.onnx ...]]
 
 A thin layer over ``detector.Detector``. One line per detection (file, class, score, box x1 y1
 x2 y2 in pixels); OUT/<name>.jpg with the boxes drawn and OUT/<name>.json with the detections
@@ -25,7 +25,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from detector.api import Detector
-from detector.cli import UserError, run_tool
+from detector.cli import UserError, add_runtime_args, run_tool, runtime_device
 from detector.data.images import IMAGE_EXTENSIONS, ImageError
 
 
@@ -79,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         "--multibox", help="MultiBox checkpoint for on-the-fly proposals (default: the one it trained with)"
     )
     ap.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    add_runtime_args(ap)
     args = ap.parse_args(argv)
     if not 0.0 <= args.score_thresh <= 1.0:
         ap.error(f"--score-thresh must be a probability in [0, 1], got {args.score_thresh}")
@@ -91,8 +92,9 @@ def main(argv: list[str] | None = None) -> int:
     if not files:
         raise UserError("no images to process")
     det = Detector.load(
-        args.ckpt, args.device, args.multibox, args.score_thresh, args.max_dets, proposals=args.proposals
-    )
+        args.ckpt, runtime_device(args), args.multibox, args.score_thresh, args.max_dets,
+        runtime=args.runtime, proposals=args.proposals, onnx=args.onnx,
+    )  # fmt: skip
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     everything, failed = [], len(problems)

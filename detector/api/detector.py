@@ -34,7 +34,23 @@ from ..rcnn.proposals import OnTheFly, ensure_proposals
 from .inputs import ImageInput, as_rgb
 from .result import Result
 
-RUNTIMES = ("torch",)
+RUNTIMES = ("torch", "onnxruntime")  # what scores the regions: PyTorch, or onnxruntime (CPU)
+
+
+def _onnx_members(paths: list, device, multibox: str | None, onnx) -> list[LoadedDetector]:
+    """Checkpoints whose networks run on onnxruntime (CPU), from ``onnx`` files or exported now."""
+    from ..deploy.runtime import OnnxRegionDetector
+
+    if str(device) not in ("auto", "cpu"):
+        raise UserError(f"runtime 'onnxruntime' runs on the CPU here (the onnxruntime package); got device {device!r}")
+    files = list(onnx) if isinstance(onnx, (list, tuple)) else [onnx] * (1 if onnx is not None else len(paths))
+    if len(files) != len(paths):
+        raise UserError(f"{len(files)} onnx file(s) for {len(paths)} checkpoint(s): give one per checkpoint")
+    members = []
+    for path, file in zip(paths, files, strict=True):
+        m = load_detector(path, torch.device("cpu"), fold=False, multibox=multibox)
+        members.append(dataclasses.replace(m, model=OnnxRegionDetector(m.model, file)))
+    return members
 
 
 @dataclass
@@ -71,22 +87,35 @@ class Detector:
         cls, checkpoints: str | Path | list[str | Path], device: str | torch.device = "auto",
         multibox: str | Path | None = None, score_thresh: float | None = None, max_dets: int | None = None,
         runtime: str = "torch", proposals: str | Path | None = None,
+        onnx: str | Path | list[str | Path | None] | None = None,
     ) -> Detector:  # fmt: skip
         """Load ``train_det`` checkpoint(s) onto ``device`` ("auto", "cpu", "cuda").
 
         ``multibox`` replaces the MultiBox checkpoint the detector trained with (for on-the-fly
         proposals); ``score_thresh`` (default: the checkpoint's, 0.01, meant for evaluation) and
         ``max_dets`` override its test settings; ``proposals`` is a cache folder to read from.
+
+        ``runtime="onnxruntime"`` scores regions with onnxruntime on the CPU
+        (:class:`~detector.deploy.runtime.OnnxRegionDetector`): with ``onnx``, the file(s)
+        ``tools/export_onnx.py`` wrote from each checkpoint (one per checkpoint, in order);
+        without, each checkpoint's network is exported when loaded.
         """
         paths = [checkpoints] if isinstance(checkpoints, (str, Path)) else list(checkpoints)
         if not paths:
             raise UserError("Detector.load needs at least one checkpoint")
+        if runtime not in RUNTIMES:
+            raise UserError(f"runtime {runtime!r} is not available; choose one of {list(RUNTIMES)}")
         if score_thresh is not None and not 0.0 <= score_thresh <= 1.0:
             raise UserError(f"score_thresh must be a probability in [0, 1], got {score_thresh}")
         if max_dets is not None and max_dets < 1:
             raise UserError(f"max_dets must be at least 1, got {max_dets}")
-        dev = resolve_device(device)
-        members = [load_detector(p, dev, multibox=str(multibox) if multibox else None) for p in paths]
+        mb = str(multibox) if multibox else None
+        if runtime == "onnxruntime":
+            members = _onnx_members(paths, device, mb, onnx)
+        else:
+            if onnx is not None:
+                raise UserError("onnx files are run with runtime='onnxruntime'")
+            members = [load_detector(p, resolve_device(device), multibox=mb) for p in paths]
         test = dataclasses.replace(members[0].cfg.test)
         if score_thresh is not None:
             test.score_thresh = score_thresh

@@ -109,7 +109,7 @@ class RegionDetector(nn.Module):
     def heads(self, feats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """``[R, 1024]`` -> ``(logits [R, K+1], deltas [R, K+1, 4] or None)``."""
         k1 = self.num_classes + 1  # an explicit shape: 0 regions give [0, K+1, 4], not an error
-        deltas = None if self.bbox_pred is None else self.bbox_pred(feats).view(len(feats), k1, 4)
+        deltas = None if self.bbox_pred is None else self.bbox_pred(feats).unflatten(1, (k1, 4))
         return self.cls_score(feats), deltas
 
     def forward(self, images: torch.Tensor, rois: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:

@@ -36,13 +36,13 @@ def build_detector(cfg: DetTrainConfig, num_classes: int) -> RegionDetector:
     """A fresh detector; the backbone from ``cfg.init`` (classifier layers skipped) when set."""
     backbone = build_backbone(cfg.model)
     if cfg.init:
-        load_weights(backbone, cfg.init, ignore_head=True)
+        load_weights(backbone, cfg.init, ignore_head=True, bvlc_mean=cfg.model.bvlc_mean)
     return RegionDetector(backbone, num_classes, cfg.head)
 
 
 @dataclass
 class LoadedDetector:
-    model: RegionDetector  # eval mode, BN folded
+    model: RegionDetector  # eval mode, BN folded (or a detector.deploy.OnnxRegionDetector)
     cfg: DetTrainConfig
     class_names: list[str]
     display_names: list[str]
@@ -89,7 +89,8 @@ class Ensemble:
 
     @property
     def device(self) -> torch.device:
-        return next(self.members[0].model.parameters()).device
+        model = self.members[0].model  # a RegionDetector, or an OnnxRegionDetector (CPU)
+        return getattr(model, "device", None) or next(model.parameters()).device
 
     @torch.inference_mode()
     def score(self, image: torch.Tensor, proposals: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:

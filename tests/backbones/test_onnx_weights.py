@@ -154,15 +154,6 @@ def test_our_export_loads_back_with_identical_logits(tmp_path, picture):
         assert torch.equal(back(x), model(x))
 
 
-def test_bvlc_weights_reexported_keep_their_convention(zoo_file, picture, tmp_path):
-    _, path = zoo_file
-    ours = googlenet("paper", aux_logits=False, weights=str(path)).eval()
-    again = googlenet("paper", aux_logits=False, weights=str(export_classifier(ours, tmp_path / "re.onnx"))).eval()
-    assert again.input_transform.bvlc_mean == pytest.approx(CAFFE_MEAN)
-    with torch.no_grad():
-        assert torch.equal(again(_ours(picture)), ours(_ours(picture)))
-
-
 def _one_line(error: pytest.ExceptionInfo) -> str:
     text = str(error.value)
     assert "\n" not in text
@@ -172,7 +163,7 @@ def _one_line(error: pytest.ExceptionInfo) -> str:
 def test_truncated_file_is_one_line(zoo_file, tmp_path):
     _, path = zoo_file
     cut = tmp_path / "cut.onnx"
-    cut.write_bytes(path.read_bytes()[: 1_000_000])
+    cut.write_bytes(path.read_bytes()[:1_000_000])
     with pytest.raises(WeightsError) as e:
         googlenet("paper", weights=str(cut))
     assert _one_line(e).startswith(f"{cut}: not a readable ONNX model")
@@ -182,7 +173,9 @@ def test_another_network_names_the_first_node_that_differs(tmp_path):
     """An Inception-v3-like stem: conv 3x3/2 to 32 channels where conv1 (7x7/2 to 64) belongs."""
     w = onnx.numpy_helper.from_array(np.zeros((32, 3, 3, 3), np.float32), "Conv2d_1a_3x3.weight")
     nodes = [
-        helper.make_node("Conv", ["x", "Conv2d_1a_3x3.weight"], ["c"], kernel_shape=[3, 3], strides=[2, 2], name="Conv2d_1a"),
+        helper.make_node(
+            "Conv", ["x", "Conv2d_1a_3x3.weight"], ["c"], kernel_shape=[3, 3], strides=[2, 2], name="Conv2d_1a"
+        ),
         helper.make_node("Relu", ["c"], ["y"], name="relu_1a"),
     ]
     graph = helper.make_graph(
@@ -211,7 +204,9 @@ def test_torchvision_layout_export_is_refused_at_its_first_difference(tmp_path):
 
 
 def test_wrong_layout_pth_is_one_line(tmp_path):
-    torch.save({"layer1.0.conv1.weight": torch.zeros(64, 64, 3, 3), "fc.weight": torch.zeros(1000, 512)}, tmp_path / "r.pth")
+    torch.save(
+        {"layer1.0.conv1.weight": torch.zeros(64, 64, 3, 3), "fc.weight": torch.zeros(1000, 512)}, tmp_path / "r.pth"
+    )
     model = googlenet("paper")
     with pytest.raises(WeightsError) as e:
         load_weights(model, tmp_path / "r.pth")

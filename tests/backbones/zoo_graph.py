@@ -25,10 +25,16 @@ def zoo_graph(model, opset: int = 12, reverse_branches: bool = False) -> onnx.Mo
 
     def conv(x, ours, caffe, pad, stride=1):
         w, b = f"{caffe}_w_0", f"{caffe}_b_0"
-        inits.extend([numpy_helper.from_array(sd[f"{ours}.conv.weight"], w), numpy_helper.from_array(sd[f"{ours}.conv.bias"], b)])
+        inits.extend(
+            [numpy_helper.from_array(sd[f"{ours}.conv.weight"], w), numpy_helper.from_array(sd[f"{ours}.conv.bias"], b)]
+        )
         k = sd[f"{ours}.conv.weight"].shape[-1]
         out = []
-        out.append(helper.make_node("Conv", [x, w, b], [f"{caffe}_1"], kernel_shape=[k, k], pads=[pad] * 4, strides=[stride] * 2))
+        out.append(
+            helper.make_node(
+                "Conv", [x, w, b], [f"{caffe}_1"], kernel_shape=[k, k], pads=[pad] * 4, strides=[stride] * 2
+            )
+        )
         out.append(helper.make_node("Relu", [f"{caffe}_1"], [f"{caffe}_2"]))
         return out, f"{caffe}_2"
 
@@ -38,10 +44,8 @@ def zoo_graph(model, opset: int = 12, reverse_branches: bool = False) -> onnx.Mo
     def lrn(x, name):
         return helper.make_node("LRN", [x], [name], size=5, alpha=1e-4, beta=0.75, bias=1.0), name
 
-    x = "data_0"
-    for ours, caffe, pad, stride in (("conv1", "conv1/7x7_s2", 3, 2),):
-        ns, x = conv(x, ours, caffe, pad, stride)
-        nodes += ns
+    ns, x = conv("data_0", "conv1", "conv1/7x7_s2", 3, 2)
+    nodes += ns
     n, x = maxpool(x, "pool1/3x3_s2_1", 2, [0, 0, 1, 1])
     nodes.append(n)
     n, x = lrn(x, "pool1/norm1_1")
@@ -53,7 +57,7 @@ def zoo_graph(model, opset: int = 12, reverse_branches: bool = False) -> onnx.Mo
     nodes.append(n)
     n, x = maxpool(x, "pool2/3x3_s2_1", 2, [0, 0, 1, 1])
     nodes.append(n)
-    for i, tag in enumerate(INCEPTIONS):
+    for tag in INCEPTIONS:
         if tag in ("4a", "5a"):
             n, x = maxpool(x, f"pool{3 + (tag == '5a')}/3x3_s2_1", 2, [0, 0, 1, 1])
             nodes.append(n)
@@ -79,7 +83,9 @@ def zoo_graph(model, opset: int = 12, reverse_branches: bool = False) -> onnx.Mo
         numpy_helper.from_array(sd["fc.bias"], "loss3/classifier_b_0"),
     ]
     nodes.append(
-        helper.make_node("Gemm", ["OC2_DUMMY_0", "loss3/classifier_w_0", "loss3/classifier_b_0"], ["loss3/classifier_1"], transB=1)
+        helper.make_node(
+            "Gemm", ["OC2_DUMMY_0", "loss3/classifier_w_0", "loss3/classifier_b_0"], ["loss3/classifier_1"], transB=1
+        )
     )
     nodes.append(helper.make_node("Softmax", ["loss3/classifier_1"], ["prob_0"], axis=1))
     k = sd["fc.weight"].shape[0]
