@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Callable
 
@@ -47,3 +48,19 @@ def add_runtime_args(ap) -> None:
 def runtime_device(args) -> str:
     """``--device``, made ``cpu`` under ``--runtime onnxruntime`` when it was ``auto``."""
     return "cpu" if args.runtime == "onnxruntime" and args.device == "auto" else args.device
+
+
+def add_bvlc_mean_arg(ap) -> None:
+    """``--bvlc-mean``: the BGR mean of an ONNX BVLC GoogLeNet's input convention."""
+    from backbones.transform import CAFFE_MEAN, parse_bvlc_mean
+
+    def parse(text: str) -> tuple[float, float, float]:
+        try:
+            return parse_bvlc_mean(text)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+
+    ap.add_argument(
+        "--bvlc-mean", type=parse, default=CAFFE_MEAN,
+        help="BGR mean of an ONNX BVLC GoogLeNet's input: caffe (104,117,123; default), zoo (103.939,116.779,123.68) or B,G,R",
+    )  # fmt: skip

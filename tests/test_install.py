@@ -30,3 +30,10 @@ def test_pinned_releases_are_installed():
     assert torchvision.__version__.split("+")[0] == re.search(r'"torchvision==([\d.]+)"', SETUP).group(1)
     opencv = re.search(r'OPENCV_VERSION = "([\d.]+)"', SETUP).group(1)
     assert opencv.startswith(cv2.__version__)
+    import onnx
+    import onnxruntime
+    import onnxscript
+
+    for module, name in ((onnx, "onnx"), (onnxruntime, "onnxruntime"), (onnxscript, "onnxscript")):
+        assert module.__version__ == re.search(rf'"{name}==([\d.]+)"', SETUP).group(1), name
+    assert "CPUExecutionProvider" in onnxruntime.get_available_providers()

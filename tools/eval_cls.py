@@ -20,10 +20,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from backbones.transform import CAFFE_MEAN, parse_bvlc_mean
 from backbones.weights import safe_load
 from detector.classify.multicrop import evaluate_multicrop, load_classifier
-from detector.cli import UserError, run_tool
+from detector.cli import UserError, add_bvlc_mean_arg, run_tool
 from detector.engine.distributed import setup
 from detector.eval import topk_error
 
@@ -52,13 +51,6 @@ def _scores_mode(args) -> dict:
     res = {**topk_error(scores.float(), labels.long()), "images": len(labels)}
     print(f"top-1 error {res['top1_error']:.2%}   top-5 error {res['top5_error']:.2%}   ({res['images']} images)")
     return res
-
-
-def _bvlc_mean(text: str) -> tuple[float, float, float]:
-    try:
-        return parse_bvlc_mean(text)
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def _ckpt_mode(args) -> dict:
@@ -97,10 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", help="ImageFolder split to evaluate on")
     ap.add_argument("--ckpt", nargs="+", help="one or more checkpoints (an ensemble)")
-    ap.add_argument(
-        "--bvlc-mean", type=_bvlc_mean, default=CAFFE_MEAN,
-        help="BGR mean of an ONNX BVLC GoogLeNet's input: caffe (104,117,123; default), zoo (103.939,116.779,123.68) or B,G,R",
-    )  # fmt: skip
+    add_bvlc_mean_arg(ap)
     ap.add_argument("--crops", type=int, choices=(1, 10, 144), default=1)
     ap.add_argument("--table3", action="store_true", help="also 1 model vs all, 1 crop vs --crops")
     ap.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))

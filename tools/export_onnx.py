@@ -18,16 +18,8 @@ from __future__ import annotations
 import argparse
 
 from backbones.onnx_export import DEFAULT_OPSET, MIN_OPSET
-from backbones.transform import CAFFE_MEAN, parse_bvlc_mean
-from detector.cli import run_tool
+from detector.cli import add_bvlc_mean_arg, run_tool
 from detector.deploy.export import export_checkpoint
-
-
-def _bvlc_mean(text: str) -> tuple[float, float, float]:
-    try:
-        return parse_bvlc_mean(text)
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,10 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ckpt", required=True, help="classifier or detector checkpoint, or an ONNX BVLC GoogLeNet")
     ap.add_argument("--out", required=True, help="the .onnx file to write (fast detectors: two files beside it)")
     ap.add_argument("--opset", type=int, default=DEFAULT_OPSET, help=f"ONNX opset, {MIN_OPSET} or later")
-    ap.add_argument(
-        "--bvlc-mean", type=_bvlc_mean, default=CAFFE_MEAN,
-        help="BGR mean of an ONNX BVLC GoogLeNet's input: caffe (104,117,123; default), zoo (103.939,116.779,123.68) or B,G,R",
-    )  # fmt: skip
+    add_bvlc_mean_arg(ap)
     args = ap.parse_args(argv)
     if args.opset < MIN_OPSET:
         ap.error(f"--opset must be {MIN_OPSET} or later, got {args.opset}")

@@ -114,10 +114,10 @@ def test_ensemble_of_onnx_files_and_evaluation(rcnn, tmp_path):
     assert reports["onnxruntime"]["mAP"] == pytest.approx(reports["torch"]["mAP"], abs=1e-6)
 
 
-def test_infer_with_onnxruntime_prints_the_same_detections(rcnn, photo, tmp_path):
+def test_infer_exports_at_load_and_prints_the_same_detections(rcnn, photo, tmp_path):
     _, ckpt, out, _ = rcnn
-    runs = {}
-    for runtime, extra in (("torch", []), ("onnxruntime", ["--runtime", "onnxruntime", "--onnx", str(out)])):
+    runs = {}  # without --onnx, the network is exported when the checkpoint is loaded
+    for runtime, extra in (("torch", []), ("onnxruntime", ["--runtime", "onnxruntime"])):
         res = run_tool(
             "infer.py",
             str(photo[0]),
@@ -137,13 +137,10 @@ def test_infer_with_onnxruntime_prints_the_same_detections(rcnn, photo, tmp_path
         assert a["box"] == pytest.approx(b["box"], abs=1e-2)
 
 
-def test_export_at_load_and_runtime_errors(rcnn, photo, tmp_path):
+def test_runtime_errors(rcnn, photo, tmp_path):
     _, ckpt, out, _ = rcnn
-    path, _, proposals = photo
-    fresh = Detector.load(ckpt, runtime="onnxruntime", score_thresh=0.0)  # exported now, into a temporary folder
-    assert fresh.device.type == "cpu"
-    reference = Detector.load(ckpt, "cpu", score_thresh=0.0)(path, proposals=proposals)
-    np.testing.assert_allclose(np.sort(fresh(path, proposals=proposals).scores), np.sort(reference.scores), atol=1e-4)
+    path = photo[0]
+    assert Detector.load(ckpt, runtime="onnxruntime", onnx=out).device.type == "cpu"
     other = tiny_detector_checkpoint(tmp_path / "other.pth", "rcnn", ("x", "y"))
     cases = [
         ({"onnx": out}, "onnx files are run with runtime='onnxruntime'"),
@@ -182,6 +179,24 @@ def test_export_bvlc_classifier_serves_the_same_probabilities(tmp_path):
         back = googlenet("paper", aux_logits=False, weights=str(tmp_path / "cls.onnx")).eval()
         assert back.input_transform.bvlc_mean == pytest.approx((103.939, 116.779, 123.68))
         assert torch.equal(back(x), ours(x))
+    # eval_cls reads the BVLC file too (an ImageFolder whose folders are the first classes)
+    for k, cls in enumerate(("n01440764", "n01443537")):
+        (tmp_path / "val" / cls).mkdir(parents=True)
+        cv2.imwrite(str(tmp_path / "val" / cls / "x.png"), np.full((60, 80, 3), 60 * k, np.uint8))
+    res = run_tool(
+        "eval_cls.py",
+        "--data",
+        str(tmp_path / "val"),
+        "--ckpt",
+        str(zoo),
+        "--crops",
+        "10",
+        "--json",
+        str(tmp_path / "e.json"),
+    )
+    assert res.returncode == 0, res.stderr
+    report = json.loads((tmp_path / "e.json").read_text())
+    assert report["images"] == 2 and report["crops"] == 10 and report["models"] == ["bvlc_googlenet.onnx"]
 
 
 def test_export_tool_errors(tmp_path):
