@@ -5,12 +5,14 @@ The ONNX model zoo's ``bvlc_googlenet`` (Caffe -> Caffe2 -> ONNX; opsets 3 to 12
 biased convolutions each followed by ReLU, LRN(5, 1e-4, 0.75, 1), a real 5x5, 3x3/2 max pools,
 a 7x7 average pool, dropout, a 1024 -> 1000 ``Gemm`` and a softmax; no auxiliary heads.
 
-Nothing is matched by name. The graph is walked back from its output along the data flow
-(initializers and ``Constant`` outputs are parameters, not data); each ``Concat`` is an
-Inception module whose branches are the chains back to the tensor they share, in the Concat's
-input order. The resulting sequence is compared, layer by layer, with the layers of
+Nothing is matched by name. The graph is walked forward from its image input along the data
+flow (initializers, ``Constant`` outputs and what is computed from them and from ``Shape`` alone
+are parameters, not data); where a tensor feeds several nodes, each branch is followed to the
+``Concat`` that joins them: an Inception module, its branches in the Concat's input order. The
+resulting sequence is compared, layer by layer, with the layers of
 :class:`~backbones.googlenet.GoogLeNet` (``paper``): operator, kernel, stride, padding, LRN
-constants and weight shapes. The first node that differs is named in a one-line
+constants and weight shapes. The first node that differs, in data-flow order (or the first
+structure the walk cannot follow, such as a residual ``Add``), is named in a one-line
 :class:`~backbones.weights.WeightsError`. Caffe's ceil-mode pools appear either as
 ``ceil_mode=1`` or as floor pools with pads ``[0, 0, 1, 1]``; for a 3x3/2 pool the two give the
 same output at every input size, so both are accepted. ``Identity`` and ``Dropout`` are skipped
@@ -84,8 +86,23 @@ def expected_layers(model: GoogLeNet) -> list[Layer]:
     return [*layers, Layer("GlobalPool", "the global average pool"), Layer("Gemm", "fc")]
 
 
+@dataclass
+class Item:
+    """One step of the graph's data flow: a node; a join (``branches``: the node lists of the
+    paths from the shared tensor to it, in its input order); or where the walk had to stop
+    (``broken``: why)."""
+
+    node: object  # onnx.NodeProto
+    branches: list[list] | None = None
+    broken: str = ""
+
+    @property
+    def op(self) -> str:
+        return self.node.op_type
+
+
 class _Graph:
-    """An ONNX graph's data flow: producers, consumer counts, and parameter values."""
+    """An ONNX graph's data flow: parameters, static (shape-only) tensors, and each tensor's users."""
 
     def __init__(self, model, path: Path):
         from onnx import numpy_helper
@@ -97,20 +114,25 @@ class _Graph:
         for n in self.nodes:
             if n.op_type == "Constant" and n.attribute and n.attribute[0].name == "value":
                 self.params[n.output[0]] = n.attribute[0].t
-        self.producer = {o: n for n in self.nodes for o in n.output if n.op_type != "Constant"}
-        self.consumers: dict[str, int] = {}
+        # Static: parameters, and what is computed from them and from shapes only (the Shape ->
+        # Gather -> Concat -> Reshape chains of dynamic-shape exports). Nodes are in topological order.
+        self.static = set(self.params)
         for n in self.nodes:
-            for i in n.input:
-                self.consumers[i] = self.consumers.get(i, 0) + 1
+            if n.op_type in ("Shape", "Size") or all(i in self.static for i in n.input if i):
+                self.static.update(n.output)
+        self.users: dict[str, list] = {}
+        for n in self.nodes:
+            if not all(o in self.static for o in n.output):
+                for i in self.data_inputs(n):
+                    self.users.setdefault(i, []).append(n)
         self.inputs = [i.name for i in g.input if i.name not in self.params]
-        self.outputs = [o.name for o in g.output]
         self.to_array = numpy_helper.to_array
 
     def label(self, node) -> str:
         return f"node {node.name or node.output[0]!r} ({node.op_type})"
 
     def data_inputs(self, node) -> list[str]:
-        return [i for i in node.input if i and i not in self.params]
+        return [i for i in node.input if i and i not in self.static]
 
     def attrs(self, node) -> dict:
         from onnx import helper
@@ -123,44 +145,51 @@ class _Graph:
     def fail(self, node, why: str) -> WeightsError:
         return WeightsError(f"{self.path}: {self.label(node)} does not match GoogLeNet (paper): {why}")
 
-    def sequence(self) -> list:
-        """Nodes from the input to the output, each Concat as ``(node, [branch node lists])``."""
-        if len(self.outputs) < 1 or len(self.inputs) != 1:
+    def _branch(self, first) -> tuple[list, object | None]:
+        """Follow a branch from its first node to the node that joins it with others:
+        ``(nodes before the join, the join)``, or ``(nodes, None)`` when it forks or ends."""
+        chain, n = [], first
+        while len(self.data_inputs(n)) == 1:
+            chain.append(n)
+            nxt = self.users.get(n.output[0], [])
+            if len(nxt) != 1:
+                return chain, None
+            n = nxt[0]
+        return chain, n
+
+    def sequence(self) -> list[Item]:
+        """The data flow from the image input forward, in order (see the module doc); it stops
+        with a ``broken`` item at the first structure that is not a chain of single-input nodes
+        and Concat joins of parallel branches."""
+        if len(self.inputs) != 1:
             raise WeightsError(f"{self.path}: expected one image input, found {len(self.inputs)} inputs")
-        seq, t, seen = [], self.outputs[0], 0
-        while t in self.producer:
-            node = self.producer[t]
-            seen += 1
-            if seen > len(self.nodes):
-                raise self.fail(node, "the graph has a cycle")
-            ins = self.data_inputs(node)
-            if node.op_type != "Concat":
-                if len(ins) != 1:
-                    raise self.fail(node, f"takes {len(ins)} computed inputs where one image tensor was expected")
-                seq.append(node)
-                t = ins[0]
+        seq, t = [], self.inputs[0]
+        while len(seq) <= len(self.nodes):
+            users = self.users.get(t, [])
+            if not users:
+                return seq
+            if len(users) == 1:
+                node = users[0]
+                if len(self.data_inputs(node)) != 1:
+                    return [*seq, Item(node, broken=f"joins {len(self.data_inputs(node))} tensors on a single path")]
+                seq.append(Item(node))
+                t = node.output[0]
                 continue
-            branches, fork = [], None
-            for u in ins:
-                chain = []
-                while self.consumers.get(u, 0) == 1 and u in self.producer:
-                    n = self.producer[u]
-                    chain.append(n)
-                    inner = self.data_inputs(n)
-                    if len(inner) != 1:
-                        raise self.fail(n, f"takes {len(inner)} computed inputs inside an Inception branch")
-                    u = inner[0]
-                if fork not in (None, u):
-                    raise self.fail(node, "its branches do not start from one shared tensor")
-                fork = u
-                branches.append(chain[::-1])
-            seq.append((node, branches))
-            t = fork
-        if t != self.inputs[0]:
-            raise WeightsError(
-                f"{self.path}: the output {self.outputs[0]!r} does not depend on the input {self.inputs[0]!r}"
-            )
-        return seq[::-1]
+            paths = [self._branch(u) for u in users]
+            joins = {id(j) for _, j in paths}
+            join = paths[0][1]
+            if None in (j for _, j in paths) or len(joins) != 1:
+                chain, _ = next(p for p in paths if p[1] is None or p[1] is not join)
+                where = chain[-1] if chain else users[0]
+                return [*seq, Item(where, broken="its branches do not meet in one Concat")]
+            inputs = self.data_inputs(join)
+            if join.op_type != "Concat" or len(inputs) != len(paths):
+                return [*seq, Item(join, broken=f"joins {len(inputs)} branches, not as an Inception Concat")]
+            order = {name: k for k, name in enumerate(inputs)}
+            paths.sort(key=lambda p: order.get(p[0][-1].output[0] if p[0] else t, -1))
+            seq.append(Item(join, [chain for chain, _ in paths]))
+            t = join.output[0]
+        raise WeightsError(f"{self.path}: the graph has a cycle")
 
 
 def _check_pool(graph: _Graph, node, layer: Layer) -> None:
@@ -231,33 +260,37 @@ def _gemm_weights(graph: _Graph, node, num_classes: int) -> dict[str, torch.Tens
 
 
 class _Matcher:
+    """Compares the graph's items with the expected layers in order, collecting the weights."""
+
     def __init__(self, graph: _Graph):
         self.g = graph
         self.state: dict[str, torch.Tensor] = {}
 
-    def chain(self, nodes: list, layers: tuple[Layer, ...] | list[Layer], where: str) -> None:
-        nodes = [n for n in nodes if n.op_type not in SKIP_ANYWHERE]
+    def chain(self, nodes: list, layers: tuple[Layer, ...], where: str) -> None:
+        items = [Item(n) for n in nodes if n.op_type not in SKIP_ANYWHERE]
         for i, layer in enumerate(layers):
-            if i >= len(nodes):
+            if i >= len(items):
                 raise WeightsError(f"{self.g.path}: {where} ends before {layer.describe()}")
-            self.one(nodes[i], layer)
-        if len(nodes) > len(layers):
-            raise self.g.fail(nodes[len(layers)], f"an extra layer after {layers[-1].describe()} in {where}")
+            self.one(items[i], layer)
+        if len(items) > len(layers):
+            raise self.g.fail(items[len(layers)].node, f"an extra layer after {layers[-1].describe()} in {where}")
 
-    def one(self, node, layer: Layer) -> None:
-        g = self.g
+    def one(self, item: Item, layer: Layer) -> None:
+        g, node, op = self.g, item.node, item.op
+        if item.broken:
+            raise g.fail(node, f"{item.broken}; expected {layer.describe()}")
         if layer.op == "Inception":
-            if not isinstance(node, tuple):
+            if item.branches is None:
                 raise g.fail(node, f"expected the Inception module {layer.module} (a Concat of 4 branches)")
-            concat, branches = node
-            if len(branches) != 4 or g.attrs(concat).get("axis", 1) not in (1, -3):
-                raise g.fail(concat, f"expected {layer.module}: 4 branches joined on channels, found {len(branches)}")
-            for k, (nodes, expected) in enumerate(zip(branches, layer.branches, strict=True)):
+            if len(item.branches) != 4 or g.attrs(node).get("axis", 1) not in (1, -3):
+                raise g.fail(
+                    node, f"expected {layer.module}: 4 branches joined on channels, found {len(item.branches)}"
+                )
+            for k, (nodes, expected) in enumerate(zip(item.branches, layer.branches, strict=True)):
                 self.chain(nodes, expected, f"{layer.module} branch {k + 1}")
             return
-        if isinstance(node, tuple):
-            raise g.fail(node[0], f"expected {layer.describe()}, found a Concat")
-        op = node.op_type
+        if item.branches is not None:
+            raise g.fail(node, f"expected {layer.describe()}, found a Concat of {len(item.branches)} branches")
         if layer.op == "GlobalPool":
             if op == "GlobalAveragePool":
                 return
@@ -307,33 +340,25 @@ def read_onnx_googlenet(model: GoogLeNet, path: str | Path) -> tuple[dict[str, t
     graph = _Graph(proto, path)
     meta = {p.key: p.value for p in proto.metadata_props}
     transform = json.loads(meta[TRANSFORM_KEY]) if TRANSFORM_KEY in meta else None
-    seq = graph.sequence()
-    first_conv = next((i for i, n in enumerate(seq) if not isinstance(n, tuple) and n.op_type == "Conv"), None)
-    if first_conv is None:
-        raise WeightsError(f"{path}: the graph has no convolution on its input path; not a GoogLeNet")
-    head = [n[0] if isinstance(n, tuple) else n for n in seq[:first_conv]]
-    head = [n for n in head if n.op_type not in SKIP_ANYWHERE]
-    if head and transform is None:
-        raise graph.fail(head[0], "expected conv1 (Conv 3->64, 7x7/2) on the input")
-    body = seq[first_conv:]
+    seq = [item for item in graph.sequence() if item.op not in SKIP_ANYWHERE or item.broken]
+    if transform is not None:  # our export: its recorded input transform comes before conv1
+        first_conv = next((i for i, it in enumerate(seq) if it.op == "Conv" or it.broken or it.branches), len(seq))
+        seq = seq[first_conv:]
     matcher = _Matcher(graph)
     layers = expected_layers(model)
-    pos = 0
-    for layer in layers[:-1]:
-        while pos < len(body) and not isinstance(body[pos], tuple) and body[pos].op_type in SKIP_ANYWHERE:
-            pos += 1
-        if pos >= len(body):
+    for k, layer in enumerate(layers[:-1]):
+        if k >= len(seq):
             raise WeightsError(f"{path}: the graph ends before {layer.describe()}")
-        matcher.one(body[pos], layer)
-        pos += 1
-    rest = [n for n in body[pos:] if isinstance(n, tuple) or n.op_type not in SKIP_ANYWHERE | SKIP_BEFORE_FC]
+        matcher.one(seq[k], layer)
+    rest = [it for it in seq[len(layers) - 1 :] if it.op not in SKIP_BEFORE_FC or it.broken or it.branches]
     if not rest:
         raise WeightsError(f"{path}: the graph ends before the classifier (fc)")
-    matcher.state.update(_gemm_weights(graph, rest[0], model.fc.out_features))
+    if rest[0].broken or rest[0].branches is not None:
+        raise graph.fail(rest[0].node, f"{rest[0].broken or 'a Concat'}; expected the classifier (fc)")
+    matcher.state.update(_gemm_weights(graph, rest[0].node, model.fc.out_features))
     tail = rest[1:]
-    if tail and not (len(tail) == 1 and not isinstance(tail[0], tuple) and tail[0].op_type == "Softmax"):
-        node = tail[0][0] if isinstance(tail[0], tuple) else tail[0]
-        raise graph.fail(node, "expected nothing but a Softmax after the classifier")
+    if tail and not (len(tail) == 1 and tail[0].op == "Softmax" and not tail[0].broken):
+        raise graph.fail(tail[0].node, "expected nothing but a Softmax after the classifier")
     return matcher.state, transform
 
 

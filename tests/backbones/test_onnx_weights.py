@@ -81,8 +81,12 @@ def test_zoo_graph_gives_onnxruntimes_probabilities(zoo_file, picture, mean_name
     assert np.abs(_onnxruntime_probs(path, bvlc_input(picture, other))[0] - got).max() > 1e-4
 
 
-def test_zoo_graph_maps_by_topology_onto_the_same_weights(zoo_file):
+@pytest.mark.parametrize("shape_from_input", [False, True])
+def test_zoo_graph_maps_by_topology_onto_the_same_weights(zoo_file, tmp_path, shape_from_input):
     source, path = zoo_file
+    if shape_from_input:  # a Reshape whose target comes from Shape(x): shape computations are not data
+        path = tmp_path / "dynamic.onnx"
+        onnx.save(zoo_graph(source, shape_from_input=True), str(path))
     ours = googlenet("paper", aux_logits=False, weights=str(path))
     own = ours.state_dict()
     for k, v in source.state_dict().items():
@@ -187,6 +191,41 @@ def test_another_network_names_the_first_node_that_differs(tmp_path):
     with pytest.raises(WeightsError) as e:
         googlenet("paper", weights=str(path))
     assert "node 'Conv2d_1a' (Conv)" in _one_line(e) and "conv1.conv" in str(e.value)
+
+
+def test_a_residual_join_is_named_where_it_appears(tmp_path):
+    """A ResNet-like block after a matching stem: the walk stops at the Add (the first node that
+    does not fit), not at anything later."""
+    model = googlenet("paper", aux_logits=False)
+    sd = {k: v.numpy() for k, v in model.state_dict().items()}
+    init = [onnx.numpy_helper.from_array(sd[k], k) for k in ("conv1.conv.weight", "conv1.conv.bias")]
+    init.append(onnx.numpy_helper.from_array(np.zeros((64, 64, 3, 3), np.float32), "res.weight"))
+    nodes = [
+        helper.make_node(
+            "Conv",
+            ["x", "conv1.conv.weight", "conv1.conv.bias"],
+            ["c1"],
+            kernel_shape=[7, 7],
+            pads=[3] * 4,
+            strides=[2, 2],
+        ),
+        helper.make_node("Relu", ["c1"], ["r1"]),
+        helper.make_node("MaxPool", ["r1"], ["p1"], kernel_shape=[3, 3], strides=[2, 2], ceil_mode=1),
+        helper.make_node("Conv", ["p1", "res.weight"], ["c2"], kernel_shape=[3, 3], pads=[1] * 4),
+        helper.make_node("Add", ["c2", "p1"], ["y"], name="residual_add"),
+    ]
+    graph = helper.make_graph(
+        nodes, "res", [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 3, 224, 224])],
+        [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, None)], init,
+    )  # fmt: skip
+    path = tmp_path / "resnet_like.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    with pytest.raises(WeightsError) as e:
+        googlenet("paper", weights=str(path))
+    assert _one_line(e) == (
+        f"{path}: node 'residual_add' (Add) does not match GoogLeNet (paper): "
+        "joins 2 branches, not as an Inception Concat; expected LRN"
+    )
 
 
 def test_torchvision_layout_export_is_refused_at_its_first_difference(tmp_path):

@@ -17,9 +17,13 @@ from onnx import TensorProto, helper, numpy_helper
 INCEPTIONS = ["3a", "3b", "4a", "4b", "4c", "4d", "4e", "5a", "5b"]
 
 
-def zoo_graph(model, opset: int = 12, reverse_branches: bool = False) -> onnx.ModelProto:
+def zoo_graph(
+    model, opset: int = 12, reverse_branches: bool = False, shape_from_input: bool = False
+) -> onnx.ModelProto:
     """The zoo-shaped graph of ``model`` (a ``paper`` GoogLeNet). ``reverse_branches`` lists each
-    Inception module's branch nodes in reverse order (the data flow is unchanged)."""
+    Inception module's branch nodes in reverse order (the data flow is unchanged);
+    ``shape_from_input`` computes the Reshape's target from the tensor's Shape, as dynamic-batch
+    exports do, instead of the zoo's constant ``OC2_DUMMY_1``."""
     sd = {k: v.detach().numpy() for k, v in model.state_dict().items()}
     nodes, inits = [], []
 
@@ -76,7 +80,19 @@ def zoo_graph(model, opset: int = 12, reverse_branches: bool = False) -> onnx.Mo
         x = f"{caffe}/output_1"
     nodes.append(helper.make_node("AveragePool", [x], ["pool5/7x7_s1_1"], kernel_shape=[7, 7], strides=[1, 1]))
     nodes.append(helper.make_node("Dropout", ["pool5/7x7_s1_1"], ["pool5/7x7_s1_2", "_mask"]))
-    inits.append(numpy_helper.from_array(np.array([1, 1024], np.int64), "OC2_DUMMY_1"))
+    if shape_from_input:  # [N, -1] from Shape(x)[0]
+        inits += [
+            numpy_helper.from_array(np.array(0, np.int64), "zero"),
+            numpy_helper.from_array(np.array([-1], np.int64), "minus1"),
+        ]
+        nodes += [
+            helper.make_node("Shape", ["pool5/7x7_s1_2"], ["shape"]),
+            helper.make_node("Gather", ["shape", "zero"], ["batch"], axis=0),
+            helper.make_node("Unsqueeze", ["batch"], ["batch1"], axes=[0]),
+            helper.make_node("Concat", ["batch1", "minus1"], ["OC2_DUMMY_1"], axis=0),
+        ]
+    else:
+        inits.append(numpy_helper.from_array(np.array([1, 1024], np.int64), "OC2_DUMMY_1"))
     nodes.append(helper.make_node("Reshape", ["pool5/7x7_s1_2", "OC2_DUMMY_1"], ["OC2_DUMMY_0"]))
     inits += [
         numpy_helper.from_array(sd["fc.weight"], "loss3/classifier_w_0"),  # [1000, 1024]: transB
