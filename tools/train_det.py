@@ -31,8 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", required=True)
     ap.add_argument(
         "--init",
-        help="backbone from a train_cls, train_det or train_multibox checkpoint, or torchvision-format weights "
-        "(overrides the config's)",
+        help="backbone from a train_cls, train_det or train_multibox checkpoint, torchvision-format weights, "
+        "or an ONNX BVLC GoogLeNet (paper variant; its BGR mean is model.bvlc_mean) (overrides the config's)",
     )
     ap.add_argument("--proposals", help="proposal cache folder (filled on first use; default OUT/proposals)")
     ap.add_argument("--resume", action="store_true", help="continue from OUT/last.pth")

@@ -26,7 +26,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--images", help="image folder of a COCO file")
     ap.add_argument("--out", required=True)
     ap.add_argument(
-        "--init", help="backbone from a train_cls (or train_det, train_multibox) checkpoint; overrides the config's"
+        "--init",
+        help="backbone from a train_cls (or train_det, train_multibox) checkpoint or an ONNX BVLC GoogLeNet; "
+        "overrides the config's",
     )
     ap.add_argument("--resume", action="store_true")
     ap.add_argument("--opts", nargs="*", default=[])
