@@ -64,7 +64,8 @@ def plot_metrics(path: str | Path, out: str | Path, val_keys: tuple[str, ...]) -
         if pts:
             ax2.plot(*zip(*pts, strict=True), marker="o", ms=3, label=key)
     ax2.set(xlabel="epoch", ylabel="validation")
-    ax2.legend(fontsize=8)
+    if ax2.get_lines():  # a run stopped before its first validation has nothing to label
+        ax2.legend(fontsize=8)
     ax2.grid(alpha=0.3)
     fig.tight_layout()
     out = Path(out)
