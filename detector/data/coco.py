@@ -61,6 +61,7 @@ def load_coco(
         cats = sorted(data["categories"], key=lambda c: c["id"])
         cat_ids = [int(c["id"]) for c in cats]
         names = [str(c["name"]) for c in cats]
+        supers = [str(c["supercategory"]) if c.get("supercategory") else None for c in cats]
         images = {int(im["id"]): im for im in data["images"]}
     except (KeyError, TypeError, ValueError) as e:
         raise DatasetError(f"{ann_file}: malformed 'images' or 'categories' entry ({type(e).__name__}: {e})") from None
@@ -100,4 +101,5 @@ def load_coco(
                 "iscrowd": np.array([a[2] for a in anns], bool)[keep],
             }
         records.append(ImageRecord(img_id, file, int(im["width"]), int(im["height"]), **arrays))
-    return DetectionDataset(ann_file.stem, "coco", records, names, cat_ids, log, ann_file=ann_file)
+    groups = supers if all(supers) else None
+    return DetectionDataset(ann_file.stem, "coco", records, names, cat_ids, log, ann_file=ann_file, supercategories=groups)

@@ -109,6 +109,7 @@ class DetectionDataset:
     log: AnnotationLog
     display_names: list[str] | None = None
     ann_file: Path | None = None  # the COCO JSON, for pycocotools
+    supercategories: list[str] | None = None  # COCO's, per class (error analysis groups by them)
 
     def __len__(self) -> int:
         return len(self.records)

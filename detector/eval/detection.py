@@ -55,7 +55,8 @@ def read_blacklist(path: str | Path, dataset: DetectionDataset) -> set[tuple[int
     return pairs
 
 
-def _gt_arrays(dataset: DetectionDataset) -> tuple[np.ndarray, ...]:
+def gt_arrays(dataset: DetectionDataset) -> tuple[np.ndarray, ...]:
+    """``(image index [T], label [T], boxes [T, 4] xyxy, ignored [T])`` of every ground-truth box."""
     recs = dataset.records
     counts = np.array([len(r.labels) for r in recs], np.int64)
     img = np.repeat(np.arange(len(recs)), counts)
@@ -67,7 +68,7 @@ def _gt_arrays(dataset: DetectionDataset) -> tuple[np.ndarray, ...]:
 
 def _match_metric(dataset: DetectionDataset, dets: DetectionArrays, metric: str, blacklist: set) -> tuple[dict, dict]:
     k1 = dataset.num_classes + 1
-    gt_img, gt_lab, gt_boxes, gt_ign = _gt_arrays(dataset)
+    gt_img, gt_lab, gt_boxes, gt_ign = gt_arrays(dataset)
     det_keep = np.ones(len(dets), bool)
     if blacklist:
         bl = np.array(sorted(i * k1 + lab for i, lab in blacklist), np.int64)

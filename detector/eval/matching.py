@@ -70,7 +70,8 @@ def greedy_match(
     gt_ignore: np.ndarray,
     gt_thresh: np.ndarray,
     rule: str,
-) -> tuple[np.ndarray, np.ndarray]:
+    return_match: bool = False,
+) -> tuple[np.ndarray, ...]:
     """Match detections to ground truth per group.
 
     Args:
@@ -84,14 +85,17 @@ def greedy_match(
         rule: ``"voc"`` or ``"ilsvrc"`` (see the module docstring).
     Returns:
         ``(tp, fp)``, ``[D]`` bool each, in input order; a detection with neither is ignored.
+        With ``return_match``, also ``[D]`` int64: the index (into the ground-truth arrays) of
+        the box a true positive took, or the ignored box that made a detection ignored; -1 else.
     """
     if rule not in ("voc", "ilsvrc"):
         raise ValueError(f"unknown matching rule {rule!r}")
     n_det = len(det_group)
     tp = np.zeros(n_det, bool)
     fp = np.zeros(n_det, bool)
+    match = np.full(n_det, -1, np.int64)
     if n_det == 0:
-        return tp, fp
+        return (tp, fp, match) if return_match else (tp, fp)
     d_order = np.lexsort((np.arange(n_det), -np.asarray(det_score, np.float64), det_group))
     t_order = np.argsort(gt_group, kind="stable")
     dg, tg = det_group[d_order], gt_group[t_order]
@@ -119,6 +123,7 @@ def greedy_match(
         rows = np.arange(len(g))
         tp_blk = np.zeros((len(g), n_d), bool)
         fp_blk = np.zeros((len(g), n_d), bool)
+        match_blk = np.full((len(g), n_d), -1, np.int64)
         for r in range(n_d):
             ov = iou[:, r, :]
             if rule == "voc":
@@ -139,6 +144,9 @@ def greedy_match(
             fp_r &= active
             matched[rows[tp_r], j[tp_r]] = True
             tp_blk[:, r], fp_blk[:, r] = tp_r, fp_r
+            took = active & ~fp_r  # a true positive, or a hit on an ignored box
+            match_blk[took, r] = t_order[ti[rows[took], j[took]]]
         tp[d_order[di[valid_d]]] = tp_blk[valid_d]
         fp[d_order[di[valid_d]]] = fp_blk[valid_d]
-    return tp, fp
+        match[d_order[di[valid_d]]] = match_blk[valid_d]
+    return (tp, fp, match) if return_match else (tp, fp)
