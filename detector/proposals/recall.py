@@ -3,7 +3,8 @@
 For each counted ground-truth box (not difficult, not crowd) its best overlap is the highest
 IoU with any proposal of its image; recall at ``t`` is the fraction with best overlap ``>= t``;
 ABO is the mean best overlap and MABO the mean over classes of the per-class ABO (Uijlings et
-al.). The recall-vs-number curve uses each image's first ``n`` proposals (rank order).
+al.). The recall-vs-number curve uses each image's first ``n`` proposals (rank order); the
+recall-vs-IoU curve all of them.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from ..data.records import DetectionDataset
 from .cache import ProposalCache
 
 COUNTS = (1, 2, 5, 10, 20, 50, 100, 200, 300, 500, 1000, 2000, 5000)
+IOU_GRID = np.round(np.arange(0.05, 1.0001, 0.05), 2)  # recall against the IoU threshold (all proposals)
 
 
 def proposal_recall(dataset: DetectionDataset, cache: ProposalCache, counts: tuple[int, ...] = COUNTS) -> dict:
@@ -53,6 +55,10 @@ def proposal_recall(dataset: DetectionDataset, cache: ProposalCache, counts: tup
         "num_images": len(dataset.records) - len(missing),
         "missing": missing,
         "abo_per_class": per_class,
+        "recall_vs_iou": {
+            "iou": IOU_GRID.tolist(),
+            "recall": [float((best >= t).mean()) if len(best) else 0.0 for t in IOU_GRID],
+        },
         "curve": {
             "counts": list(counts),
             "recall@0.5": (at_n >= 0.5).mean(0).tolist() if len(at_n) else [],

@@ -1,0 +1,108 @@
+"""The detection-evaluation tools as library functions: ``tools/eval_det.py`` and
+``tools/analyze_det.py`` are thin layers over :func:`main` (see their docstrings)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+
+from ..cli import UserError, add_runtime_args, runtime_device
+from ..data import load_dataset
+from .detection import METRICS, evaluate_detections, read_blacklist
+from .report import format_report, plot_pr_curves, write_report
+from .results import read_results, write_results
+
+
+def _default_proposals(args) -> Path:
+    """``--ckpt``'s proposal cache when ``--proposals`` is not given: beside the report."""
+    return (Path(args.out).parent if args.out else Path("outputs/eval_det")) / "proposals"
+
+
+def run_checkpoints(args, dataset, det, ctx) -> tuple[list[dict], int]:
+    """Detections of the ``--ckpt`` ensemble on ``dataset``, as COCO results (also written to
+    disk), and the number of images skipped (each named on stderr)."""
+    split = det.detect_split(dataset, args.proposals or _default_proposals(args), ctx)
+    for file, why in split.failed:
+        print(f"error: {file}: {why}, skipped", file=sys.stderr)
+    path = write_results(args.save_dets or _default_proposals(args).parent / "detections.json", split.results)
+    print(f"{len(split.results)} detections from {len(det.members)} model(s) on {len(dataset.records)} images: {path}")
+    return split.results, len(split.failed)
+
+
+def main(argv: list[str] | None = None, description: str = "", analysis_tool: bool = False) -> int:
+    """``tools/eval_det.py`` (``analysis_tool=False``) or ``tools/analyze_det.py`` (``--out`` is
+    then the analysis folder, and the analysis is what the tool is for)."""
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--gt", "--data", dest="gt", required=True, help="COCO .json file, or a VOC/ILSVRC dataset folder")
+    ap.add_argument("--dets", help="detections in the COCO results format")
+    ap.add_argument(
+        "--ckpt", action="append", help="train_det checkpoint to run instead of --dets; repeat for an ensemble"
+    )
+    ap.add_argument("--metric", choices=METRICS, required=True)
+    ap.add_argument("--split", help="split list name for XML datasets (ImageSets/Main/<split>.txt)")
+    ap.add_argument("--images", help="image folder of a COCO file (default: beside annotations/)")
+    ap.add_argument("--class-map", help="map_det.txt-style class list (synset index name)")
+    ap.add_argument("--blacklist", help="ILSVRC blacklist: '<image> <class>' per line")
+    ap.add_argument("--lenient", action="store_true", help="drop and count detections of unknown images/classes")
+    if analysis_tool:
+        ap.add_argument("--out", required=True, help="folder of the analysis page (index.html, analysis.json)")
+    else:
+        ap.add_argument("--out", help="write the JSON report here")
+        ap.add_argument("--plots", help="write one precision-recall PNG per class here")
+        ap.add_argument("--analyze", help="also write the error-analysis page into this folder")
+    ap.add_argument("--groups", help="analysis: '<class> <group>' lines: which classes are similar")
+    ap.add_argument(
+        "--confusion-score", type=float, default=0.5, help="analysis: score threshold of the confusion matrix"
+    )
+    ap.add_argument("--proposals", help="--ckpt: proposal cache folder (filled where missing)")
+    ap.add_argument("--save-dets", help="--ckpt: where to write the detections (COCO results JSON)")
+    ap.add_argument("--multibox", help="--ckpt: MultiBox checkpoint for missing proposals (default: the trained one)")
+    ap.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="--ckpt: where to run")
+    add_runtime_args(ap)
+    args = ap.parse_args(argv)
+    if analysis_tool:
+        args.analyze, args.plots, args.out = args.out, None, str(Path(args.out) / "report.json")
+    logging.basicConfig(level=logging.WARNING, format="warning: %(message)s")
+    if bool(args.dets) == bool(args.ckpt):
+        raise UserError("give either --dets (a results file) or --ckpt (detectors to run), not both or neither")
+
+    t0 = time.perf_counter()
+    det = ctx = None
+    skipped = 0
+    if args.ckpt:
+        from detector.api import Detector
+        from detector.engine.distributed import setup
+
+        ctx = setup(runtime_device(args))
+        det = Detector.load(args.ckpt, ctx.device, args.multibox, runtime=args.runtime, onnx=args.onnx)
+    names = det.class_names if det and not args.class_map else None  # a split may lack classes
+    dataset = load_dataset(args.gt, args.split, args.images, args.class_map, class_names=names)
+    print(dataset.log.summary())
+    if det is not None:
+        results, skipped = run_checkpoints(args, dataset, det, ctx)
+    else:
+        results = read_results(args.dets)
+    blacklist = read_blacklist(args.blacklist, dataset) if args.blacklist else None
+    ev = evaluate_detections(dataset, results, args.metric, blacklist, args.lenient, source=args.dets or "detections")
+    print(format_report(ev.report))
+    if args.out:
+        print(f"report: {write_report(ev.report, args.out)}")
+    if args.plots:
+        paths = plot_pr_curves(ev.curves, ev.report, args.plots)
+        print(f"plots: {len(paths)} precision-recall curves in {args.plots}")
+    if args.analyze and (ctx is None or ctx.is_main):
+        from ..analysis.analyze import analyze
+        from ..analysis.page import write_page
+
+        cache = args.proposals or (_default_proposals(args) if det is not None else None)
+        a = analyze(dataset, results, args.metric, args.groups, cache, args.confusion_score, blacklist, args.lenient)
+        shares = a.data["fp_types"]["overall"]["at_num_gt"]
+        print("top detections: " + ", ".join(f"{t} {v:.1%}" for t, v in shares.items()))
+        print(f"analysis: {write_page(args.analyze, dataset, a)}")
+    print(f"({time.perf_counter() - t0:.1f} s)")
+    if skipped:
+        print(f"error: {skipped} images skipped (named above); the scores count them as missed", file=sys.stderr)
+    return 1 if skipped else 0
