@@ -12,7 +12,8 @@ COCO's PR breakdown (C75, C50, Loc, Sim, Oth, BG, FN), AP by object size and asp
 confusion matrix, galleries of false positives and missed objects, and proposal recall against
 IoU when a proposal cache is given. DIR/analysis.json holds every number; DIR/report.json the
 metric's report. "Similar" classes: R-CNN's VOC groups, COCO's supercategories, or --groups
-('<class> <group>' lines). tools/eval_det.py --analyze DIR does the same after scoring.
+('<class> <group>' lines, or ILSVRC's devkit meta_det.mat for WordNet parents). tools/eval_det.py
+--analyze DIR does the same after scoring.
 """
 
 from __future__ import annotations

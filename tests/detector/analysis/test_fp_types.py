@@ -105,3 +105,36 @@ def test_confusion_matrix_counts_by_hand(dataset):
     want[4, 0] = 1  # the person, missed
     np.testing.assert_array_equal(m, want)
     assert confusion_matrix(dataset, dets, score_thresh=0.0)[4, 4] == 1  # with it, found
+
+
+def test_ilsvrc_groups_are_wordnet_parents_from_meta_det(tmp_path):
+    """A meta_det.mat laid out as the devkit's: synsets (DET id, WNID, name, children), leaves
+    first, then the hierarchy's inner nodes whose children index the synsets (1-based)."""
+    from scipy.io import savemat
+
+    rows = [
+        ("n02084071", "dog", []),
+        ("n02121808", "domestic cat", []),
+        ("n02958343", "car", []),
+        ("n04509417", "unicycle", []),
+        ("n00015388", "animal", [1, 2]),
+        ("n03791235", "motor vehicle", [3]),
+    ]
+    dtype = [("ILSVRC2014_DET_ID", "O"), ("WNID", "O"), ("name", "O"), ("children", "O")]
+    synsets = np.array(
+        [(np.array([[i + 1]]), w, n, np.array([c], dtype=float)) for i, (w, n, c) in enumerate(rows)], dtype=dtype
+    )
+    meta = tmp_path / "meta_det.mat"
+    savemat(meta, {"synsets": synsets.reshape(1, -1)})
+    wnids = ["n02084071", "n02121808", "n02958343", "n04509417"]
+    ds = make_voc_dataset({"a": [("n02084071", 1, 1, 10, 10, 0)]}, wnids)
+    groups, source = class_groups(ds, meta)
+    assert source == f"WordNet parents from {meta}"
+    assert groups[1] == groups[2] != groups[3] and groups[4] not in groups[1:4]  # the unicycle has no parent here
+    flat = tmp_path / "flat.mat"
+    savemat(
+        flat,
+        {"synsets": np.array([(np.array([[1]]), "n02084071", "dog", np.zeros((1, 0)))], dtype=dtype).reshape(1, -1)},
+    )
+    with pytest.raises(DatasetError, match="have no hierarchy"):
+        class_groups(ds, flat)
