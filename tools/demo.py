@@ -18,6 +18,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from detector.analysis.analyze import analyze
+from detector.analysis.page import write_page
 from detector.api import Detector
 from detector.classify.config import ClsTrainConfig
 from detector.classify.multicrop import evaluate_multicrop, load_classifier
@@ -91,9 +93,10 @@ def _classifier_error(cfg: DemoConfig, data: Path, cls_dir: Path) -> dict:
     return errors
 
 
-def _detector_map(det_ckpt: Path, data: Path, out: Path) -> tuple[dict, dict]:
-    """VOC all-point mAP@0.5 of the detector on demo val (report, plots, results under ``out``),
-    and the recall of the proposals it scored."""
+def _detector_map(det_ckpt: Path, data: Path, out: Path) -> tuple[dict, dict, dict]:
+    """VOC all-point mAP@0.5 of the detector on demo val (report, plots, results and the
+    error-analysis page under ``out``), the recall of the proposals it scored, and the analysis
+    (``{"page", "top_shares"}``)."""
     _stage(6, "detector mAP@0.5 (VOC all-point) on demo val")
     det = Detector.load(det_ckpt, "cpu")
     val = load_dataset(data / "det", "val", class_names=det.class_names)
@@ -107,7 +110,11 @@ def _detector_map(det_ckpt: Path, data: Path, out: Path) -> tuple[dict, dict]:
         f"  proposals: recall@0.5 {recall['recall@0.5']:.2%} with {recall['mean_count']:.0f} per image; "
         f"detector: mAP@0.5 {ev.report['mAP']:.4f} on {len(val.records)} images"
     )
-    return ev.report, recall
+    a = analyze(val, split.results, "voc", proposals=proposals)
+    page = write_page(out / "analysis", val, a)
+    shares = a.data["fp_types"]["overall"]["at_num_gt"]
+    print(f"  error analysis: {page} (top detections: " + ", ".join(f"{t} {v:.1%}" for t, v in shares.items()) + ")")
+    return ev.report, recall, {"page": str(page), "top_shares": shares}
 
 
 def _infer(cfg: DemoConfig, data: Path, det_ckpt: Path, out: Path) -> Path:
@@ -173,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
            lambda: train_multibox(mb_cfg, det_data, "train", "val", mb_dir, resume=True))  # fmt: skip
     _train(5, "detector", det_dir, cfg.det_config,
            lambda: train_detector(det_cfg, det_data, "train", "val", det_dir, resume=True))  # fmt: skip
-    report, recall = _detector_map(det_dir / "final.pth", data, out / "det_eval")
+    report, recall, analysis = _detector_map(det_dir / "final.pth", data, out / "det_eval")
     drawn = _infer(cfg, data, det_dir / "final.pth", out / "infer")
     first = cfg.eval_crops[0]
     summary = {
@@ -185,6 +192,8 @@ def main(argv: list[str] | None = None) -> int:
         "det_map50": report["mAP"],
         "det_ckpt": str(det_dir / "final.pth"),
         "det_report": str(out / "det_eval" / "report.json"),
+        "analysis_page": analysis["page"],
+        "det_top_shares": analysis["top_shares"],
         "infer_image": str(drawn),
         "cls_ckpt": str(cls_dir / "final.pth"),
         "multibox_ckpt": str(mb_dir / "final.pth"),
@@ -194,7 +203,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"done in {summary['seconds']:.0f} s: classifier top-1 error {summary['cls_top1_error']:.2%}, "
         f"proposal recall@0.5 {summary['proposal_recall']:.2%}, detector mAP@0.5 {summary['det_map50']:.4f}\n"
-        f"outputs in {out}/: summary.json, {drawn.relative_to(out)} (boxes drawn), det_eval/ (report, PR curves), "
+        f"outputs in {out}/: summary.json, {drawn.relative_to(out)} (boxes drawn), det_eval/ (report, PR curves, "
+        "analysis/index.html: why the detector fails), "
         "cls/ multibox/ det/ (checkpoints, metrics, curves)"
     )
     return 0

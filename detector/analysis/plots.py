@@ -47,8 +47,10 @@ def plot_fp_types(curve: dict, title: str, path: Path) -> Path:
             curve["n"], *[curve["shares"][t] for t in TYPES], labels=TYPES, colors=[TYPE_COLORS[t] for t in TYPES]
         )
         ax.set_xscale("log")
+        ax.legend(fontsize=7, loc="lower left", ncol=5)
+    else:
+        ax.text(0.5, 0.5, "no detections", ha="center", va="center", transform=ax.transAxes)
     ax.set(xlabel="top n detections (by score)", ylabel="share", ylim=(0, 1), title=title)
-    ax.legend(fontsize=7, loc="lower left", ncol=5)
     return _save(fig, path)
 
 

@@ -49,6 +49,11 @@ def test_demo_pipeline_and_reuse(tmp_path):
     assert tmp_path / summary["det_ckpt"] == out / "det" / "final.pth" and (out / "multibox" / "final.pth").is_file()
     assert summary["infer_image"].endswith(".jpg") and (out / "infer").is_dir()
     assert (tmp_path / summary["infer_image"]).is_file() and summary["seconds"] > 0
+    page = tmp_path / summary["analysis_page"]
+    assert page == out / "det_eval" / "analysis" / "index.html" and page.is_file()
+    analysis = json.loads((page.parent / "analysis.json").read_text())
+    assert analysis["mAP"] == pytest.approx(summary["det_map50"], abs=1e-9)
+    assert summary["det_top_shares"] == analysis["fp_types"]["overall"]["at_num_gt"]
     report = json.loads((out / "det_eval" / "report.json").read_text())
     assert report["mAP"] == summary["det_map50"] and report["metric"] == "voc"
     assert yaml.safe_load((out / "config.yaml").read_text())["data"]["cls_train_per_class"] == 6
