@@ -1,6 +1,7 @@
 # Two entry points; each creates .venv and installs the project into it when missing.
 #   make demo   the main job on the embedded default data
 #   make test   the test suite
+#   make browser-test   installs Debian's chromium (apt-get) and opens the analysis page in it
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -8,7 +9,7 @@ STAMP := $(VENV)/.installed
 OPENCV_VERSION := $(shell sed -n 's/^OPENCV_VERSION = "\(.*\)"/\1/p' setup.py)
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: demo test install lint clean
+.PHONY: demo test install lint clean browser-test
 
 install: $(STAMP)
 
@@ -26,6 +27,11 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check backbones detector tools tests
 	$(BIN)/python -m pytest -q tests
+
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser-test: $(STAMP)
+	command -v chromium >/dev/null || ($(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium)
+	$(BIN)/python -m pytest -q -rs tests/detector/analysis/test_browser.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check backbones detector tools tests

@@ -41,7 +41,9 @@ SCRIPT = """document.querySelectorAll('table.sortable th').forEach(h=>h.addEvent
 const t=h.closest('table'),c=h.cellIndex,b=t.tBodies[0],asc=t.dataset.col==String(c)&&t.dataset.dir!=='asc';
 t.dataset.col=c;t.dataset.dir=asc?'asc':'desc';
 [...b.rows].sort((x,y)=>{const a=x.cells[c].dataset.value,d=y.cells[c].dataset.value,p=parseFloat(a),q=parseFloat(d);
-const r=(isNaN(p)||isNaN(q))?String(a).localeCompare(String(d)):p-q;return asc?r:-r}).forEach(x=>b.appendChild(x))}));"""
+const r=(isNaN(p)||isNaN(q))?String(a).localeCompare(String(d)):p-q;return asc?r:-r}).forEach(x=>b.appendChild(x))}));
+window.addEventListener('load',()=>{const bad=[...document.images].filter(i=>!i.complete||i.naturalWidth===0);
+document.body.dataset.broken=bad.map(i=>i.getAttribute('src')).join(' ');document.body.dataset.ready='1';});"""
 
 
 def _fmt(v) -> str:
@@ -166,8 +168,13 @@ def write_page(out_dir: str | Path, dataset: DetectionDataset, a: Analysis) -> P
             f'{t} <b class="share" data-type="{t}" data-value="{_value(overall[t])}">{overall[t]:.1%}</b>'
             for t in TYPES
         )
-        + f". Cor: correct; Loc: poor localization or duplicate; Sim: a similar class ({html.escape(fp['groups'])} "
-        "groups); Oth: another class; BG: background.</p>",
+        + ". Cor: correct; Loc: poor localization or duplicate; Sim: a similar class "
+        + (
+            "(no class groups for this dataset: give --groups)"
+            if fp["groups"] == "none"
+            else f"(groups: {html.escape(fp['groups'])})"
+        )
+        + "; Oth: another class; BG: background.</p>",
         '<div class="grid">' + _figure("plots/fp_overall.png", "all classes"),
     ]
     for name in names:
