@@ -30,6 +30,7 @@ setup(
         "onnx==1.23.2",  # reading BVLC GoogLeNet (.onnx) by topology; writing exports
         "onnxscript==0.7.2",  # torch.onnx.export's exporter (translating LRN and the global pool)
         "onnxruntime==1.32.0",  # CPU runtime: checks every export, --runtime onnxruntime
+        "tensorboard==2.21.0",  # event files the trainers write (torch.utils.tensorboard)
     ],
     extras_require={
         "dev": [

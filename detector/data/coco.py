@@ -102,4 +102,6 @@ def load_coco(
             }
         records.append(ImageRecord(img_id, file, int(im["width"]), int(im["height"]), **arrays))
     groups = supers if all(supers) else None
-    return DetectionDataset(ann_file.stem, "coco", records, names, cat_ids, log, ann_file=ann_file, supercategories=groups)
+    return DetectionDataset(
+        ann_file.stem, "coco", records, names, cat_ids, log, ann_file=ann_file, supercategories=groups
+    )

@@ -21,6 +21,7 @@ The config object passed in is a :class:`RunConfig` (the trainers' configs deriv
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import time
 from collections.abc import Callable
@@ -56,7 +57,9 @@ class Task:
     ``loss(net, batch)`` returns ``(loss, batch size)`` for a batch from ``collate``;
     ``evaluate(ema_model, val_loader)`` returns metrics (summed over processes by the task);
     ``describe(metrics)`` is the per-epoch line; ``extra`` goes into both checkpoints;
-    ``val_collate`` batches ``val_ds``'s items (default: ``collate``).
+    ``val_collate`` batches ``val_ds``'s items (default: ``collate``); ``snapshot(ema_model)``,
+    called on rank 0 after each validation, returns pictures for TensorBoard (``{tag: [H, W, 3]
+    uint8}``: a few validation images with the detections drawn).
     """
 
     model: nn.Module
@@ -69,6 +72,7 @@ class Task:
     val_keys: tuple[str, ...]
     extra: dict = field(default_factory=dict)
     val_collate: Callable | None = None
+    snapshot: Callable[[nn.Module], dict] | None = None
 
 
 class _StopFlag:
@@ -184,6 +188,7 @@ def fit(task: Task, cfg, out_dir: Path, ctx: dist_.DistContext, state: dict | No
         if ctx.is_main:
             print(f"resumed from {last} at epoch {min(epoch + 1, o.epochs)}, step {step}"
                   + (f"; validating epoch {epoch} first" if pending else ""))  # fmt: skip
+    log.open_tensorboard(out_dir / "tensorboard", purge_step=step if state is not None else None)
     if ctx.distributed and cuda and cfg.sync_bn:
         model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
     net = DistributedDataParallel(model, device_ids=[ctx.device] if cuda else None) if ctx.distributed else model
@@ -212,6 +217,8 @@ def fit(task: Task, cfg, out_dir: Path, ctx: dist_.DistContext, state: dict | No
         log.write(
             "val", step=step, epoch=epoch, skipped_train=stats["skipped"], **{k: result[k] for k in task.val_keys}
         )
+        if ctx.is_main and task.snapshot is not None:
+            log.images(step, task.snapshot(ema.module))
         if ctx.is_main:
             print(
                 f"epoch {epoch}/{o.epochs}: loss {stats['loss']:.3f}, {task.describe(result)}, "
@@ -225,7 +232,7 @@ def fit(task: Task, cfg, out_dir: Path, ctx: dist_.DistContext, state: dict | No
         pending = False
         checkpoint()
 
-    with _StopFlag() as stop:
+    with _StopFlag() as stop, contextlib.closing(log):  # closing: the TensorBoard writer's thread ends
         if pending:  # interrupted between an epoch's last step and the end of its validation
             validate()
         while epoch < o.epochs:

@@ -1,7 +1,10 @@
-"""Training metrics as JSON lines, and a plot of them.
+"""Training metrics as JSON lines, TensorBoard events, and a plot of them.
 
 Each line is one record: ``{"kind": "train", "step", "epoch", "lr", "loss", ...}`` every few
 steps, ``{"kind": "val", "epoch", "step", ...}`` after each evaluation. Only rank 0 writes.
+Once :meth:`MetricsLog.open_tensorboard` is called, every record's numbers also go to
+TensorBoard event files (``train/loss``, ``train/lr``, ``val/mAP`` ... against the step), and
+:meth:`MetricsLog.images` adds pictures (a trainer's drawn validation detections).
 """
 
 from __future__ import annotations
@@ -14,6 +17,15 @@ class MetricsLog:
     def __init__(self, path: str | Path, enabled: bool = True):
         self.path = Path(path)
         self.enabled = enabled
+        self.tb = None  # torch.utils.tensorboard.SummaryWriter, once opened
+
+    def open_tensorboard(self, log_dir: str | Path, purge_step: int | None = None) -> None:
+        """Mirror the records into TensorBoard under ``log_dir``; a resumed run passes its step
+        as ``purge_step``, so that the events it repeats replace the interrupted run's."""
+        if self.enabled and self.tb is None:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.tb = SummaryWriter(str(log_dir), purge_step=purge_step)
 
     def write(self, kind: str, **values: float | int | str) -> None:
         if not self.enabled:
@@ -21,6 +33,24 @@ class MetricsLog:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.path.open("a") as f:
             f.write(json.dumps({"kind": kind, **values}) + "\n")
+        if self.tb is not None:
+            step = int(values.get("step", 0))
+            for key, v in values.items():
+                if key != "step" and isinstance(v, (int, float)) and not isinstance(v, bool):
+                    self.tb.add_scalar(f"{kind}/{key}", v, step)
+            self.tb.flush()
+
+    def images(self, step: int, images: dict) -> None:
+        """``{tag: [H, W, 3] uint8 RGB}`` into TensorBoard at ``step``."""
+        if self.tb is not None and images:
+            for tag, img in images.items():
+                self.tb.add_image(tag, img, step, dataformats="HWC")
+            self.tb.flush()
+
+    def close(self) -> None:
+        if self.tb is not None:
+            self.tb.close()
+            self.tb = None
 
     def truncate_after(self, step: int, drop_val_at_step: bool = False) -> None:
         """Drop records past ``step`` (a resumed run repeats them), and with ``drop_val_at_step``

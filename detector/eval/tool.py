@@ -53,7 +53,10 @@ def main(argv: list[str] | None = None, description: str = "", analysis_tool: bo
         ap.add_argument("--out", help="write the JSON report here")
         ap.add_argument("--plots", help="write one precision-recall PNG per class here")
         ap.add_argument("--analyze", help="also write the error-analysis page into this folder")
-    ap.add_argument("--groups", help="analysis: which classes are similar: '<class> <group>' lines, or ILSVRC's meta_det.mat (WordNet parents)")
+    ap.add_argument(
+        "--groups",
+        help="analysis: which classes are similar: '<class> <group>' lines, or ILSVRC's meta_det.mat (WordNet parents)",
+    )
     ap.add_argument(
         "--confusion-score", type=float, default=0.5, help="analysis: score threshold of the confusion matrix"
     )

@@ -59,6 +59,34 @@ def proposal_recall_batches(model: MultiBoxNet, loader, cfg: MultiBoxConfig, ctx
     }
 
 
+@torch.inference_mode()
+def draw_proposals(
+    model: MultiBoxNet, val_ds: BoxImageDataset, cfg: MultiBoxConfig, device, images: int = 3, top: int = 10
+) -> dict:
+    """``{"val/proposals/<i>": [S, S, 3] uint8}``: the network's ``top`` proposals on the first
+    ``images`` validation images (its input frame), for TensorBoard."""
+    from ..data.images import IMAGENET_MEAN, IMAGENET_STD
+    from ..rcnn.draw import draw_detections
+    from ..rcnn.postprocess import Detections
+
+    was = model.training
+    model.eval()
+    out = {}
+    for i in range(min(images, len(val_ds))):
+        x, _, _ = val_ds[i]
+        if x is None:
+            continue
+        boxes, logits = model(x[None].to(device))
+        ((props, scores),) = decode_multibox(
+            boxes.float().cpu(), logits.float().cpu(), [(x.shape[2], x.shape[1])], top, cfg.nms_iou, 0.0
+        )
+        rgb = (x.permute(1, 2, 0) * torch.tensor(IMAGENET_STD) + torch.tensor(IMAGENET_MEAN)).clamp(0, 1)
+        dets = Detections(props.float(), scores.float(), torch.ones(len(props), dtype=torch.int64))
+        out[f"val/proposals/{i}"] = draw_detections((rgb * 255).round().byte().numpy(), dets, ["object"])
+    model.train(was)
+    return out
+
+
 def multibox_task(
     cfg: MultiBoxConfig, train_records: list[ImageRecord], val_records: list[ImageRecord], ctx: dist_.DistContext
 ) -> Task:
@@ -75,10 +103,11 @@ def multibox_task(
         total, _ = multibox_loss(boxes, logits, batch.targets, cfg.alpha)
         return total, len(batch.targets)
 
+    val_ds = BoxImageDataset(val_records, cfg.data, train=False, seed=cfg.seed)
     return Task(
         model=model,
         train_ds=BoxImageDataset(train_records, cfg.data, train=True, seed=cfg.seed),
-        val_ds=BoxImageDataset(val_records, cfg.data, train=False, seed=cfg.seed),
+        val_ds=val_ds,
         collate=collate_boxes,
         loss=loss,
         evaluate=lambda m, loader: proposal_recall_batches(m, loader, cfg, ctx),
@@ -87,6 +116,7 @@ def multibox_task(
         ),
         val_keys=("recall50", "recall70"),
         extra={"priors": torch.as_tensor(priors)},
+        snapshot=lambda m: draw_proposals(m, val_ds, cfg, ctx.device),
     )
 
 

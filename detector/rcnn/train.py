@@ -47,6 +47,28 @@ def region_loss(
     return loss
 
 
+def draw_validation(
+    val: DetectionDataset, arrays, names: list[str], images: int = 3, score: float = 0.3, top: int = 10
+) -> dict[str, np.ndarray]:
+    """``{"val/detections/<image id>": [H, W, 3] uint8}``: the first ``images`` validation images
+    with their ``top`` detections scoring at least ``score`` drawn (for TensorBoard)."""
+    from ..data.images import read_rgb
+    from .draw import draw_detections
+    from .postprocess import Detections
+
+    out = {}
+    for i, rec in enumerate(val.records[:images]):
+        rgb = read_rgb(rec.file)
+        if rgb is None:
+            continue
+        keep = np.flatnonzero((arrays.image_idx == i) & (arrays.scores >= score))
+        keep = keep[np.argsort(-arrays.scores[keep], kind="stable")][:top]
+        dets = Detections(torch.from_numpy(arrays.boxes[keep]).float(), torch.from_numpy(arrays.scores[keep]).float(),
+                          torch.from_numpy(arrays.labels[keep]))  # fmt: skip
+        out[f"val/detections/{rec.image_id}"] = draw_detections(rgb, dets, names)
+    return out
+
+
 def regions_per_image(cfg: DetTrainConfig) -> int:
     per_image = cfg.sampling.regions_per_batch // cfg.optim.batch_size
     if per_image < 1:
@@ -81,12 +103,17 @@ def detection_task(
         )  # fmt: skip
         return total, len(batch.images)
 
+    drawn: dict = {}  # the last validation's pictures, for TensorBoard
+
     def evaluate(ema_model, loader) -> dict:
         was = ema_model.training
         ema_model.eval()
         member = LoadedDetector(ema_model, cfg, names, display, "EMA weights")
         arrays, _ = run_detection(Ensemble([member], cfg.test).detect, loader, ctx, progress=True)
         ema_model.train(was)
+        if ctx.is_main:
+            drawn.clear()
+            drawn.update(draw_validation(val, arrays, display))
         return {"mAP": evaluate_arrays(val, arrays, cfg.eval_metric).report["mAP"], "detections": len(arrays)}
 
     return Task(
@@ -110,6 +137,7 @@ def detection_task(
         describe=lambda r: f"val (EMA) {cfg.eval_metric} mAP {r['mAP']:.4f} ({r['detections']} detections)",
         val_keys=("mAP",),
         extra={"class_names": names, "display_names": display, "dataset_kind": train.kind},
+        snapshot=lambda _: dict(drawn),
     )
 
 

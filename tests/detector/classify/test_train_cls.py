@@ -65,6 +65,11 @@ def test_run_writes_everything_and_final_loads(cls_data, tmp_path):
     last = torch.load(tmp_path / "run" / "last.pth", weights_only=True)
     assert (last["epoch"], last["step"], last["config"]["model"]["num_classes"]) == (2, 12, 10)
     assert set(last) >= {"model", "ema", "optimizer", "scheduler", "rng", "config", "classes"}
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(tmp_path / "run" / "tensorboard")).Reload()
+    assert [e.step for e in events.Scalars("train/lr")] == list(range(1, 13))
+    assert [e.value for e in events.Scalars("val/top1")] == pytest.approx([r["top1"] for r in recs if r["kind"] == "val"])
 
 
 def test_interrupted_run_resumes_to_the_same_weights(cls_data, tmp_path):

@@ -106,6 +106,12 @@ def test_train_then_extract(tmp_path):
     recalls = [r["recall50"] for r in rows if r["kind"] == "val"]
     assert len(losses) == 24 and np.mean(losses[-4:]) < 0.4 * np.mean(losses[:4]), losses
     assert recalls[-1] > recalls[0], recalls
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(out / "tensorboard"), size_guidance={"images": 0, "scalars": 0}).Reload()
+    assert [e.value for e in events.Scalars("val/recall50")] == pytest.approx(recalls)
+    drawn = [t for t in events.Tags()["images"] if t.startswith("val/proposals/")]
+    assert len(drawn) == 3 and len(events.Images(drawn[0])) == len(recalls)
     ck = torch.load(out / "final.pth", weights_only=True)
     assert ck["priors"].shape == (8, 4) and torch.equal(ck["model"]["priors"], ck["priors"])
     for method in ("multibox", "combined"):

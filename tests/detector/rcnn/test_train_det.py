@@ -27,6 +27,23 @@ def test_training_learns(trained):
     assert "val (EMA) voc mAP" in res.stdout and (out / "curves.png").is_file()
 
 
+def test_tensorboard_events_mirror_the_metrics_and_show_detections(trained):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    out, _ = trained
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    events = EventAccumulator(str(out / "tensorboard"), size_guidance={"images": 0, "scalars": 0}).Reload()
+    tags = events.Tags()
+    assert {"train/loss", "train/lr", "val/mAP"} <= set(tags["scalars"])
+    val = [(r["step"], r["mAP"]) for r in rows if r["kind"] == "val"]
+    assert [(e.step, round(e.value, 6)) for e in events.Scalars("val/mAP")] == [(s, round(m, 6)) for s, m in val]
+    train = [r["loss"] for r in rows if r["kind"] == "train"]
+    assert [e.value for e in events.Scalars("train/loss")] == pytest.approx(train, rel=1e-6)
+    drawn = [t for t in tags["images"] if t.startswith("val/detections/")]
+    assert len(drawn) == 3 and all(len(events.Images(t)) == len(val) for t in drawn)  # each validation
+    assert events.Images(drawn[0])[-1].width > 0
+
+
 def test_checkpoints_carry_config_and_classes(trained):
     out, _ = trained
     for name in ("final.pth", "last.pth"):
