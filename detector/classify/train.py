@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from backbones import aux_loss_weighted, load_weights
@@ -54,8 +55,37 @@ def classification_task(cfg: ClsTrainConfig, data_dir: Path, ctx: dist_.DistCont
         describe=lambda r: f"val (EMA) top-1 {r['top1']:.2%} top-5 {r['top5']:.2%}",
         val_keys=("top1", "top5"),
         extra={"classes": train_ds.classes},
+        snapshot=lambda m: draw_predictions(m, val_ds, ctx.device),
     )
     return task, cfg
+
+
+@torch.inference_mode()
+def draw_predictions(model, val_ds: ImageFolderDataset, device, images: int = 3) -> dict:
+    """``{"val/predictions/<i>": [S, S, 3] uint8}``: the first ``images`` validation crops with
+    the network's top-1 class and probability (green when right, red when wrong), for TensorBoard."""
+    import cv2
+
+    from ..data.images import IMAGENET_MEAN, IMAGENET_STD
+
+    was = model.training
+    model.eval()
+    out = {}
+    for i in range(0, len(val_ds), max(1, len(val_ds) // images))[:images]:
+        x, label, _ = val_ds[i]
+        if x is None:
+            continue
+        p = model(x[None].to(device)).float().softmax(1)[0].cpu()
+        k = int(p.argmax())
+        rgb = (x.permute(1, 2, 0) * torch.tensor(IMAGENET_STD) + torch.tensor(IMAGENET_MEAN)).clamp(0, 1)
+        img = np.ascontiguousarray((rgb * 255).round().byte().numpy())
+        color = (40, 200, 40) if k == label else (230, 40, 40)
+        text = f"{val_ds.classes[k]} {float(p[k]):.2f}"
+        cv2.rectangle(img, (0, 0), (img.shape[1], 16), (0, 0, 0), -1)
+        cv2.putText(img, text, (3, 12), cv2.FONT_HERSHEY_SIMPLEX, 0.4, color, 1, cv2.LINE_AA)
+        out[f"val/predictions/{i}"] = img
+    model.train(was)
+    return out
 
 
 def train_classifier(cfg: ClsTrainConfig, data_dir: str | Path, out_dir: str | Path, resume: bool = False) -> dict:

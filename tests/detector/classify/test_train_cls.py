@@ -67,9 +67,13 @@ def test_run_writes_everything_and_final_loads(cls_data, tmp_path):
     assert set(last) >= {"model", "ema", "optimizer", "scheduler", "rng", "config", "classes"}
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    events = EventAccumulator(str(tmp_path / "run" / "tensorboard")).Reload()
+    events = EventAccumulator(str(tmp_path / "run" / "tensorboard"), size_guidance={"images": 0}).Reload()
     assert [e.step for e in events.Scalars("train/lr")] == list(range(1, 13))
-    assert [e.value for e in events.Scalars("val/top1")] == pytest.approx([r["top1"] for r in recs if r["kind"] == "val"])
+    assert [e.value for e in events.Scalars("val/top1")] == pytest.approx(
+        [r["top1"] for r in recs if r["kind"] == "val"]
+    )
+    drawn = [t for t in events.Tags()["images"] if t.startswith("val/predictions/")]
+    assert len(drawn) == 3 and all(len(events.Images(t)) == 2 for t in drawn)  # after each validation
 
 
 def test_interrupted_run_resumes_to_the_same_weights(cls_data, tmp_path):
