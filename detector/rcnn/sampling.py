@@ -2,7 +2,9 @@
 
 R-CNN fine-tuning: a proposal whose best IoU with a ground-truth box reaches ``fg_iou`` is a
 positive of that box's class, one whose best IoU lies in ``[bg_iou_low, fg_iou)`` is background,
-and each minibatch of 128 regions holds (up to) 32 positives. Ground-truth boxes marked
+and regions are sampled per image (:func:`sample_regions`): each image of a step gives its share
+of the step's regions, a quarter of them positives at most (R-CNN drew its 32 positives and 96
+background windows over all of a step's windows instead). Ground-truth boxes marked
 difficult (VOC) or crowd (COCO) are never positives, and a proposal that covers one of them at
 ``fg_iou`` is not used as background either. Box-regression targets are taken for positives
 whose IoU with their box reaches ``reg_iou`` (R-CNN: 0.6).
