@@ -20,7 +20,7 @@ from ..eval.matching import greedy_match, ilsvrc_thresholds
 from ..eval.results import DetectionArrays, results_to_arrays
 from .coco_breakdown import coco_breakdown
 from .confusion import confusion_matrix
-from .fp_types import IGNORED, TYPES, detection_types, shares_at, top_shares
+from .fp_types import COR, TYPES, box_iou_np, detection_types, shares_at, top_shares
 from .groups import class_groups
 from .sensitivity import sensitivity
 
@@ -46,11 +46,11 @@ def _share_curves(types: np.ndarray, scores: np.ndarray, points: int = 60) -> di
     return {"n": n.tolist(), "shares": {t: shares[n - 1, k].tolist() for k, t in enumerate(TYPES)}}
 
 
-def _missed(dataset: DetectionDataset, dets: DetectionArrays, metric: str) -> tuple[np.ndarray, np.ndarray]:
-    """``(indices of counted ground-truth boxes no detection found, the same-class detection of
-    highest IoU with each, or -1)`` under the metric's matching."""
+def _missed(dataset: DetectionDataset, dets: DetectionArrays, metric: str, gt) -> np.ndarray:
+    """Indices of the counted ground-truth boxes (``gt``: :func:`gt_arrays`) that no detection
+    found under the metric's matching."""
     k1 = dataset.num_classes + 1
-    gt_img, gt_lab, gt_boxes, gt_ign = gt_arrays(dataset)
+    gt_img, gt_lab, gt_boxes, gt_ign = gt
     rule = "ilsvrc" if metric == "ilsvrc" else "voc"
     thresh = ilsvrc_thresholds(gt_boxes) if rule == "ilsvrc" else np.full(len(gt_boxes), 0.5)
     tp, _, match = greedy_match(
@@ -59,17 +59,17 @@ def _missed(dataset: DetectionDataset, dets: DetectionArrays, metric: str) -> tu
     )  # fmt: skip
     found = np.zeros(len(gt_boxes), bool)
     found[match[tp]] = True
-    missed = np.flatnonzero(~found & ~gt_ign)
-    nearest = np.full(len(missed), -1, np.int64)
-    from .fp_types import box_iou
+    return np.flatnonzero(~found & ~gt_ign)
 
-    for k, g in enumerate(missed):
-        cand = np.flatnonzero((dets.image_idx == gt_img[g]) & (dets.labels == gt_lab[g]))
-        if len(cand):
-            iou = box_iou(gt_boxes[g : g + 1], dets.boxes[cand])[0]
-            if iou.max() > 0:
-                nearest[k] = cand[iou.argmax()]
-    return missed, nearest
+
+def _nearest(dets: DetectionArrays, gt, g: int) -> int:
+    """The detection of ground-truth box ``g``'s image and class that overlaps it most, or -1."""
+    gt_img, gt_lab, gt_boxes, _ = gt
+    cand = np.flatnonzero((dets.image_idx == gt_img[g]) & (dets.labels == gt_lab[g]))
+    if not len(cand):
+        return -1
+    iou = box_iou_np(gt_boxes[g : g + 1], dets.boxes[cand])[0]
+    return int(cand[iou.argmax()]) if iou.max() > 0 else -1
 
 
 def analyze(
@@ -94,17 +94,17 @@ def analyze(
     fp["overall"]["at_num_gt"] = shares_at(types, dets.scores, max(1, sum(num_gt.values())))
     fp["per_class"] = {}
     gallery: dict[str, dict] = {}
-    missed, nearest = _missed(dataset, dets, metric)
-    _, gt_lab, _, _ = gt_arrays(dataset)
+    gt = gt_arrays(dataset)
+    missed = _missed(dataset, dets, metric, gt)
     for lab, name in enumerate(names, 1):
         mine = dets.labels == lab
         curve = _share_curves(types[mine], dets.scores[mine])
         curve["at_num_gt"] = shares_at(types[mine], dets.scores[mine], max(1, num_gt.get(name, 0)))
         fp["per_class"][name] = curve
-        wrong = np.flatnonzero(mine & (types != IGNORED) & (types > 0))
+        wrong = np.flatnonzero(mine & (types > COR))  # (IGNORED is below COR)
         top = wrong[np.argsort(-dets.scores[wrong], kind="stable")][:GALLERY_SIZE]
-        lost = np.flatnonzero(gt_lab[missed] == lab)[:GALLERY_SIZE]
-        gallery[name] = {"false_positives": top.tolist(), "missed": [(int(missed[k]), int(nearest[k])) for k in lost]}
+        lost = missed[gt[1][missed] == lab][:GALLERY_SIZE]
+        gallery[name] = {"false_positives": top.tolist(), "missed": [(int(g), _nearest(dets, gt, g)) for g in lost]}
     m = confusion_matrix(dataset, dets, score_thresh)
     data = {
         "metric": metric,

@@ -18,6 +18,8 @@ a detection on a real object did not fire on background.
 from __future__ import annotations
 
 import numpy as np
+import torch
+from torchvision.ops import box_iou
 
 from ..data.records import DetectionDataset
 from ..eval.detection import gt_arrays
@@ -30,16 +32,9 @@ IGNORED = -1
 CONFUSION_IOU = 0.1  # the overlap that makes a false positive Loc/Sim/Oth rather than BG
 
 
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of ``[N, 4]`` with ``[M, 4]`` xyxy boxes (continuous pixels) -> ``[N, M]`` float64."""
-    a, b = a.astype(np.float64)[:, None, :], b.astype(np.float64)[None, :, :]
-    iw = np.clip(np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]), 0, None)
-    ih = np.clip(np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]), 0, None)
-    inter = iw * ih
-    union = (
-        (a[..., 2] - a[..., 0]) * (a[..., 3] - a[..., 1]) + (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1]) - inter
-    )
-    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+def box_iou_np(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``torchvision.ops.box_iou`` of ``[N, 4]`` and ``[M, 4]`` xyxy arrays -> ``[N, M]`` float64."""
+    return box_iou(torch.from_numpy(np.asarray(a, np.float64)), torch.from_numpy(np.asarray(b, np.float64))).numpy()
 
 
 def detection_types(
@@ -71,7 +66,7 @@ def detection_types(
         g = t_order[starts[img] : starts[img + 1]]
         if not len(g):
             continue
-        iou = box_iou(dets.boxes[f], gt_boxes[g])
+        iou = box_iou_np(dets.boxes[f], gt_boxes[g])
         lab_d, lab_g = dets.labels[f][:, None], gt_lab[g][None, :]
         same = lab_g == lab_d
         similar = (groups[lab_g] == groups[lab_d]) & ~same

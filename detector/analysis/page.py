@@ -24,7 +24,7 @@ from ..data.records import DetectionDataset
 from ..eval.detection import gt_arrays
 from ..eval.report import _safe, plot_pr_curves
 from .analyze import Analysis
-from .fp_types import TYPES
+from .fp_types import TYPES, box_iou_np
 from .plots import plot_breakdown, plot_confusion, plot_fp_types, plot_proposal_recall, plot_sensitivity
 
 CROP_HEIGHT = 120
@@ -78,8 +78,6 @@ def _galleries(out: Path, dataset: DetectionDataset, a: Analysis) -> dict:
     """Write every crop (each image read once); ``{class: {"false_positives": [...], "missed":
     [...]}}`` entries ``{"file", "image", "score", "type"}`` for the page and the JSON."""
     gt_img, _, gt_boxes, _ = gt_arrays(dataset)
-    from .fp_types import box_iou
-
     jobs: dict[int, list] = {}  # image index -> [(class, kind, position, gt box, det box, meta)]
     for name, g in a.gallery.items():
         for pos, d in enumerate(g["false_positives"]):
@@ -87,7 +85,7 @@ def _galleries(out: Path, dataset: DetectionDataset, a: Analysis) -> dict:
             here = np.flatnonzero(gt_img == img)
             gt = None
             if len(here):
-                iou = box_iou(a.dets.boxes[d : d + 1], gt_boxes[here])[0]
+                iou = box_iou_np(a.dets.boxes[d : d + 1], gt_boxes[here])[0]
                 gt = gt_boxes[here[iou.argmax()]] if iou.max() > 0 else None
             meta = {"score": float(a.dets.scores[d]), "type": TYPES[a.types[d]]}
             jobs.setdefault(img, []).append((name, "false_positives", pos, gt, a.dets.boxes[d], meta))
