@@ -25,7 +25,7 @@ import numpy as np
 from pycocotools.cocoeval import COCOeval
 
 from ..data.records import DetectionDataset
-from ..eval.coco_eval import _coco_from_dataset
+from ..eval.coco_eval import coco_entries, coco_from_dataset
 from ..eval.detection import gt_arrays
 from ..eval.results import DetectionArrays
 
@@ -92,16 +92,8 @@ def _confusable(dataset: DetectionDataset, groups: np.ndarray, similar_only: boo
 def coco_breakdown(dataset: DetectionDataset, dets: DetectionArrays, groups: np.ndarray) -> dict:
     """The breakdown (module doc): ``{"kinds", "recall" [R], "overall": {kind: AP},
     "per_class": {name: {kind: AP} or None}, "curves": {"overall" or name: {kind: [R]}}}``."""
-    gt = _coco_from_dataset(dataset)
-    entries = [
-        {
-            "image_id": int(i) + 1,
-            "category_id": int(lab),
-            "bbox": [b[0], b[1], b[2] - b[0], b[3] - b[1]],
-            "score": float(s),
-        }
-        for i, lab, s, b in zip(dets.image_idx, dets.labels, dets.scores, dets.boxes.tolist(), strict=True)
-    ]
+    gt = coco_from_dataset(dataset)
+    entries = coco_entries(dets)
     with contextlib.redirect_stdout(io.StringIO()):
         dt = gt.loadRes(entries) if entries else None
     k = dataset.num_classes

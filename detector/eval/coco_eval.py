@@ -15,7 +15,7 @@ from .results import DetectionArrays
 STAT_NAMES = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl")
 
 
-def _coco_from_dataset(dataset: DetectionDataset) -> COCO:
+def coco_from_dataset(dataset: DetectionDataset) -> COCO:
     """An in-memory COCO ground truth of an XML dataset: image ids ``1..N`` in record order,
     category ids = labels; difficult boxes become ``iscrowd`` (COCOeval's only ignore flag)."""
     images, anns = [], []
@@ -43,6 +43,20 @@ def _coco_from_dataset(dataset: DetectionDataset) -> COCO:
     return gt
 
 
+def coco_entries(arrays: DetectionArrays) -> list[dict]:
+    """Detections as COCO results entries in :func:`coco_from_dataset`'s ids (image ``i + 1``,
+    category = label), boxes ``[x, y, w, h]``."""
+    return [
+        {
+            "image_id": int(i) + 1,
+            "category_id": int(lab),
+            "bbox": [b[0], b[1], b[2] - b[0], b[3] - b[1]],
+            "score": float(s),
+        }
+        for i, lab, s, b in zip(arrays.image_idx, arrays.labels, arrays.scores, arrays.boxes.tolist(), strict=True)
+    ]
+
+
 def coco_evaluate(dataset: DetectionDataset, results: list[dict], arrays: DetectionArrays) -> dict:
     """Run COCOeval (bbox).
 
@@ -58,18 +72,8 @@ def coco_evaluate(dataset: DetectionDataset, results: list[dict], arrays: Detect
             gt = COCO(str(dataset.ann_file))
             dets = results
         else:
-            gt = _coco_from_dataset(dataset)
-            dets = [
-                {
-                    "image_id": int(i) + 1,
-                    "category_id": int(lab),
-                    "bbox": [b[0], b[1], b[2] - b[0], b[3] - b[1]],
-                    "score": float(s),
-                }
-                for i, lab, s, b in zip(
-                    arrays.image_idx, arrays.labels, arrays.scores, arrays.boxes.tolist(), strict=True
-                )
-            ]
+            gt = coco_from_dataset(dataset)
+            dets = coco_entries(arrays)
         if dets:
             dt = gt.loadRes(dets)
         else:  # loadRes rejects an empty list; an empty result set scores 0 everywhere
