@@ -241,7 +241,7 @@ def _conv_weights(graph: _Graph, node, layer: Layer) -> dict[str, torch.Tensor]:
     }
 
 
-def _gemm_weights(graph: _Graph, node, num_classes: int) -> dict[str, torch.Tensor]:
+def _gemm_weights(graph: _Graph, node) -> dict[str, torch.Tensor]:
     a = graph.attrs(node)
     names = [i for i in node.input[1:3] if i]  # the bias is optional (dropped when all zero)
     if node.op_type != "Gemm" or not names or any(i not in graph.params for i in names):
@@ -296,7 +296,9 @@ class _Matcher:
                 return
             if op == "AveragePool" and list(g.attrs(node).get("kernel_shape", [])) == [7, 7]:
                 return  # Caffe's pool5/7x7_s1: the global pool at 224 input
-            axes = g.attrs(node).get("axes") or (list(g.array(node.input[1])) if len(node.input) > 1 else None)
+            axes = g.attrs(node).get("axes")  # opset < 18; from 18 on a constant second input
+            if axes is None and len(node.input) > 1 and node.input[1] in g.params:
+                axes = list(g.array(node.input[1]))
             if op == "ReduceMean" and axes is not None and sorted(int(x) % 4 for x in axes) == [2, 3]:
                 return
             raise g.fail(node, "expected the global average pool (7x7 AveragePool, GlobalAveragePool or ReduceMean)")
@@ -355,7 +357,7 @@ def read_onnx_googlenet(model: GoogLeNet, path: str | Path) -> tuple[dict[str, t
         raise WeightsError(f"{path}: the graph ends before the classifier (fc)")
     if rest[0].broken or rest[0].branches is not None:
         raise graph.fail(rest[0].node, f"{rest[0].broken or 'a Concat'}; expected the classifier (fc)")
-    matcher.state.update(_gemm_weights(graph, rest[0].node, model.fc.out_features))
+    matcher.state.update(_gemm_weights(graph, rest[0].node))  # the class count is checked by load_weights
     tail = rest[1:]
     if tail and not (len(tail) == 1 and tail[0].op == "Softmax" and not tail[0].broken):
         raise graph.fail(tail[0].node, "expected nothing but a Softmax after the classifier")

@@ -92,9 +92,8 @@ def export_detector(model: RegionDetector, out: str | Path, opset: int = DEFAULT
     export_onnx(
         trunk, (torch.randn(2, 3, 256, 320, generator=gen),), files["trunk"], ["images"], ["features"], image, opset
     )
-    with torch.inference_mode():
-        fmap = trunk(torch.randn(2, 3, 256, 320, generator=gen))
-    pooled = torch.randn(2, fmap.shape[1], c.roi_size, c.roi_size, generator=gen).relu()
+    channels = {f.name: f.channels for f in model.backbone.feature_info}[c.roi_tap]
+    pooled = torch.randn(2, channels, c.roi_size, c.roi_size, generator=gen).relu()
     export_onnx(
         head,
         (pooled,),
@@ -105,7 +104,7 @@ def export_detector(model: RegionDetector, out: str | Path, opset: int = DEFAULT
         opset,
         starts_with_transform=False,
     )
-    shape = f"[R, {fmap.shape[1]}, {c.roi_size}, {c.roi_size}]"
+    shape = f"[R, {channels}, {c.roi_size}, {c.roi_size}]"
     return [
         _checked(trunk, files["trunk"], f"fast trunk, images [B, 3, H, W] -> {c.roi_tap}", (torch.randn(1, 3, 288, 352, generator=gen),)),
         _checked(head, files["head"], f"fast head, pooled {shape}", (torch.randn(5, *pooled.shape[1:], generator=gen).relu(),)),
