@@ -156,3 +156,16 @@ def summary_lines(config) -> list[str]:
     if not hasattr(config, "_summary_lines"):
         config._summary_lines = []
     return config._summary_lines
+
+
+def write_photo(path, height: int, width: int, rect: tuple[int, int, int, int]):
+    """A smooth random ``height x width`` picture with a red rectangle ``(x1, y1, x2, y2)``,
+    written as PNG to ``path``; returns it as ``[H, W, 3]`` uint8 RGB."""
+    import cv2
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    img = cv2.GaussianBlur(rng.integers(0, 255, (height, width, 3), dtype=np.uint8), (5, 5), 2)
+    cv2.rectangle(img, rect[:2], rect[2:], (220, 40, 40), -1)
+    cv2.imwrite(str(path), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+    return img

@@ -4,7 +4,6 @@ torchvision weights, 1/10/144 crops, names from the class index)."""
 
 import json
 
-import cv2
 import numpy as np
 import pytest
 import torch
@@ -21,7 +20,7 @@ from detector.proposals.selective_search import SelectiveSearchConfig, selective
 from detector.rcnn.data import clean_proposals
 from detector.rcnn.predict import Ensemble, load_detector
 from tests.detector.eval.conftest import make_voc_dataset
-from tests.helpers import randomize_bn, tiny_detector_checkpoint
+from tests.helpers import randomize_bn, tiny_detector_checkpoint, write_photo
 
 PROPOSALS = np.array([[2, 3, 40, 30], [10, 10, 60, 44], [0, 0, 64, 48], [30, 5, 62, 47]], np.float32)
 
@@ -34,12 +33,8 @@ def ckpts(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def photo(tmp_path_factory):
-    rng = np.random.default_rng(0)
-    img = cv2.GaussianBlur(rng.integers(0, 255, (48, 64, 3), dtype=np.uint8), (5, 5), 2)
-    cv2.rectangle(img, (10, 10), (40, 35), (220, 40, 40), -1)
     path = tmp_path_factory.mktemp("photo") / "photo.png"
-    cv2.imwrite(str(path), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
-    return path, img
+    return path, write_photo(path, 48, 64, (10, 10, 40, 35))
 
 
 def test_result_equals_the_ensemble_on_the_same_proposals(ckpts, photo):

@@ -19,7 +19,7 @@ from detector.deploy.export import detector_files
 from detector.errors import UserError
 from tests.backbones.zoo_graph import zoo_graph
 from tests.detector.data.builders import write_voc
-from tests.helpers import run_tool, tiny_detector_checkpoint
+from tests.helpers import run_tool, tiny_detector_checkpoint, write_photo
 
 CLASSES = ("a", "b", "c")
 
@@ -27,11 +27,9 @@ CLASSES = ("a", "b", "c")
 @pytest.fixture(scope="module")
 def photo(tmp_path_factory):
     """A 72x96 picture and 40 proposals over it (xyxy pixels)."""
-    rng = np.random.default_rng(0)
-    img = cv2.GaussianBlur(rng.integers(0, 255, (72, 96, 3), dtype=np.uint8), (5, 5), 2)
-    cv2.rectangle(img, (10, 10), (60, 50), (220, 40, 40), -1)
     path = tmp_path_factory.mktemp("photo") / "photo.png"
-    cv2.imwrite(str(path), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+    img = write_photo(path, 72, 96, (10, 10, 60, 50))
+    rng = np.random.default_rng(1)
     xy, wh = rng.random((40, 2)) * [70, 50], rng.random((40, 2)) * 30 + 8
     return path, img, np.concatenate([xy, xy + wh], 1).astype(np.float32)
 

@@ -69,7 +69,9 @@ def voc_split(tmp_path_factory):
     return root, voc
 
 
-def test_page_files_exist_and_json_matches_the_page(voc_split):
+@pytest.fixture(scope="module")
+def analyzed(voc_split):
+    """tools/analyze_det.py on the split, with the proposal cache: ``(page folder, its output)``."""
     root, voc = voc_split
     out = root / "page"
     res = run_tool(
@@ -77,6 +79,11 @@ def test_page_files_exist_and_json_matches_the_page(voc_split):
         "--out", str(out), "--proposals", str(root / "props"),
     )  # fmt: skip
     assert res.returncode == 0, res.stderr
+    return out, res
+
+
+def test_page_files_exist_and_json_matches_the_page(analyzed):
+    out, res = analyzed
     assert f"analysis: {out / 'index.html'}" in res.stdout and "top detections: Cor" in res.stdout
     page = _Page()
     page.feed((out / "index.html").read_text())
@@ -107,7 +114,7 @@ def test_page_files_exist_and_json_matches_the_page(voc_split):
     assert [e["score"] for e in fps] == sorted((e["score"] for e in fps), reverse=True)
 
 
-def test_eval_det_analyze_writes_the_same_page(voc_split, tmp_path):
+def test_eval_det_analyze_writes_the_same_page(voc_split, analyzed, tmp_path):
     root, voc = voc_split
     res = run_tool(
         "eval_det.py", "--gt", str(voc), "--split", "test", "--dets", str(root / "dets.json"), "--metric", "voc",
@@ -115,11 +122,10 @@ def test_eval_det_analyze_writes_the_same_page(voc_split, tmp_path):
     )  # fmt: skip
     assert res.returncode == 0, res.stderr
     a = json.loads((tmp_path / "a" / "analysis.json").read_text())
-    b = json.loads((root / "page" / "analysis.json").read_text()) if (root / "page").is_dir() else None
-    assert "proposal_recall" not in a  # no cache given
-    if b is not None:
-        b.pop("proposal_recall")
-        assert a == b
+    b = json.loads((analyzed[0] / "analysis.json").read_text())
+    assert "proposal_recall" not in a and "proposal_recall" in b  # no cache given here
+    b.pop("proposal_recall")
+    assert a == b
     res = run_tool("analyze_det.py", "--gt", str(voc), "--split", "test", "--dets", str(root / "dets.json"),
                    "--metric", "voc", "--out", str(tmp_path / "b"), "--groups", str(tmp_path / "none.txt"))  # fmt: skip
     assert res.returncode == 2 and res.stderr.strip() == f"error: {tmp_path / 'none.txt'}: groups file not found"
