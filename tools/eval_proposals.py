@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Recall of cached proposals: recall@0.5/0.7, ABO/MABO, mean count, recall-vs-number plot.
+"""Recall of cached proposals: recall@0.5/0.7, ABO/MABO, mean count, seconds per image, recall-vs-number plot.
 
 tools/eval_proposals.py --data ROOT|ANN.json --split NAME --proposals DIR [--json out.json] [--plots DIR]
 """
@@ -34,6 +34,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{dataset.name}: {res['num_images']} images, {res['num_gt']} boxes; proposals {meta}")
     print(f"recall@0.5 {res['recall@0.5']:.4f}   recall@0.7 {res['recall@0.7']:.4f}   ABO {res['abo']:.4f}   "
           f"MABO {res['mabo']:.4f}   mean count {res['mean_count']:.1f}")  # fmt: skip
+    if res["ss_seconds_per_image"] is not None:
+        print(f"selective search: {res['ss_seconds_per_image']:.3f} s per image when computed "
+              f"(one worker each; {res['ss_seconds_images']} images recorded it)")  # fmt: skip
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(res, indent=2))

@@ -2,8 +2,10 @@
 
 Layout: ``<dir>/meta.json`` (method and parameters) and one ``<dir>/boxes/<image id>.npz`` per
 image with ``boxes`` (``[N, 4]`` float32 xyxy, original pixels, rank order), ``scores``
-(``[N]`` float32; rank-derived for selective search) and ``source`` (the image's file name, so
-a cache shared by two datasets whose image ids collide is caught). Files are written atomically, so an
+(``[N]`` float32; rank-derived for selective search), ``source`` (the image's file name, so
+a cache shared by two datasets whose image ids collide is caught) and, for selective search,
+``ss_seconds`` (the wall time of reading and segmenting the image in its worker: what
+``tools/eval_proposals.py`` reports as the method's cost). Files are written atomically, so an
 interrupted extraction resumes by skipping the images whose file exists; processes (ranks)
 can write to the same cache at once because each writes its own images.
 """
@@ -67,16 +69,19 @@ class ProposalCache:
             )
 
     def put(
-        self, image_id: int | str, boxes: np.ndarray, scores: np.ndarray | None = None, source: str | Path = ""
-    ) -> None:
-        """Store one image's proposals; ``source`` is its file (only the name is kept)."""
+        self, image_id: int | str, boxes: np.ndarray, scores: np.ndarray | None = None, source: str | Path = "",
+        ss_seconds: float | None = None,
+    ) -> None:  # fmt: skip
+        """Store one image's proposals; ``source`` is its file (only the name is kept),
+        ``ss_seconds`` what its selective search took."""
         path = self._file(image_id)
         path.parent.mkdir(parents=True, exist_ok=True)
         if scores is None:  # rank order: a score that falls with the rank
             scores = 1.0 - np.arange(len(boxes), dtype=np.float32) / max(len(boxes), 1)
         tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
         boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
-        np.savez(tmp, boxes=boxes, scores=np.asarray(scores, np.float32), source=np.array(Path(source).name))
+        extra = {} if ss_seconds is None else {"ss_seconds": np.float64(ss_seconds)}
+        np.savez(tmp, boxes=boxes, scores=np.asarray(scores, np.float32), source=np.array(Path(source).name), **extra)
         os.replace(tmp, path)
 
     def get(self, image_id: int | str, source: str | Path = "") -> tuple[np.ndarray, np.ndarray]:
@@ -105,3 +110,12 @@ class ProposalCache:
     def boxes_for(self, record: ImageRecord) -> np.ndarray | None:
         """:meth:`find` for a dataset record, checked against its file name."""
         return self.find(record.image_id, record.file)
+
+    def ss_seconds(self, image_id: int | str) -> float | None:
+        """The seconds the image's selective search took when it was computed, or None (not
+        stored: another method, or a cache written before this was recorded)."""
+        path = self._file(image_id)
+        if not path.is_file():
+            return None
+        with np.load(path) as z:
+            return float(z["ss_seconds"]) if "ss_seconds" in z.files else None

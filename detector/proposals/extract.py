@@ -12,6 +12,7 @@ named in the result's ``failed``, never fatal.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
@@ -35,11 +36,13 @@ from .selective_search import SelectiveSearchConfig, selective_search
 SS_TIMEOUT = 600.0  # seconds one image's selective search may take before its worker is replaced
 
 
-def _ss_task(task: tuple) -> np.ndarray | None:
-    """One image's selective search in a worker: ``(file, cfg)`` -> boxes, or None if unreadable."""
+def _ss_task(task: tuple) -> tuple[np.ndarray, float] | None:
+    """One image's selective search in a worker: ``(file, cfg)`` -> ``(boxes, seconds)`` (the
+    wall time of reading and searching it in this worker), or None if unreadable."""
     file, cfg = task
+    t0 = time.perf_counter()
     image = read_rgb(file)
-    return None if image is None else selective_search(image, cfg)
+    return None if image is None else (selective_search(image, cfg), time.perf_counter() - t0)
 
 
 def _ss_worker_init(threads: int) -> None:
@@ -49,8 +52,8 @@ def _ss_worker_init(threads: int) -> None:
 def selective_search_records(
     records: list, cfg: SelectiveSearchConfig, workers: int, progress: bool = True, timeout: float = SS_TIMEOUT
 ) -> Iterator[tuple[object, np.ndarray | None, str | None]]:
-    """Yield ``(record, boxes [N, 4] or None, why it failed or None)`` for each record as its
-    selective search completes, over ``workers`` spawned processes (see
+    """Yield ``(record, (boxes [N, 4], seconds) or None, why it failed or None)`` for each record
+    as its selective search completes (``seconds``: its wall time in its worker), over ``workers`` spawned processes (see
     :func:`~detector.engine.workers.run_tasks`: bounded wait, one retry, never a fork)."""
     threads = max(1, (os.cpu_count() or 1) // max(workers, 1))
     outcomes = run_tasks(_ss_task, [(str(r.file), cfg) for r in records], workers, timeout,
@@ -70,15 +73,17 @@ def _search_into(
     counts: list[int], failed: list[tuple], first: dict | None = None,
 ) -> None:  # fmt: skip
     """Selective search of ``records`` into ``cache``, each image written as it completes (after
-    ``first[image_id]``, its MultiBox boxes, merged in front when given); box counts and
+    ``first[image_id]``, its MultiBox boxes, merged in front when given) with its search's
+    seconds; box counts and
     ``(file, why)`` failures are appended to ``counts`` and ``failed``."""
-    for r, boxes, why in selective_search_records(records, cfg, workers, progress, timeout):
-        if boxes is None:
+    for r, found, why in selective_search_records(records, cfg, workers, progress, timeout):
+        if found is None:
             failed.append((str(r.file), why))
             continue
+        boxes, seconds = found
         if first is not None:
             boxes = merge_proposals(first.pop(r.image_id), boxes)
-        cache.put(r.image_id, boxes, source=r.file)
+        cache.put(r.image_id, boxes, source=r.file, ss_seconds=seconds)
         counts.append(len(boxes))
 
 

@@ -4,7 +4,8 @@ For each counted ground-truth box (not difficult, not crowd) its best overlap is
 IoU with any proposal of its image; recall at ``t`` is the fraction with best overlap ``>= t``;
 ABO is the mean best overlap and MABO the mean over classes of the per-class ABO (Uijlings et
 al.). The recall-vs-number curve uses each image's first ``n`` proposals (rank order); the
-recall-vs-IoU curve all of them.
+recall-vs-IoU curve all of them. ``ss_seconds_per_image`` is the mean time selective search
+took per image when the cache was filled (one worker each), where the cache recorded it.
 """
 
 from __future__ import annotations
@@ -21,12 +22,15 @@ IOU_GRID = np.round(np.arange(0.05, 1.0001, 0.05), 2)  # recall against the IoU 
 
 
 def proposal_recall(dataset: DetectionDataset, cache: ProposalCache, counts: tuple[int, ...] = COUNTS) -> dict:
-    best_all, best_at_n, labels, n_props, missing = [], [], [], [], []
+    best_all, best_at_n, labels, n_props, missing, seconds = [], [], [], [], [], []
     for r in dataset.records:
         boxes = cache.boxes_for(r)
         if boxes is None:  # e.g. unreadable: named in "missing", not counted
             missing.append(str(r.file))
             continue
+        sec = cache.ss_seconds(r.image_id)
+        if sec is not None:
+            seconds.append(sec)
         n_props.append(len(boxes))
         keep = ~(r.difficult | r.iscrowd)
         gt = torch.from_numpy(r.boxes[keep])
@@ -51,6 +55,8 @@ def proposal_recall(dataset: DetectionDataset, cache: ProposalCache, counts: tup
         "abo": float(best.mean()) if len(best) else 0.0,
         "mabo": float(np.mean(list(per_class.values()))) if per_class else 0.0,
         "mean_count": float(np.mean(n_props)) if n_props else 0.0,
+        "ss_seconds_per_image": float(np.mean(seconds)) if seconds else None,
+        "ss_seconds_images": len(seconds),
         "num_gt": int(len(best)),
         "num_images": len(dataset.records) - len(missing),
         "missing": missing,

@@ -61,8 +61,10 @@ def test_stress_500_selective_search_calls_over_2_workers(tmp_path):
                 for r in records}  # fmt: skip
     seen = 0
     with deadline(180):
-        for r, boxes, why in selective_search_records(records * 10, cfg, workers=2, progress=False, timeout=60):
+        for r, found, why in selective_search_records(records * 10, cfg, workers=2, progress=False, timeout=60):
             assert why is None
+            boxes, seconds = found
             np.testing.assert_array_equal(boxes, expected[r.image_id])
+            assert 0 < seconds < 60
             seen += 1
     assert seen == 500

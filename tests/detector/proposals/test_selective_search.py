@@ -198,6 +198,11 @@ def test_tools_resume_and_report(tmp_path):
     res = json.loads((tmp_path / "r.json").read_text())
     assert res["recall@0.5"] == 1.0 and set(res) >= {"recall@0.7", "mabo", "mean_count"}
     assert (tmp_path / "plots" / "recall_vs_number.png").is_file()
+    # a and b recorded their search's seconds; broken's boxes were put by hand, without any
+    stored = [float(np.load(out / "boxes" / f"{n}.npz")["ss_seconds"]) for n in ("a", "b")]
+    assert all(0 < s < 60 for s in stored) and cache.ss_seconds("broken") is None
+    assert res["ss_seconds_images"] == 2 and res["ss_seconds_per_image"] == pytest.approx(np.mean(stored))
+    assert f"selective search: {np.mean(stored):.3f} s per image" in rep.stdout
 
 
 def test_torchrun_ranks_share_the_images(tmp_path):
