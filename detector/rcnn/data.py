@@ -25,7 +25,7 @@ from ..data.records import ImageRecord
 from ..engine.sampler import sample_seed
 from ..proposals.cache import ProposalCache
 from .model import HeadConfig
-from .sampling import Regions, SamplingConfig, sample_regions
+from .sampling import Regions, SamplingConfig, label_regions, sample_regions, sample_step
 
 MIN_TRUNK_SIDE = 32  # the smallest input side the paper network's pools accept (the bn one: 15)
 
@@ -94,15 +94,13 @@ class RegionTrainDataset(RecordDataset):
         ids = np.asarray(out["ids"], np.int64)
         is_gt = ids < len(gt)
         image, scale = prepare_image(to_tensor(out["image"]), self.head)
-        regions = sample_regions(
-            torch.from_numpy(boxes[~is_gt] * scale),
-            torch.from_numpy(boxes[is_gt] * scale),
-            torch.from_numpy(gt_labels[ids[is_gt]]).long(),
-            torch.from_numpy(gt_ignore[ids[is_gt]]).bool(),
-            self.num,
-            self.sampling,
-            np.random.default_rng(seed),
-        )
+        args = (torch.from_numpy(boxes[~is_gt] * scale), torch.from_numpy(boxes[is_gt] * scale),
+                torch.from_numpy(gt_labels[ids[is_gt]]).long(), torch.from_numpy(gt_ignore[ids[is_gt]]).bool())  # fmt: skip
+        if self.sampling.per == "step":  # every labelled region: the collate function draws the step's
+            regions = label_regions(*args, self.sampling)
+        else:
+            regions = sample_regions(*args, self.num, self.sampling, np.random.default_rng(seed))
+        regions.seed = seed
         return image, regions, str(r.file)
 
 
@@ -129,9 +127,15 @@ def pad_images(images: list[torch.Tensor]) -> torch.Tensor:
     return out
 
 
-def collate_regions(items: list) -> RegionBatch:
+def collate_regions(items: list, step: tuple[int, SamplingConfig] | None = None) -> RegionBatch:
+    """Items of :class:`RegionTrainDataset` -> a batch. ``step`` = ``(regions per image, sampling)``
+    for ``sampling.per: step``: the items hold every labelled region, and the batch's (regions per
+    image x its readable images) are drawn here over all of them together, seeded by the items'
+    seeds (so reproducible wherever it runs)."""
     good = [(x, reg) for x, reg, _ in items if x is not None]
     regs: list[Regions] = [reg for _, reg in good]
+    if step is not None and regs:
+        regs = sample_step(regs, step[0] * len(regs), step[1], np.random.default_rng([r.seed for r in regs]))
     idx = torch.cat([torch.full((len(reg.boxes), 1), float(k)) for k, reg in enumerate(regs)]) if regs else None
     return RegionBatch(
         images=pad_images([x for x, _ in good]),

@@ -1,10 +1,16 @@
 """Labelling proposals against ground truth and sampling a training minibatch of regions.
 
 R-CNN fine-tuning: a proposal whose best IoU with a ground-truth box reaches ``fg_iou`` is a
-positive of that box's class, one whose best IoU lies in ``[bg_iou_low, fg_iou)`` is background,
-and regions are sampled per image (:func:`sample_regions`): each image of a step gives its share
-of the step's regions, a quarter of them positives at most (R-CNN drew its 32 positives and 96
-background windows over all of a step's windows instead). Ground-truth boxes marked
+positive of that box's class, one whose best IoU lies in ``[bg_iou_low, fg_iou)`` is background.
+Two ways to sample a step's regions (``per``):
+
+- ``image`` (default): each image of a step gives its share of the step's regions, a quarter of
+  them positives at most (:func:`sample_regions`);
+- ``step``, R-CNN's: ``regions_per_batch * positive_fraction`` positives (32 of 128) drawn
+  uniformly from all the positive windows of the step's images, the rest from all their
+  background windows (:func:`sample_step`), so an image with many objects gives more positives.
+
+Ground-truth boxes marked
 difficult (VOC) or crowd (COCO) are never positives, and a proposal that covers one of them at
 ``fg_iou`` is not used as background either. Box-regression targets are taken for positives
 whose IoU with their box reaches ``reg_iou`` (R-CNN: 0.6).
@@ -13,6 +19,7 @@ whose IoU with their box reaches ``reg_iou`` (R-CNN: 0.6).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import torch
@@ -32,6 +39,7 @@ class SamplingConfig:
     bg_iou_low: float = 0.0
     reg_iou: float = 0.6
     include_gt: bool = True  # ground-truth boxes join the proposals as positives
+    per: Literal["image", "step"] = "image"  # see the module doc
 
 
 @dataclass
@@ -44,6 +52,10 @@ class Regions:
     labels: torch.Tensor
     targets: torch.Tensor
     reg_mask: torch.Tensor
+    seed: int = 0  # what the image's augmentation and sampling were seeded with
+
+    def take(self, idx: torch.Tensor) -> Regions:
+        return Regions(self.boxes[idx], self.labels[idx], self.targets[idx], self.reg_mask[idx], self.seed)
 
 
 def label_proposals(
@@ -71,6 +83,36 @@ def label_proposals(
     return labels, matched, best
 
 
+def label_regions(
+    proposals: torch.Tensor, gt_boxes: torch.Tensor, gt_labels: torch.Tensor, gt_ignore: torch.Tensor,
+    cfg: SamplingConfig,
+) -> Regions:  # fmt: skip
+    """Every usable region of one image, labelled (ground truth first when ``include_gt``), with
+    regression targets where ``reg_mask``; unusable ones (``IGNORE``) left out."""
+    gt_boxes = gt_boxes.reshape(-1, 4).float()
+    if cfg.include_gt and len(gt_boxes):
+        proposals = torch.cat([gt_boxes[~gt_ignore], proposals.reshape(-1, 4).float()])
+    proposals = proposals.reshape(-1, 4).float()
+    labels, matched, best = label_proposals(proposals, gt_boxes, gt_labels, gt_ignore, cfg)
+    keep = labels != IGNORE
+    boxes, labels, matched, best = proposals[keep], labels[keep], matched[keep], best[keep]
+    reg_mask = (labels > BACKGROUND) & (best >= cfg.reg_iou)
+    targets = torch.zeros(len(boxes), 4)
+    if reg_mask.any():
+        targets[reg_mask] = encode_boxes(boxes[reg_mask], gt_boxes[matched[reg_mask]])
+    return Regions(boxes, labels, targets, reg_mask)
+
+
+def _draw(labels: np.ndarray, num: int, cfg: SamplingConfig, rng: np.random.Generator) -> torch.Tensor:
+    """Indices of ``round(num * positive_fraction)`` positives at most and background for the
+    rest, drawn uniformly without replacement from ``labels``."""
+    pos, neg = np.flatnonzero(labels > BACKGROUND), np.flatnonzero(labels == BACKGROUND)
+    n_pos = min(len(pos), int(round(num * cfg.positive_fraction)))
+    n_neg = min(len(neg), num - n_pos)
+    picked = np.concatenate([rng.choice(pos, n_pos, replace=False), rng.choice(neg, n_neg, replace=False)])
+    return torch.from_numpy(picked.astype(np.int64))
+
+
 def sample_regions(
     proposals: torch.Tensor, gt_boxes: torch.Tensor, gt_labels: torch.Tensor, gt_ignore: torch.Tensor,
     num: int, cfg: SamplingConfig, rng: np.random.Generator,
@@ -78,20 +120,16 @@ def sample_regions(
     """Sample ``num`` regions of one image: ``round(num * positive_fraction)`` positives at most,
     background for the rest (fewer only when the image has fewer usable proposals), drawn
     without replacement by ``rng``. An image without objects gives ``num`` background regions."""
-    gt_boxes = gt_boxes.reshape(-1, 4).float()
-    if cfg.include_gt and len(gt_boxes):
-        proposals = torch.cat([gt_boxes[~gt_ignore], proposals.reshape(-1, 4).float()])
-    labels, matched, best = label_proposals(proposals, gt_boxes, gt_labels, gt_ignore, cfg)
-    pos = np.flatnonzero((labels > BACKGROUND).numpy())
-    neg = np.flatnonzero((labels == BACKGROUND).numpy())
-    n_pos = min(len(pos), int(round(num * cfg.positive_fraction)))
-    n_neg = min(len(neg), num - n_pos)
-    idx = torch.from_numpy(
-        np.concatenate([rng.choice(pos, n_pos, replace=False), rng.choice(neg, n_neg, replace=False)]).astype(np.int64)
-    )
-    boxes, lab, m = proposals[idx], labels[idx], matched[idx]
-    reg_mask = (lab > BACKGROUND) & (best[idx] >= cfg.reg_iou)
-    targets = torch.zeros(len(idx), 4)
-    if reg_mask.any():
-        targets[reg_mask] = encode_boxes(boxes[reg_mask], gt_boxes[m[reg_mask]])
-    return Regions(boxes, lab, targets, reg_mask)
+    regions = label_regions(proposals, gt_boxes, gt_labels, gt_ignore, cfg)
+    return regions.take(_draw(regions.labels.numpy(), num, cfg, rng))
+
+
+def sample_step(images: list[Regions], num: int, cfg: SamplingConfig, rng: np.random.Generator) -> list[Regions]:
+    """R-CNN's sampling over a step: ``num`` regions drawn from the labelled regions of all
+    ``images`` together (:func:`_draw` over their union), given back per image."""
+    if not images:
+        return []
+    owner = np.concatenate([np.full(len(r.labels), k) for k, r in enumerate(images)])
+    picked = _draw(torch.cat([r.labels for r in images]).numpy(), num, cfg, rng).numpy()
+    starts = np.cumsum([0] + [len(r.labels) for r in images])
+    return [r.take(torch.from_numpy(np.sort(picked[owner[picked] == k]) - starts[k])) for k, r in enumerate(images)]

@@ -11,6 +11,7 @@ validation split. ``optim.batch_size`` counts images per step; each contributes
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -130,7 +131,7 @@ def detection_task(
             cfg.seed,
         ),  # fmt: skip
         val_ds=ProposalImageDataset(val.records, val_cache.boxes_for, cfg.test.max_proposals),
-        collate=collate_regions,
+        collate=collate_regions if cfg.sampling.per == "image" else partial(collate_regions, step=(per_image, cfg.sampling)),
         val_collate=list,
         loss=loss,
         evaluate=evaluate,

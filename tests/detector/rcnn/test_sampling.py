@@ -84,3 +84,56 @@ def test_background_low_threshold(low):
     gt, labels, props = _scene()
     lab, _, best = label_proposals(props, gt, labels, torch.zeros(2, dtype=torch.bool), SamplingConfig(bg_iou_low=low))
     assert torch.equal(lab == 0, (best < 0.5) & (best >= low))
+
+
+def test_step_sampling_draws_rcnn_32_of_128_uniformly_over_the_step():
+    """R-CNN's way: 32 positives uniformly from all the step's positive windows, 96 background
+    from all its background windows; an image with 10x the positives gives ~10x of them."""
+    from detector.rcnn.sampling import label_regions, sample_step
+
+    gt, labels, props = _scene()  # 2 objects, ~200 positives and ~300 background windows
+    none = torch.zeros(2, dtype=torch.bool)
+    cfg = SamplingConfig(positive_fraction=0.25, include_gt=False)
+    rich = label_regions(props, gt, labels, none, cfg)
+    poor = label_regions(props[180:], gt, labels, none, cfg)  # the second object's near windows only in part
+    n_pos = [int((r.labels > 0).sum()) for r in (rich, poor)]
+    n_neg = [int((r.labels == 0).sum()) for r in (rich, poor)]
+    assert n_pos[0] > 5 * n_pos[1] > 0
+    share = []
+    for seed in range(200):
+        a, b = sample_step([rich, poor], 128, cfg, np.random.default_rng(seed))
+        pos = [int((r.labels > 0).sum()) for r in (a, b)]
+        assert sum(pos) == 32 and len(a.labels) + len(b.labels) == 128
+        for got, src in ((a, rich), (b, poor)):  # rows of the image's own labelled regions, in order
+            rows = (got.boxes[:, None] == src.boxes[None]).all(-1).float().argmax(1)
+            assert torch.equal(src.boxes[rows], got.boxes) and (rows.diff() > 0).all()
+            assert torch.equal(src.labels[rows], got.labels) and torch.equal(src.targets[rows], got.targets)
+        share.append(pos[0] / 32)
+    # uniform over the union: E[share of the rich image] = its share of all positive windows
+    assert np.mean(share) == pytest.approx(n_pos[0] / sum(n_pos), abs=0.02)
+    a, b = sample_step([rich, poor], 128, cfg, np.random.default_rng(0))
+    assert int((a.labels == 0).sum()) + int((b.labels == 0).sum()) == 96 and min(n_neg) > 0
+
+
+def test_step_sampling_in_the_training_data_is_reproducible_and_counts_per_readable_image(tmp_path):
+    """collate_regions(step=...) draws regions-per-image x readable images, seeded by the items."""
+    from detector.rcnn.data import collate_regions
+    from detector.rcnn.sampling import label_regions
+
+    gt, labels, props = _scene()
+    none = torch.zeros(2, dtype=torch.bool)
+    cfg = SamplingConfig(per="step")
+    image = torch.zeros(3, 200, 200)
+
+    def item(seed):
+        r = label_regions(props, gt, labels, none, cfg)
+        r.seed = seed
+        return image, r, f"im{seed}.jpg"
+
+    one = collate_regions([item(1), item(2)], step=(64, cfg))
+    two = collate_regions([item(1), item(2)], step=(64, cfg))
+    other = collate_regions([item(1), item(3)], step=(64, cfg))
+    assert len(one.rois) == 128 and int((one.labels > 0).sum()) == 32
+    assert torch.equal(one.rois, two.rois) and not torch.equal(one.rois, other.rois)
+    skipped = collate_regions([item(1), (None, None, "bad.jpg")], step=(64, cfg))
+    assert len(skipped.rois) == 64 and skipped.skipped == ["bad.jpg"] and (skipped.rois[:, 0] == 0).all()
