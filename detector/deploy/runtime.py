@@ -13,12 +13,11 @@ import tempfile
 from pathlib import Path
 
 import torch
-from torchvision.ops import roi_align
 
 from backbones.onnx_export import ort_session, run_session
 
 from ..errors import UserError
-from ..rcnn.model import RegionDetector
+from ..rcnn.model import RegionDetector, pool_regions
 from ..rcnn.warp import warp_regions
 from .export import detector_files, export_detector
 
@@ -86,7 +85,7 @@ class OnnxRegionDetector:
                 x = warp_regions(image[None], rois, c.input_size, c.context, c.warp_antialias)
                 p, d = self._score(self.sessions["region"], x)
             else:
-                x = roi_align(fmap, rois, (c.roi_size, c.roi_size), 1.0 / self.stride, sampling_ratio=2, aligned=True)
+                x = pool_regions(fmap, rois, c, self.stride)
                 p, d = self._score(self.sessions["head"], x)
             probs.append(p)
             deltas.append(d)

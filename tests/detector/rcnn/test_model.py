@@ -85,3 +85,14 @@ def test_fast_on_the_last_map_runs_only_the_heads_per_region():
     assert det.stride == 32 and feats.shape == (1, 1024)
     # the whole-image region pooled to 2x2 then averaged is the global average of the map
     assert torch.allclose(feats[0], fmap.mean((2, 3))[0], atol=1e-4)
+
+
+def test_fast_roi_dilation_pools_the_box_grown_about_its_center():
+    """roi_dilation=1.5 gives exactly the features of the box with half-sides 1.5x as long."""
+    image = torch.randn(1, 3, 128, 160)
+    box = torch.tensor([[0, 40.0, 30.0, 100.0, 90.0]])  # center (70, 60), half-sides 30
+    grown = torch.tensor([[0, 25.0, 15.0, 115.0, 105.0]])
+    wide, plain = _detector("fast", roi_dilation=1.5).eval(), _detector("fast").eval()
+    with torch.no_grad():
+        assert torch.allclose(wide.region_features(image, box), plain.region_features(image, grown), atol=1e-5)
+        assert not torch.allclose(plain.region_features(image, box), plain.region_features(image, grown), atol=1e-3)
