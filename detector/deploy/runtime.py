@@ -17,7 +17,7 @@ import torch
 from backbones.onnx_export import ort_session, run_session
 
 from ..errors import UserError
-from ..rcnn.model import RegionDetector, pool_regions
+from ..rcnn.model import RegionDetector, pool_levels, scale_images
 from ..rcnn.warp import warp_regions
 from .export import detector_files, export_detector
 
@@ -78,14 +78,16 @@ class OnnxRegionDetector:
             return image.new_zeros(0, k1), (image.new_zeros(0, k1, 4) if self.has_deltas else None)
         c = self.cfg
         chunks = [torch.cat([b.new_zeros(len(b), 1), b], 1) for b in boxes.split(max(1, c.region_chunk))]
-        fmap = run_session(self.sessions["trunk"], image[None])[0] if c.mode == "fast" else None
+        fmaps = None
+        if c.mode == "fast":  # the trunk at each image scale (RegionDetector.levels)
+            fmaps = [run_session(self.sessions["trunk"], scale_images(image[None], f))[0] for f in c.image_scales]
         probs, deltas = [], []
         for rois in chunks:
             if c.mode == "rcnn":
                 x = warp_regions(image[None], rois, c.input_size, c.context, c.warp_antialias)
                 p, d = self._score(self.sessions["region"], x)
             else:
-                x = pool_regions(fmap, rois, c, self.stride)
+                x = pool_levels(fmaps, rois, c, self.stride)
                 p, d = self._score(self.sessions["head"], x)
             probs.append(p)
             deltas.append(d)

@@ -24,10 +24,8 @@ from ..data.images import ImageError, read_image, read_rgb, to_tensor
 from ..data.records import ImageRecord
 from ..engine.sampler import sample_seed
 from ..proposals.cache import ProposalCache
-from .model import HeadConfig
+from .model import MIN_TRUNK_SIDE, HeadConfig
 from .sampling import Regions, SamplingConfig, label_regions, sample_regions, sample_step
-
-MIN_TRUNK_SIDE = 32  # the smallest input side the paper network's pools accept (the bn one: 15)
 
 
 def prepare_image(image: torch.Tensor, cfg: HeadConfig) -> tuple[torch.Tensor, float]:

@@ -7,7 +7,10 @@ Two ways to get a region's 1024-d feature (``mode``), sharing everything else:
 - ``fast`` (Fast R-CNN's way, beyond the paper): the trunk runs once per image up to
   ``roi_tap`` (``inception_4e``, stride 16), RoIAlign pools each region to ``roi_size`` and the
   remaining layers (pool, ``inception_5a``, ``inception_5b``) run per region; with ``roi_tap:
-  inception_5b`` only the global pool and the heads do.
+  inception_5b`` only the global pool and the heads do. With several ``image_scales`` (SPPnet's
+  and Fast R-CNN's multi-scale mode) the trunk runs on the image at each scale and each region is
+  pooled from the scale at which it spans closest to ``roi_size`` cells (:func:`assign_levels`),
+  so that, as in ``rcnn``'s warp, every region reaches the head at about one size.
 
 Both end in the backbone's global average pool and dropout, then ``cls_score`` (``[R, K+1]``
 logits, background = 0) and ``bbox_pred`` (``[R, K+1, 4]`` deltas of :mod:`.boxes`; row 0 unused).
@@ -15,11 +18,13 @@ logits, background = 0) and ``bbox_pred`` (``[R, K+1, 4]`` deltas of :mod:`.boxe
 
 from __future__ import annotations
 
+import math
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torchvision.ops import roi_align
 
@@ -27,6 +32,8 @@ from backbones import GoogLeNet, for_inference
 from backbones.inference import InferenceGoogLeNet
 
 from .warp import warp_regions
+
+MIN_TRUNK_SIDE = 32  # the smallest input side the paper network's pools accept (the bn one: 15)
 
 
 @dataclass
@@ -42,6 +49,8 @@ class HeadConfig:
     # geometry but costs 3.5x as much per region: tools/benchmark.py detect)
     roi_dilation: float = 1.0  # fast: each RoI's half-sides grow by this before pooling, for context
     # around the object as rcnn's warp has (rcnn's 4.5 px at 64: 64 / 55 = 1.16)
+    image_scales: tuple[float, ...] = (1.0,)  # fast: the trunk runs on the (image_size) image
+    # resized by each factor; each RoI is pooled from the one where it spans closest to roi_size cells
     box_regression: bool = True
     frozen_bn: bool = False  # keep BatchNorm statistics and affine fixed while fine-tuning
     region_chunk: int = 128  # inference: regions per backbone batch
@@ -53,6 +62,8 @@ class RegionDetector(nn.Module):
         if cfg.mode not in ("rcnn", "fast"):
             raise ValueError(f"mode must be 'rcnn' or 'fast', got {cfg.mode!r}")
         taps = {f.name: f.stride for f in backbone.feature_info}
+        if cfg.mode == "fast" and (not cfg.image_scales or min(cfg.image_scales) <= 0):
+            raise ValueError(f"image_scales must be positive factors, got {cfg.image_scales!r}")
         if cfg.mode == "fast" and cfg.roi_tap not in taps:
             raise ValueError(f"roi_tap {cfg.roi_tap!r} is not a feature tap; available: {list(taps)}")
         if isinstance(backbone, GoogLeNet):  # (an InferenceGoogLeNet from fold_for_inference has neither)
@@ -91,19 +102,23 @@ class RegionDetector(nn.Module):
         """``fast``: ``[B, 3, H, W]`` -> the ``roi_tap`` map ``[B, C, H/stride, W/stride]``."""
         return self.backbone.forward_features(self._format(images), (self.cfg.roi_tap,))[self.cfg.roi_tap]
 
+    def levels(self, images: torch.Tensor) -> list[torch.Tensor]:
+        """``fast``: the :meth:`trunk` map of ``images`` at each of ``image_scales`` (module doc)."""
+        return [self.trunk(scale_images(images, f)) for f in self.cfg.image_scales]
+
     def region_features(
-        self, images: torch.Tensor, rois: torch.Tensor, fmap: torch.Tensor | None = None
+        self, images: torch.Tensor, rois: torch.Tensor, fmaps: list[torch.Tensor] | None = None
     ) -> torch.Tensor:
         """``[B, 3, H, W]`` normalized images and ``[R, 5]`` rois ``(batch index, x1, y1, x2,
-        y2)`` in their pixel frame -> ``[R, 1024]`` features. ``fast`` reuses ``fmap`` (from
-        :meth:`trunk`) when given."""
+        y2)`` in their pixel frame -> ``[R, 1024]`` features. ``fast`` reuses ``fmaps`` (from
+        :meth:`levels`) when given."""
         c = self.cfg
         if c.mode == "rcnn":
             crops = warp_regions(images, rois, c.input_size, c.context, c.warp_antialias)
             x = self.backbone.forward_features(self._format(crops))["inception_5b"]
         else:
-            fmap = self.trunk(images) if fmap is None else fmap
-            x = self._format(pool_regions(fmap, rois, c, self.stride))
+            fmaps = self.levels(images) if fmaps is None else fmaps
+            x = self._format(pool_levels(fmaps, rois, c, self.stride))
             x = x if c.roi_tap == "inception_5b" else self.backbone.forward_from(x, c.roi_tap)
         return self.backbone.forward_head(x)
 
@@ -126,9 +141,9 @@ class RegionDetector(nn.Module):
         warps chunk ``k+1`` in a second thread while the network runs on chunk ``k`` (the warp
         is single-threaded in torchvision); ``fast`` runs the trunk once."""
         if self.cfg.mode == "fast" or images.device.type != "cpu" or len(chunks) < 2:
-            fmap = self.trunk(images) if self.cfg.mode == "fast" else None
+            fmaps = self.levels(images) if self.cfg.mode == "fast" else None
             for rois in chunks:
-                yield self.region_features(images, rois, fmap)
+                yield self.region_features(images, rois, fmaps)
             return
         with ThreadPoolExecutor(1) as pool:
             pending = pool.submit(self._warp, images, chunks[0])
@@ -160,15 +175,49 @@ class RegionDetector(nn.Module):
         return torch.cat(probs), (None if self.bbox_pred is None else torch.cat(deltas))
 
 
-def pool_regions(fmap: torch.Tensor, rois: torch.Tensor, cfg: HeadConfig, stride: int) -> torch.Tensor:
-    """``fast``: ``[B, C, h, w]`` feature map and ``[R, 5]`` rois in the image's pixels ->
-    ``[R, C, roi_size, roi_size]``: each box dilated by ``roi_dilation`` about its center, then
-    RoIAligned (2x2 samples a bin, pixel-aligned)."""
+def scale_images(images: torch.Tensor, factor: float) -> torch.Tensor:
+    """``[B, 3, H, W]`` -> resized by ``factor`` (bilinear, antialiased when shrinking; at least
+    ``MIN_TRUNK_SIDE`` pixels a side); ``factor`` 1 returns ``images`` itself."""
+    if factor == 1.0:
+        return images
+    h, w = images.shape[-2:]
+    size = (max(MIN_TRUNK_SIDE, round(h * factor)), max(MIN_TRUNK_SIDE, round(w * factor)))
+    return F.interpolate(images, size=size, mode="bilinear", antialias=factor < 1, align_corners=False)
+
+
+def assign_levels(rois: torch.Tensor, scales: tuple[float, ...], cells: float) -> torch.Tensor:
+    """``[R, 5]`` rois -> ``[R]`` index into ``scales``: the scale at which the box's side
+    (``sqrt(w h)``, its pixels) is closest, in ratio, to ``cells`` pixels (roi_size x stride)."""
+    side = ((rois[:, 3] - rois[:, 1]).clamp(min=1e-3) * (rois[:, 4] - rois[:, 2]).clamp(min=1e-3)).sqrt()
+    logs = torch.log(torch.tensor(scales, dtype=side.dtype, device=side.device))
+    return (side.log()[:, None] + logs[None, :] - math.log(cells)).abs().argmin(1)
+
+
+def pool_regions(
+    fmap: torch.Tensor, rois: torch.Tensor, cfg: HeadConfig, stride: int, factor: float = 1.0
+) -> torch.Tensor:
+    """``fast``: ``[B, C, h, w]`` feature map of the image resized by ``factor`` and ``[R, 5]``
+    rois in the image's pixels -> ``[R, C, roi_size, roi_size]``: each box dilated by
+    ``roi_dilation`` about its center, then RoIAligned (2x2 samples a bin, pixel-aligned)."""
     if cfg.roi_dilation != 1.0:
         c = (rois[:, 1:3] + rois[:, 3:]) / 2
         half = (rois[:, 3:] - rois[:, 1:3]) / 2 * cfg.roi_dilation
         rois = torch.cat([rois[:, :1], c - half, c + half], 1)
-    return roi_align(fmap, rois, (cfg.roi_size, cfg.roi_size), 1.0 / stride, sampling_ratio=2, aligned=True)
+    return roi_align(fmap, rois, (cfg.roi_size, cfg.roi_size), factor / stride, sampling_ratio=2, aligned=True)
+
+
+def pool_levels(fmaps: list[torch.Tensor], rois: torch.Tensor, cfg: HeadConfig, stride: int) -> torch.Tensor:
+    """:func:`pool_regions` of each roi from its level (:func:`assign_levels`), in ``rois``' order;
+    ``fmaps`` holds the maps at ``cfg.image_scales``."""
+    if len(fmaps) == 1:
+        return pool_regions(fmaps[0], rois, cfg, stride, cfg.image_scales[0])
+    level = assign_levels(rois, cfg.image_scales, cfg.roi_size * stride)
+    out = fmaps[0].new_empty(len(rois), fmaps[0].shape[1], cfg.roi_size, cfg.roi_size)
+    for k, (fmap, factor) in enumerate(zip(fmaps, cfg.image_scales, strict=True)):
+        idx = torch.nonzero(level == k).squeeze(1)
+        if len(idx):
+            out[idx] = pool_regions(fmap, rois[idx], cfg, stride, factor)
+    return out
 
 
 def fold_for_inference(model: RegionDetector) -> RegionDetector:

@@ -96,3 +96,28 @@ def test_fast_roi_dilation_pools_the_box_grown_about_its_center():
     with torch.no_grad():
         assert torch.allclose(wide.region_features(image, box), plain.region_features(image, grown), atol=1e-5)
         assert not torch.allclose(plain.region_features(image, box), plain.region_features(image, grown), atol=1e-3)
+
+
+def test_multiscale_fast_pools_each_region_from_the_scale_that_fits_it():
+    """image_scales=(0.5, 1, 2): a region is pooled from the scale where its side is closest to
+    roi_size x stride pixels, and its features equal those of a one-scale detector at that scale."""
+    from detector.rcnn.model import assign_levels, scale_images
+
+    rois = torch.tensor([[0, 0, 0, 16, 16], [0, 0, 0, 64, 64], [0, 10, 10, 138, 138], [0, 0, 0, 32, 128.0]])
+    assert assign_levels(rois, (0.5, 1.0, 2.0), 64).tolist() == [2, 1, 0, 1]  # sides 16, 64, 128, 64
+    multi = _detector("fast", image_scales=(0.5, 1.0, 2.0)).eval()
+    image = torch.randn(1, 3, 160, 192)
+    with torch.no_grad():
+        got = multi.region_features(image, rois)
+        for k, factor in enumerate((2.0, 1.0, 0.5, 1.0)):
+            single = _detector("fast", image_scales=(factor,)).eval()
+            single.load_state_dict(multi.state_dict())
+            want = single.region_features(image, rois[k : k + 1])
+            assert torch.allclose(got[k : k + 1], want, rtol=1e-4, atol=1e-4), k
+        fmap = multi.trunk(scale_images(image, 2.0))
+        assert fmap.shape[-2:] == (20, 24)  # 320 x 384 at stride 16
+    logits, deltas = multi.train()(image, rois)  # trains through every level
+    logits.sum().backward()
+    assert multi.backbone.conv1.conv.weight.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="image_scales"):
+        _detector("fast", image_scales=())
