@@ -25,7 +25,7 @@ def _class_for(name: str):
         return _demo_config_class()
     if name.endswith("_cls"):
         return ClsTrainConfig
-    if name.endswith("_det"):
+    if name.endswith(("_det", "_custom")):
         return DetTrainConfig
     if "multibox" in name:
         return MultiBoxConfig
@@ -46,3 +46,17 @@ def test_det_configs_follow_the_paper_where_it_speaks():
     assert (cfg.sampling.regions_per_batch, cfg.sampling.positive_fraction, cfg.sampling.fg_iou) == (128, 0.25, 0.5)
     assert cfg.test.nms_iou == 0.3 and cfg.eval_metric == "ilsvrc"
     assert (cfg.proposals.method, cfg.proposals.selective_search.k_scale, cfg.proposals.top_k) == ("combined", 2.0, 200)
+
+
+@pytest.mark.parametrize("name", ["voc_custom", "coco_custom"])
+def test_custom_configs_state_their_choices_explicitly(name):
+    """The starting points for a user's dataset fix the proposal width (recorded in the cache)
+    and say in their header how to choose the mode, size, epochs, proposals and initialisation."""
+    path = ROOT / "configs" / f"{name}.yaml"
+    raw = __import__("yaml").safe_load(path.read_text())
+    assert raw["proposals"]["selective_search"]["resize_width"] in (320, 500)
+    cfg = load_config(DetTrainConfig, path, [])
+    assert cfg.eval_metric == ("voc" if name == "voc_custom" else "coco") and cfg.head.mode == "fast"
+    header = path.read_text().split("\nmodel:")[0].lower()
+    for topic in ("rcnn", "input size", "epochs", "resize_width" if name == "voc_custom" else "width", "--init"):
+        assert topic in header, topic

@@ -8,6 +8,8 @@ tools/benchmark.py crops [--device cpu|cuda] [--images 3]
 tools/benchmark.py proposals [--images 12] [--device cpu|cuda]
 tools/benchmark.py detect [--device cpu|cuda] [--proposals 2000] [--classes 200] [--demo outputs/demo]
 tools/benchmark.py onnx [--batch 32] [--repeats 5] [--classes 200]
+tools/benchmark.py realdata [--data ROOT] [--train-split train] [--test-split test] [--minutes 20]
+    [--systems ours-rcnn ours-fast ...] [--demo-cls outputs/demo/cls/final.pth] [--subset N] [--device cpu|cuda]
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from detector.benchmarks import backbone, crops, detect, onnx, proposals, train_cls
+from detector.benchmarks import backbone, crops, detect, onnx, proposals, realdata, train_cls
 from detector.benchmarks import eval as eval_bench
 from detector.cli import UserError, run_tool
 
@@ -56,7 +58,19 @@ def _parser() -> argparse.ArgumentParser:
     o.add_argument("--batch", type=int, default=32, help="crops per rcnn batch (the fast head gets 4x as many regions)")
     o.add_argument("--repeats", type=int, default=5, help="timed batches per runtime (median)")
     o.add_argument("--classes", type=int, default=200)
-    for p in (b, e, t, c, pr, d, o):
+    r = sub.add_parser("realdata", help="ours vs torchvision Faster R-CNN, same data and training time (VOC layout)")
+    r.add_argument("--data", type=Path, default=None, help=f"VOC-format root (default: {realdata.DEFAULT_DATA})")
+    r.add_argument("--train-split", default="train")
+    r.add_argument("--test-split", default="test")
+    r.add_argument("--minutes", type=float, default=20.0, help="training time of each system")
+    r.add_argument("--systems", nargs="+", choices=realdata.SYSTEMS, default=None, help="default: all")
+    r.add_argument("--demo-cls", type=Path, default=None, help="classifier our systems also start from "
+                   "(default: outputs/demo/cls/final.pth)")  # fmt: skip
+    r.add_argument("--config", type=Path, default=None, help="our config (default: configs/voc_custom.yaml)")
+    r.add_argument("--subset", type=int, default=None, help="first N images of each split (a smoke test)")
+    r.add_argument("--out", type=Path, default=None, help="run folders (default: outputs/benchmarks/realdata)")
+    r.add_argument("--device", default="cpu")
+    for p in (b, e, t, c, pr, d, o, r):
         p.add_argument("--json", type=Path, default=None, help="where to write the results")
     return ap
 
@@ -69,6 +83,7 @@ BENCHMARKS = {
     "proposals": proposals,
     "detect": detect,
     "onnx": onnx,
+    "realdata": realdata,
 }
 
 
@@ -79,7 +94,10 @@ def main(argv: list[str] | None = None) -> int:
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise UserError(f"--device {device}: no CUDA device is available on this machine")
     bench = BENCHMARKS[name]
-    res = bench.run(**args)
+    try:
+        res = bench.run(**args)
+    except FileNotFoundError as e:
+        raise UserError(str(e)) from None
     print(bench.format_table(res))
     out = out or Path("outputs/benchmarks") / f"{name}.json"
     out.parent.mkdir(parents=True, exist_ok=True)

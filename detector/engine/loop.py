@@ -282,7 +282,7 @@ def fit(task: Task, cfg, out_dir: Path, ctx: dist_.DistContext, state: dict | No
             epoch, batch_in_epoch, progress = epoch + 1, 0, {}
             stats = {"loss": ep_sum / max(ep_n, 1), "img_per_s": seen / max(secs, 1e-9), "seconds": secs,
                      "skipped": n_skipped, "example": skipped[0] if skipped else "another process's image"}  # fmt: skip
-            pending = epoch % cfg.eval_every == 0 or epoch == o.epochs
+            pending = cfg.eval_every > 0 and (epoch % cfg.eval_every == 0 or epoch == o.epochs)
             checkpoint()  # the epoch's training is safe before its validation starts
             if pending:
                 validate()

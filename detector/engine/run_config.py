@@ -17,7 +17,7 @@ class RunConfig:
     channels_last: bool = True
     sync_bn: bool = True  # SyncBatchNorm across processes on CUDA
     log_every: int = 20  # steps
-    eval_every: int = 1  # epochs
+    eval_every: int = 1  # epochs (the last one always); 0: never validate, not even at the end
     checkpoint_every: int = 0  # steps; 0: at the end of each epoch only
 
 

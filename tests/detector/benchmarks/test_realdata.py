@@ -1,0 +1,59 @@
+"""tools/benchmark.py realdata on a 6-image subset: a smoke test of the whole comparison (every
+system trains, detects and is scored); its numbers mean nothing, and the table says so."""
+
+import json
+
+import pytest
+import yaml
+
+from detector.data import load_dataset
+from detector.eval import evaluate_detections, read_results
+from tests.detector.rcnn.conftest import write_trivial_voc
+from tests.helpers import ROOT, run_tool
+
+pytestmark = pytest.mark.smoke_subset
+
+
+def _small_config(path):
+    """configs/voc_custom.yaml at the 96 px images' own size (its defaults are for 640x480 photos)."""
+    cfg = yaml.safe_load((ROOT / "configs" / "voc_custom.yaml").read_text())
+    cfg["head"].update(image_size=96, max_image_size=96)
+    cfg["proposals"]["selective_search"]["resize_width"] = None
+    cfg["proposals"]["workers"] = 1
+    cfg["log_every"] = 1
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def test_realdata_on_a_6_image_subset(tmp_path):
+    root = write_trivial_voc(tmp_path / "voc", n_train=10, n_val=8)
+    out = tmp_path / "bench"
+    res = run_tool("benchmark.py", "realdata", "--data", str(root), "--train-split", "train", "--test-split", "val",
+                   "--config", str(_small_config(tmp_path / "small.yaml")),
+                   "--minutes", "0.05", "--subset", "6", "--systems", "ours-fast", "fasterrcnn_mobilenet_v3_large_fpn",
+                   "--demo-cls", str(tmp_path / "no_classifier.pth"), "--out", str(out), "--json", str(out / "r.json"))  # fmt: skip
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
+    assert "SUBSET of 6 images per split: a smoke test, not a measurement" in res.stdout
+    assert "ours-fast from the demo classifier left out" in res.stdout
+    rep = json.loads((out / "r.json").read_text())
+    assert [r["name"] for r in rep["results"]] == ["ours-fast (scratch)", "fasterrcnn_mobilenet_v3_large_fpn"]
+    assert rep["test_images"] == 6
+    subset = load_dataset(out / "subset", "val")
+    assert [r.image_id for r in subset.records] == [f"val_{i:03d}" for i in range(6)]
+    for r, folder in zip(rep["results"], ("ours-fast_scratch", "fasterrcnn_mobilenet_v3_large_fpn"), strict=True):
+        assert "error" not in r, r
+        assert r["train_seconds"] >= 3.0 and r["infer_seconds_per_image"] > 0 and r["peak_rss_mb"] > 100
+        dets = read_results(out / folder / "results.json")
+        assert {d["image_id"] for d in dets} <= {rec.image_id for rec in subset.records}
+        for metric in ("voc", "ilsvrc", "coco"):  # the table's numbers are those of the results file
+            want = evaluate_detections(subset, dets, metric).report["mAP"]
+            assert r[metric] == pytest.approx(want, nan_ok=True)
+        assert f"{r['name']} | scratch | {r['voc']:.4f} | " in res.stdout
+    assert rep["results"][0]["epochs"] >= 1 and rep["results"][1]["steps"] >= 1
+    kinds = [json.loads(x)["kind"] for x in (out / "ours-fast_scratch" / "metrics.jsonl").read_text().splitlines()]
+    assert "train" in kinds and "val" not in kinds  # eval_every=0: no validation, not even at the end
+
+
+def test_realdata_without_a_dataset_is_one_line(tmp_path):
+    res = run_tool("benchmark.py", "realdata", "--data", str(tmp_path / "nowhere"))
+    assert res.returncode == 2 and "nowhere: not a VOC-format dataset" in res.stderr and "Traceback" not in res.stderr
