@@ -63,10 +63,20 @@ def train_det(data, out, *opts, resume=False, splits=("train", "val")):
     return run_tool("train_det.py", *args, "--out", str(out), *(["--resume"] if resume else []), "--opts", *FAST, *opts)
 
 
-@pytest.fixture(scope="session")
-def trained(trivial_voc, tmp_path_factory):
-    """A detector trained on the trivial set: ``(run folder, completed process)``."""
-    out = tmp_path_factory.mktemp("det") / "run"
-    res = train_det(trivial_voc, out, "optim.epochs=14", "eval_every=7")
+def _train_mode(trivial_voc, tmp_path_factory, mode: str):
+    out = tmp_path_factory.mktemp(f"det_{mode}") / "run"
+    res = train_det(trivial_voc, out, "optim.epochs=14", "eval_every=7", f"head.mode={mode}")
     assert res.returncode == 0, res.stderr[-2000:]
     return out, res
+
+
+@pytest.fixture(scope="session")
+def trained(trivial_voc, tmp_path_factory):
+    """An ``rcnn`` detector trained on the trivial set: ``(run folder, completed process)``."""
+    return _train_mode(trivial_voc, tmp_path_factory, "rcnn")
+
+
+@pytest.fixture(scope="session")
+def trained_fast(trivial_voc, tmp_path_factory):
+    """The same training in ``fast`` mode."""
+    return _train_mode(trivial_voc, tmp_path_factory, "fast")

@@ -16,8 +16,10 @@ from .conftest import CONFIG, FAST
 from .conftest import train_det as train
 
 
-def test_training_learns(trained):
-    out, res = trained
+@pytest.mark.parametrize("mode", ["rcnn", "fast"])
+def test_training_learns(mode, request):
+    """Both modes learn the trivial set to the same bar, with the same settings."""
+    out, res = request.getfixturevalue("trained" if mode == "rcnn" else "trained_fast")
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     losses = [r["loss"] for r in rows if r["kind"] == "train"]
     maps = [r["mAP"] for r in rows if r["kind"] == "val"]
