@@ -146,7 +146,4 @@ def detect_peer(
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     secs = (time.perf_counter() - t0) / max(len(dataset.records), 1)
-    if not parts:
-        return DetectionArrays(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), np.zeros((0, 4))), failed, secs
-    arrays = DetectionArrays(*(np.concatenate(c) for c in zip(*parts, strict=True)))
-    return arrays, failed, secs
+    return DetectionArrays.concat(parts), failed, secs

@@ -38,6 +38,13 @@ class DetectionArrays:
     def __len__(self) -> int:
         return len(self.scores)
 
+    @classmethod
+    def concat(cls, parts: list[tuple[np.ndarray, ...]]) -> DetectionArrays:
+        """Per-image ``(image_idx, labels, scores, boxes)`` arrays joined into one set (empty for none)."""
+        if not parts:
+            return cls(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), np.zeros((0, 4)))
+        return cls(*(np.concatenate(c) for c in zip(*parts, strict=True)))
+
 
 def _offset(dataset: DetectionDataset) -> float:
     return 1.0 if dataset.is_xml else 0.0

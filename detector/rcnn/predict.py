@@ -128,10 +128,7 @@ def run_detection(
     everyone = all_gather_objects((parts, bad), ctx)
     parts = [p for rank_parts, _ in everyone for p in rank_parts]
     bad = sorted(b for _, rank_bad in everyone for b in rank_bad)
-    if not parts:
-        empty = DetectionArrays(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), np.zeros((0, 4)))
-        return empty, bad
-    return DetectionArrays(*(np.concatenate(c) for c in zip(*parts, strict=True))), bad
+    return DetectionArrays.concat(parts), bad
 
 
 def detect_dataset(
