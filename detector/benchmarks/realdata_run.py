@@ -27,22 +27,30 @@ from ..api import Detector
 from ..config import load_config
 from ..data import load_dataset
 from ..engine.distributed import DistContext, resolve_device
+from ..engine.ema import ModelEMA
+from ..engine.loop import train_step
 from ..engine.optim import make_optimizer
 from ..eval.results import arrays_to_results, write_results
 from ..rcnn.config import DetTrainConfig
 from ..rcnn.proposals import ensure_proposals
 from ..rcnn.train import detection_task, regions_per_image, train_detector
 from .peers import PEERS, PeerConfig, build_peer, detect_peer, train_peer
+from .timing import sync
 
 OURS = {"ours-rcnn": "rcnn", "ours-fast": "fast"}
 
 
 def step_seconds(cfg: DetTrainConfig, train, cache, ctx: DistContext, steps: int = 3) -> float:
-    """Median seconds of a training step (loading, forward, backward, update) of the detector
-    ``cfg`` describes, after one untimed step; the model is thrown away."""
+    """Median seconds of a training step of the detector ``cfg`` describes (loading, then the
+    engine's :func:`~detector.engine.loop.train_step`: forward, backward, update, schedule, EMA),
+    after one untimed step; the model is thrown away."""
     task = detection_task(cfg, train, train, cache, cache, ctx)
-    model = task.model.to(ctx.device).train()
+    mf = torch.channels_last if cfg.channels_last else torch.contiguous_format
+    model = task.model.to(ctx.device, memory_format=mf).train()
     opt = make_optimizer(model, cfg.optim)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda _: 1.0)
+    scaler = torch.amp.GradScaler("cuda", enabled=ctx.device.type == "cuda" and cfg.amp)
+    ema = ModelEMA(model, cfg.optim.ema_decay)
     loader = iter(DataLoader(task.train_ds, batch_size=cfg.optim.batch_size, shuffle=True, collate_fn=task.collate))
     times = []
     for _ in range(steps + 1):
@@ -51,10 +59,8 @@ def step_seconds(cfg: DetTrainConfig, train, cache, ctx: DistContext, steps: int
             batch = next(loader)
         except StopIteration:
             break
-        loss, _ = task.loss(model, batch)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        train_step(model, model, task.loss, batch, opt, sched, scaler, ema, cfg, ctx)
+        sync(ctx.device)
         times.append(time.perf_counter() - t0)
     return statistics.median(times[1:] or times)
 
