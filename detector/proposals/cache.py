@@ -100,22 +100,19 @@ class ProposalCache:
         """``[N, 4]`` boxes of one image in one read, or None when the cache lacks it (say, it was
         unreadable when the cache was filled); another file's proposals under the id are a
         one-line error, as in :meth:`get`."""
+        found = self.find_timed(image_id, source)
+        return None if found is None else found[0]
+
+    def find_timed(self, image_id: int | str, source: str | Path = "") -> tuple[np.ndarray, float | None] | None:
+        """:meth:`find` with the seconds the image's selective search took when it was computed
+        (None where not stored: another method, or a cache written before it was recorded)."""
         path = self._file(image_id)
         if not path.is_file():
             return None
         with np.load(path) as z:
             self._check_source(path, z, source)
-            return z["boxes"]
+            return z["boxes"], (float(z["ss_seconds"]) if "ss_seconds" in z.files else None)
 
     def boxes_for(self, record: ImageRecord) -> np.ndarray | None:
         """:meth:`find` for a dataset record, checked against its file name."""
         return self.find(record.image_id, record.file)
-
-    def ss_seconds(self, image_id: int | str) -> float | None:
-        """The seconds the image's selective search took when it was computed, or None (not
-        stored: another method, or a cache written before this was recorded)."""
-        path = self._file(image_id)
-        if not path.is_file():
-            return None
-        with np.load(path) as z:
-            return float(z["ss_seconds"]) if "ss_seconds" in z.files else None

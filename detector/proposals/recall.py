@@ -24,11 +24,11 @@ IOU_GRID = np.round(np.arange(0.05, 1.0001, 0.05), 2)  # recall against the IoU 
 def proposal_recall(dataset: DetectionDataset, cache: ProposalCache, counts: tuple[int, ...] = COUNTS) -> dict:
     best_all, best_at_n, labels, n_props, missing, seconds = [], [], [], [], [], []
     for r in dataset.records:
-        boxes = cache.boxes_for(r)
-        if boxes is None:  # e.g. unreadable: named in "missing", not counted
+        found = cache.find_timed(r.image_id, r.file)
+        if found is None:  # e.g. unreadable: named in "missing", not counted
             missing.append(str(r.file))
             continue
-        sec = cache.ss_seconds(r.image_id)
+        boxes, sec = found
         if sec is not None:
             seconds.append(sec)
         n_props.append(len(boxes))
