@@ -24,6 +24,7 @@ from tqdm import tqdm
 from ..data.images import read_rgb
 from ..data.records import DetectionDataset
 from ..eval.results import DetectionArrays
+from ..rcnn.data import clean_ground_truth
 
 PEERS = ("fasterrcnn_mobilenet_v3_large_fpn", "fasterrcnn_resnet50_fpn")
 
@@ -60,11 +61,8 @@ def _item(record, flip: bool) -> tuple[torch.Tensor, dict] | None:
     if rgb is None:
         return None
     h, w = rgb.shape[:2]
-    keep = ~(record.difficult | record.iscrowd)
-    boxes = np.clip(record.boxes[keep].reshape(-1, 4), 0, [w, h, w, h]).astype(np.float32)
-    labels = record.labels[keep]
-    ok = (boxes[:, 2] - boxes[:, 0] >= 1) & (boxes[:, 3] - boxes[:, 1] >= 1)
-    boxes, labels = boxes[ok], labels[ok]
+    boxes, labels, ignore = clean_ground_truth(record, w, h)
+    boxes, labels = boxes[~ignore], labels[~ignore]  # torchvision's models take no ignore flags
     image = _unit(rgb)
     if flip:
         image = image.flip(-1)

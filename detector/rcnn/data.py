@@ -56,6 +56,14 @@ def clean_proposals(boxes: np.ndarray, width: int, height: int, limit: int | Non
     return b[(b[:, 2] - b[:, 0] >= 1) & (b[:, 3] - b[:, 1] >= 1)]
 
 
+def clean_ground_truth(record: ImageRecord, width: int, height: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A record's boxes clipped to the image, without those under 1 pixel wide or high:
+    ``(boxes [G, 4] float32, labels [G], ignore [G] bool: difficult or crowd)``."""
+    b = np.clip(record.boxes.reshape(-1, 4), 0, [width, height, width, height]).astype(np.float32)
+    valid = (b[:, 2] - b[:, 0] >= 1) & (b[:, 3] - b[:, 1] >= 1)
+    return b[valid], record.labels[valid], (record.difficult | record.iscrowd)[valid]
+
+
 class RegionTrainDataset(RecordDataset):
     """Items ``(image [3, H, W], Regions in that frame, path)``, or ``(None, None, path)`` for an
     unreadable image."""
@@ -82,9 +90,7 @@ class RegionTrainDataset(RecordDataset):
         if raw is None:  # its proposals failed: skipped like an unreadable image
             return None, None, str(r.file)
         props = clean_proposals(raw, w, h, self.max_proposals)
-        gt = np.clip(r.boxes.reshape(-1, 4), 0, [w, h, w, h]).astype(np.float32)
-        valid = (gt[:, 2] - gt[:, 0] >= 1) & (gt[:, 3] - gt[:, 1] >= 1)
-        gt, gt_labels, gt_ignore = gt[valid], r.labels[valid], (r.difficult | r.iscrowd)[valid]
+        gt, gt_labels, gt_ignore = clean_ground_truth(r, w, h)
         seed = sample_seed(self.seed, self.epoch, i)
         self.transform.set_random_seed(seed)
         out = self.transform(image=img, bboxes=np.concatenate([gt, props]), ids=np.arange(len(gt) + len(props)))

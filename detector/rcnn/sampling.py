@@ -89,10 +89,9 @@ def label_regions(
 ) -> Regions:  # fmt: skip
     """Every usable region of one image, labelled (ground truth first when ``include_gt``), with
     regression targets where ``reg_mask``; unusable ones (``IGNORE``) left out."""
-    gt_boxes = gt_boxes.reshape(-1, 4).float()
+    gt_boxes, proposals = gt_boxes.reshape(-1, 4).float(), proposals.reshape(-1, 4).float()
     if cfg.include_gt and len(gt_boxes):
-        proposals = torch.cat([gt_boxes[~gt_ignore], proposals.reshape(-1, 4).float()])
-    proposals = proposals.reshape(-1, 4).float()
+        proposals = torch.cat([gt_boxes[~gt_ignore], proposals])
     labels, matched, best = label_proposals(proposals, gt_boxes, gt_labels, gt_ignore, cfg)
     keep = labels != IGNORE
     boxes, labels, matched, best = proposals[keep], labels[keep], matched[keep], best[keep]
