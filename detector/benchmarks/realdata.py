@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import subprocess
 import sys
 import time
@@ -88,11 +87,10 @@ def _run_one(e: Entry, data: Path, args: dict, seconds: float, out: Path) -> dic
     if e.init:
         cmd += ["--init", e.init]
     out.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     t0 = time.perf_counter()
     with open(out / "log.txt", "w") as log:
         try:
-            proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT,
+            proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
                                   timeout=3 * seconds + 1800)  # fmt: skip
         except subprocess.TimeoutExpired:
             return {"error": f"ran past {3 * seconds + 1800:.0f} s and was stopped (log: {out / 'log.txt'})"}
