@@ -10,6 +10,7 @@ tools/benchmark.py detect [--device cpu|cuda] [--proposals 2000] [--classes 200]
 tools/benchmark.py onnx [--batch 32] [--repeats 5] [--classes 200]
 tools/benchmark.py realdata [--data ROOT] [--train-split train] [--test-split test] [--minutes 20]
     [--systems ours-rcnn ours-fast ...] [--demo-cls outputs/demo/cls/final.pth] [--subset N] [--device cpu|cuda]
+    [--jobs N]
 """
 
 from __future__ import annotations
@@ -70,6 +71,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--subset", type=int, default=None, help="first N images of each split (a smoke test)")
     r.add_argument("--out", type=Path, default=None, help="run folders (default: outputs/benchmarks/realdata)")
     r.add_argument("--device", default="cpu")
+    r.add_argument("--jobs", type=int, default=1, help="systems trained at once, each on cores/jobs threads")
     for p in (b, e, t, c, pr, d, o, r):
         p.add_argument("--json", type=Path, default=None, help="where to write the results")
     return ap

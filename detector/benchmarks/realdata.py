@@ -11,6 +11,8 @@ Systems (``--systems``, default all):
 
 Each runs in a process of its own (:mod:`.realdata_run`), waited for at most three times its
 budget plus 30 minutes; one that fails or runs over is reported as such and the others go on.
+``--jobs N`` runs N systems at once, each limited to ``cores // N`` threads (``OMP_NUM_THREADS``
+unless the caller set it), so that every system gets the same share of the machine.
 Every system writes its test detections in the COCO results format, and each file is scored
 here with our VOC (mAP@0.5, all points), ILSVRC and COCO (AP@[.5:.95], pycocotools) metrics.
 ``--subset N`` runs on the first ``N`` images of each split (a smoke test: its numbers mean
@@ -21,9 +23,11 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,6 +84,14 @@ def subset_root(data: Path, splits: list[str], n: int, out: Path) -> Path:
     return root
 
 
+def threads_per_job(jobs: int) -> int:
+    """Threads each of ``jobs`` concurrent systems may use: ``OMP_NUM_THREADS`` when the caller
+    set it, else an equal share of the cores (at least one)."""
+    if os.environ.get("OMP_NUM_THREADS", "").isdigit():
+        return int(os.environ["OMP_NUM_THREADS"])
+    return max(1, (os.cpu_count() or 1) // max(jobs, 1))
+
+
 def _run_one(e: Entry, data: Path, args: dict, seconds: float, out: Path) -> dict:
     cmd = [sys.executable, "-m", "detector.benchmarks.realdata_run", "--system", e.system, "--data", str(data),
            "--train-split", args["train_split"], "--test-split", args["test_split"], "--seconds", str(seconds),
@@ -90,7 +102,8 @@ def _run_one(e: Entry, data: Path, args: dict, seconds: float, out: Path) -> dic
     t0 = time.perf_counter()
     with open(out / "log.txt", "w") as log:
         try:
-            proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
+            env = {**os.environ, "OMP_NUM_THREADS": str(args["threads"]), "MKL_NUM_THREADS": str(args["threads"])}
+            proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env=env,
                                   timeout=3 * seconds + 1800)  # fmt: skip
         except subprocess.TimeoutExpired:
             return {"error": f"ran past {3 * seconds + 1800:.0f} s and was stopped (log: {out / 'log.txt'})"}
@@ -104,7 +117,7 @@ def _run_one(e: Entry, data: Path, args: dict, seconds: float, out: Path) -> dic
 
 def run(data: Path | None = None, train_split: str = "train", test_split: str = "test", minutes: float = 20.0,
         device: str = "cpu", systems: list[str] | None = None, demo_cls: Path | None = None,
-        config: Path | None = None, subset: int | None = None, out: Path | None = None) -> dict:  # fmt: skip
+        config: Path | None = None, subset: int | None = None, out: Path | None = None, jobs: int = 1) -> dict:  # fmt: skip
     data = Path(data or DEFAULT_DATA)
     if not (data / "ImageSets" / "Main").is_dir():
         raise FileNotFoundError(f"{data}: not a VOC-format dataset (no ImageSets/Main); give --data")
@@ -114,10 +127,11 @@ def run(data: Path | None = None, train_split: str = "train", test_split: str = 
     demo_cls = Path(demo_cls) if demo_cls else ROOT / "outputs" / "demo" / "cls" / "final.pth"
     rows, notes = entries(list(systems or SYSTEMS), demo_cls)
     args = {"train_split": train_split, "test_split": test_split, "device": device,
-            "config": Path(config or ROOT / "configs" / "voc_custom.yaml").resolve()}  # fmt: skip
+            "config": Path(config or ROOT / "configs" / "voc_custom.yaml").resolve(),
+            "threads": threads_per_job(jobs)}  # fmt: skip
     test = load_dataset(data, test_split)
-    results = []
-    for e in rows:
+
+    def one(e: Entry) -> dict:
         print(f"realdata: {e.name}, {minutes:g} min from {e.starts} ...", flush=True)
         run_dir = out / e.name.replace(" ", "_").replace("(", "").replace(")", "")
         res = {"name": e.name, "system": e.system, "starts_from": e.starts, "init": e.init,
@@ -126,11 +140,15 @@ def run(data: Path | None = None, train_split: str = "train", test_split: str = 
             dets = read_results(run_dir / "results.json")
             for metric in METRICS:
                 res[metric] = evaluate_detections(test, dets, metric).report["mAP"]
-        results.append(res)
         print(f"realdata: {e.name}: {res.get('error') or ', '.join(f'{m} {res[m]:.4f}' for m in METRICS)}", flush=True)
+        return res
+
+    # the pool's threads only wait on child processes; the table keeps the systems' order
+    with ThreadPoolExecutor(max_workers=max(jobs, 1)) as pool:
+        results = list(pool.map(one, rows))
     return {"data": str(data), "train_split": train_split, "test_split": test_split, "minutes": minutes,
             "device": device, "subset": subset, "test_images": len(test.records), "notes": notes,
-            "results": results}  # fmt: skip
+            "jobs": max(jobs, 1), "threads": args["threads"], "results": results}  # fmt: skip
 
 
 def _num(v, fmt: str) -> str:
@@ -139,7 +157,8 @@ def _num(v, fmt: str) -> str:
 
 def format_table(res: dict) -> str:
     head = (f"{res['data']}: train on '{res['train_split']}' for {res['minutes']:g} min each, test on "
-            f"'{res['test_split']}' ({res['test_images']} images), {res['device']}")  # fmt: skip
+            f"'{res['test_split']}' ({res['test_images']} images), {res['device']}, "
+            f"{res['jobs']} system(s) at a time with {res['threads']} thread(s) each")  # fmt: skip
     if res["subset"]:
         head += f"\nSUBSET of {res['subset']} images per split: a smoke test, not a measurement"
     cols = ["system", "starts from", *METRICS.values(), "train s", "s/img", "peak MB"]

@@ -6,9 +6,10 @@ write ``results.json`` (COCO results format) and ``run.json`` (times, memory, ho
         --test-split test --seconds 1200 --out DIR --config configs/voc_custom.yaml [--init CKPT]
 
 Our detector's budget covers its training proposals, a 3-step measurement of a step's cost and
-its training; the number of epochs is the most that fit the rest of the budget (at least one),
-with the config's cosine schedule over them, no validation. Its inference time counts computing
-the test images' proposals (the config's method and workers) and scoring them.
+its training; the number of epochs is the count that comes nearest to the rest of the budget (at
+least one, so a budget under an epoch runs over), with the config's cosine schedule over them, no
+validation. Its inference time counts computing the test images' proposals (the config's method
+and workers) and scoring them.
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ def run_ours(args, device: torch.device) -> dict:
     step_s = step_seconds(cfg, train, cache, ctx)
     steps_per_epoch = max(1, len(train.records) // cfg.optim.batch_size)
     left = args.seconds - (time.perf_counter() - t0)
-    cfg.optim.epochs = max(1, int(left // (steps_per_epoch * step_s)))
+    cfg.optim.epochs = max(1, round(left / (steps_per_epoch * step_s)))  # off by half an epoch at most
     torch.manual_seed(cfg.seed)
     train_detector(cfg, args.data, args.train_split, None, out, proposals=str(out / "proposals"))
     train_s = time.perf_counter() - t0

@@ -2,10 +2,12 @@
 system trains, detects and is scored); its numbers mean nothing, and the table says so."""
 
 import json
+import os
 
 import pytest
 import yaml
 
+from detector.benchmarks.realdata import threads_per_job
 from detector.data import load_dataset
 from detector.eval import evaluate_detections, read_results
 from tests.detector.rcnn.conftest import write_trivial_voc
@@ -31,11 +33,13 @@ def test_realdata_on_a_6_image_subset(tmp_path):
     res = run_tool("benchmark.py", "realdata", "--data", str(root), "--train-split", "train", "--test-split", "val",
                    "--config", str(_small_config(tmp_path / "small.yaml")),
                    "--minutes", "0.05", "--subset", "6", "--systems", "ours-fast", "fasterrcnn_mobilenet_v3_large_fpn",
-                   "--demo-cls", str(tmp_path / "no_classifier.pth"), "--out", str(out), "--json", str(out / "r.json"))  # fmt: skip
+                   "--demo-cls", str(tmp_path / "no_classifier.pth"), "--out", str(out), "--json", str(out / "r.json"),
+                   "--jobs", "2")  # fmt: skip
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
     assert "SUBSET of 6 images per split: a smoke test, not a measurement" in res.stdout
     assert "ours-fast from the demo classifier left out" in res.stdout
     rep = json.loads((out / "r.json").read_text())
+    assert rep["jobs"] == 2 and f"2 system(s) at a time with {rep['threads']} thread(s) each" in res.stdout
     assert [r["name"] for r in rep["results"]] == ["ours-fast (scratch)", "fasterrcnn_mobilenet_v3_large_fpn"]
     assert rep["test_images"] == 6
     subset = load_dataset(out / "subset", "val")
@@ -52,6 +56,14 @@ def test_realdata_on_a_6_image_subset(tmp_path):
     assert rep["results"][0]["epochs"] >= 1 and rep["results"][1]["steps"] >= 1
     kinds = [json.loads(x)["kind"] for x in (out / "ours-fast_scratch" / "metrics.jsonl").read_text().splitlines()]
     assert "train" in kinds and "val" not in kinds  # eval_every=0: no validation, not even at the end
+
+
+def test_threads_per_job_shares_the_cores(monkeypatch):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 16)
+    assert [threads_per_job(j) for j in (1, 2, 3, 32)] == [16, 8, 5, 1]
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")  # the caller's choice wins
+    assert threads_per_job(2) == 3
 
 
 def test_realdata_without_a_dataset_is_one_line(tmp_path):
