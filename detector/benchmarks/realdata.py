@@ -115,6 +115,12 @@ def _run_one(e: Entry, data: Path, args: dict, seconds: float, out: Path) -> dic
     return res
 
 
+def _say(line: str) -> None:
+    """One progress line in one write (print's separate newline interleaves between the pool's threads)."""
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
 def run(data: Path | None = None, train_split: str = "train", test_split: str = "test", minutes: float = 20.0,
         device: str = "cpu", systems: list[str] | None = None, demo_cls: Path | None = None,
         config: Path | None = None, subset: int | None = None, out: Path | None = None, jobs: int = 1) -> dict:  # fmt: skip
@@ -132,7 +138,7 @@ def run(data: Path | None = None, train_split: str = "train", test_split: str = 
     test = load_dataset(data, test_split)
 
     def one(e: Entry) -> dict:
-        print(f"realdata: {e.name}, {minutes:g} min from {e.starts} ...", flush=True)
+        _say(f"realdata: {e.name}, {minutes:g} min from {e.starts} ...")
         run_dir = out / e.name.replace(" ", "_").replace("(", "").replace(")", "")
         res = {"name": e.name, "system": e.system, "starts_from": e.starts, "init": e.init,
                **_run_one(e, data, args, minutes * 60, run_dir)}  # fmt: skip
@@ -140,7 +146,7 @@ def run(data: Path | None = None, train_split: str = "train", test_split: str = 
             dets = read_results(run_dir / "results.json")
             for metric in METRICS:
                 res[metric] = evaluate_detections(test, dets, metric).report["mAP"]
-        print(f"realdata: {e.name}: {res.get('error') or ', '.join(f'{m} {res[m]:.4f}' for m in METRICS)}", flush=True)
+        _say(f"realdata: {e.name}: {res.get('error') or ', '.join(f'{m} {res[m]:.4f}' for m in METRICS)}")
         return res
 
     # the pool's threads only wait on child processes; the table keeps the systems' order
