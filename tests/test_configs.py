@@ -56,7 +56,7 @@ def test_custom_configs_state_their_choices_explicitly(name):
     raw = __import__("yaml").safe_load(path.read_text())
     assert raw["proposals"]["selective_search"]["resize_width"] in (320, 500)
     cfg = load_config(DetTrainConfig, path, [])
-    assert cfg.eval_metric == ("voc" if name == "voc_custom" else "coco")
+    assert cfg.eval_metric == ("voc" if name == "voc_custom" else "coco") and cfg.head.mode == "rcnn"  # BCCD's choice
     header = path.read_text().split("\nmodel:")[0].lower()
     for topic in ("rcnn", "input size", "epochs", "resize_width" if name == "voc_custom" else "width", "--init"):
         assert topic in header, topic

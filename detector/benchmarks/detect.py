@@ -44,7 +44,8 @@ def bench_image(width: int = 640, height: int = 480, proposals: int = 2000, seed
     return image, torch.cat([xy, xy + wh], 1)
 
 
-MULTISCALE = (0.5, 1.0, 1.5)  # the "fast, 3 scales" row: the trunk at 300, 600 and 900 px
+MULTISCALE = (0.5, 1.0, 1.5)  # the trunk at 300, 600 and 900 px ...
+FAST3 = "fast, 3 scales (300/600/900 px)"  # ... in this row
 
 
 def _member(mode: str, classes: int, device: torch.device, seed: int, scales=(1.0,)) -> LoadedDetector:
@@ -77,7 +78,7 @@ def run(device: str = "cpu", proposals: int = 2000, classes: int = 200, repeats:
     )
     fast3 = _member("fast", classes, dev, 0, MULTISCALE)
     rows = {}
-    for name, members in {"rcnn": [rcnn], "fast": [fast], "fast, 3 scales (300/600/900 px)": [fast3],
+    for name, members in {"rcnn": [rcnn], "fast": [fast], FAST3: [fast3],
                           "rcnn 2-model ensemble": [rcnn, rcnn2], "fast 2-model ensemble": [fast, fast2]}.items():  # fmt: skip
         det = Detector(members)
         det(rgb, proposals=boxes[:256])  # warm-up on a few regions (rcnn takes ~40 s per 2,000 on 2 cores)
@@ -104,7 +105,7 @@ def run(device: str = "cpu", proposals: int = 2000, classes: int = 200, repeats:
         "region_chunk": chunk,
         "seconds_per_image": rows,
         "fast_over_rcnn_speed": rows["rcnn"] / rows["fast"],
-        "fast_3_scales_over_rcnn_speed": rows["rcnn"] / rows["fast, 3 scales (300/600/900 px)"],
+        "fast_3_scales_over_rcnn_speed": rows["rcnn"] / rows[FAST3],
         "fast_vs_fasterrcnn": rows["torchvision fasterrcnn_resnet50_fpn"] / rows["fast"],
         "rcnn_regions_per_s": proposals / rows["rcnn"],
         "backbone_images_per_s": plain,

@@ -85,11 +85,11 @@ def subset_root(data: Path, splits: list[str], n: int, out: Path) -> Path:
 
 
 def threads_per_job(jobs: int) -> int:
-    """Threads each of ``jobs`` concurrent systems may use: ``OMP_NUM_THREADS`` when the caller
-    set it, else an equal share of the cores (at least one)."""
+    """Threads each of ``jobs`` (>= 1) concurrent systems may use: ``OMP_NUM_THREADS`` when the
+    caller set it, else an equal share of the cores (at least one)."""
     if os.environ.get("OMP_NUM_THREADS", "").isdigit():
         return int(os.environ["OMP_NUM_THREADS"])
-    return max(1, (os.cpu_count() or 1) // max(jobs, 1))
+    return max(1, (os.cpu_count() or 1) // jobs)
 
 
 def _run_one(e: Entry, data: Path, args: dict, seconds: float, out: Path) -> dict:
@@ -100,9 +100,9 @@ def _run_one(e: Entry, data: Path, args: dict, seconds: float, out: Path) -> dic
         cmd += ["--init", e.init]
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
+    env = {**os.environ, "OMP_NUM_THREADS": str(args["threads"]), "MKL_NUM_THREADS": str(args["threads"])}
     with open(out / "log.txt", "w") as log:
         try:
-            env = {**os.environ, "OMP_NUM_THREADS": str(args["threads"]), "MKL_NUM_THREADS": str(args["threads"])}
             proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env=env,
                                   timeout=3 * seconds + 1800)  # fmt: skip
         except subprocess.TimeoutExpired:
@@ -124,7 +124,7 @@ def _say(line: str) -> None:
 def run(data: Path | None = None, train_split: str = "train", test_split: str = "test", minutes: float = 20.0,
         device: str = "cpu", systems: list[str] | None = None, demo_cls: Path | None = None,
         config: Path | None = None, subset: int | None = None, out: Path | None = None, jobs: int = 1) -> dict:  # fmt: skip
-    data = Path(data or DEFAULT_DATA)
+    data, jobs = Path(data or DEFAULT_DATA), max(jobs, 1)
     if not (data / "ImageSets" / "Main").is_dir():
         raise FileNotFoundError(f"{data}: not a VOC-format dataset (no ImageSets/Main); give --data")
     out = Path(out or ROOT / "outputs" / "benchmarks" / "realdata")
@@ -150,11 +150,11 @@ def run(data: Path | None = None, train_split: str = "train", test_split: str = 
         return res
 
     # the pool's threads only wait on child processes; the table keeps the systems' order
-    with ThreadPoolExecutor(max_workers=max(jobs, 1)) as pool:
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
         results = list(pool.map(one, rows))
     return {"data": str(data), "train_split": train_split, "test_split": test_split, "minutes": minutes,
             "device": device, "subset": subset, "test_images": len(test.records), "notes": notes,
-            "jobs": max(jobs, 1), "threads": args["threads"], "results": results}  # fmt: skip
+            "jobs": jobs, "threads": args["threads"], "results": results}  # fmt: skip
 
 
 def _num(v, fmt: str) -> str:

@@ -28,9 +28,7 @@ from ..api import Detector
 from ..config import load_config
 from ..data import load_dataset
 from ..engine.distributed import DistContext, resolve_device
-from ..engine.ema import ModelEMA
-from ..engine.loop import train_step
-from ..engine.optim import make_optimizer
+from ..engine.loop import train_step, training_kit
 from ..eval.results import arrays_to_results, write_results
 from ..rcnn.config import DetTrainConfig
 from ..rcnn.proposals import ensure_proposals
@@ -46,12 +44,9 @@ def step_seconds(cfg: DetTrainConfig, train, cache, ctx: DistContext, steps: int
     engine's :func:`~detector.engine.loop.train_step`: forward, backward, update, schedule, EMA),
     after one untimed step; the model is thrown away."""
     task = detection_task(cfg, train, train, cache, cache, ctx)
-    mf = torch.channels_last if cfg.channels_last else torch.contiguous_format
-    model = task.model.to(ctx.device, memory_format=mf).train()
-    opt = make_optimizer(model, cfg.optim)
+    model, ema, opt, scaler = training_kit(task.model, cfg, ctx.device)
+    model.train()
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda _: 1.0)
-    scaler = torch.amp.GradScaler("cuda", enabled=ctx.device.type == "cuda" and cfg.amp)
-    ema = ModelEMA(model, cfg.optim.ema_decay)
     loader = iter(DataLoader(task.train_ds, batch_size=cfg.optim.batch_size, shuffle=True, collate_fn=task.collate))
     times = []
     for _ in range(steps + 1):

@@ -146,6 +146,17 @@ def train_step(
     return loss, n, flags
 
 
+def training_kit(model: torch.nn.Module, cfg, device: torch.device):
+    """What :func:`fit` trains with: ``(model on device in cfg's memory format, its ModelEMA,
+    the optimizer, the AMP GradScaler (enabled on CUDA with cfg.amp))``; also used to time a step."""
+    mf = torch.channels_last if cfg.channels_last else torch.contiguous_format
+    model = model.to(device, memory_format=mf)
+    ema = ModelEMA(model, cfg.optim.ema_decay)
+    opt = make_optimizer(model, cfg.optim)
+    scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda" and cfg.amp)
+    return model, ema, opt, scaler
+
+
 def fit(task: Task, cfg, out_dir: Path, ctx: dist_.DistContext, state: dict | None) -> dict:
     """Train ``task.model`` per ``cfg`` into ``out_dir``; returns the last evaluation."""
     log = MetricsLog(out_dir / "metrics.jsonl", enabled=ctx.is_main)
@@ -155,16 +166,12 @@ def fit(task: Task, cfg, out_dir: Path, ctx: dist_.DistContext, state: dict | No
         raise UserError(f"optim.batch_size={o.batch_size} is not divisible by the {ctx.world_size} processes")
     per_rank = o.batch_size // ctx.world_size
     cuda = ctx.device.type == "cuda"
-    mf = torch.channels_last if cfg.channels_last else torch.contiguous_format
-    model = task.model.to(ctx.device, memory_format=mf)
-    ema = ModelEMA(model, o.ema_decay)
-    opt = make_optimizer(model, o)
+    model, ema, opt, scaler = training_kit(task.model, cfg, ctx.device)
     sampler = ShardedSampler(len(task.train_ds), ctx.rank, ctx.world_size, shuffle=True, seed=cfg.seed, drop_last=True)
     steps_per_epoch = sampler.num_samples // per_rank
     if steps_per_epoch == 0:
         raise UserError(f"{len(task.train_ds)} training images are fewer than one batch of {o.batch_size}")
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(o.schedule, s, steps_per_epoch, o.epochs))
-    scaler = torch.amp.GradScaler("cuda", enabled=cuda and cfg.amp)
     epoch = step = batch_in_epoch = 0
     result: dict = {}  # the last validation
     pending = False  # epoch `epoch` is trained but its validation has not run yet
