@@ -46,7 +46,9 @@ def test_realdata_on_a_6_image_subset(tmp_path):
     assert [r.image_id for r in subset.records] == [f"val_{i:03d}" for i in range(6)]
     for r, folder in zip(rep["results"], ("ours-fast_scratch", "fasterrcnn_mobilenet_v3_large_fpn"), strict=True):
         assert "error" not in r, r
-        assert r["train_seconds"] >= 3.0 and r["infer_seconds_per_image"] > 0 and r["peak_rss_mb"] > 100
+        # the peers train to the 3 s budget; ours runs whole epochs, nearest the budget (at least one)
+        assert r["train_seconds"] >= (3.0 if folder.startswith("fasterrcnn") else 0.01)
+        assert r["infer_seconds_per_image"] > 0 and r["peak_rss_mb"] > 100
         dets = read_results(out / folder / "results.json")
         assert {d["image_id"] for d in dets} <= {rec.image_id for rec in subset.records}
         for metric in ("voc", "ilsvrc", "coco"):  # the table's numbers are those of the results file
