@@ -23,6 +23,7 @@ from ..backbone import ModelConfig
 from ..config import config_from_dict
 from ..data.images import read_rgb, to_tensor
 from ..engine.distributed import DistContext
+from ..engine.workers import loader_processes
 from ..errors import UserError
 from .config import ClsTrainConfig
 from .crops import crops
@@ -104,7 +105,9 @@ def evaluate_multicrop(
             raise UserError(
                 f"{c.name}: trained on classes {c.classes[:3]}... which differ from the folders of {data_dir}"
             )
-    loader = DataLoader(ds, batch_size=images_per_batch, num_workers=workers, collate_fn=list)
+    loader = DataLoader(
+        ds, batch_size=images_per_batch, num_workers=workers, collate_fn=list, **loader_processes(workers)
+    )
     probs: dict[int, list[torch.Tensor]] = {s: [] for s in schemes}
     labels, skipped = [], []
     for batch in tqdm(loader, desc=f"{len(classifiers)} model(s), crops {'/'.join(map(str, schemes))}", leave=False):

@@ -44,6 +44,7 @@ from .metrics import MetricsLog, plot_metrics
 from .optim import make_optimizer
 from .sampler import ShardedSampler
 from .schedule import lr_factor
+from .workers import loader_processes
 
 
 class TrainingStopped(UserError):
@@ -110,6 +111,7 @@ def make_loader(ds, batch: int, sampler, workers: int, seed: int, cuda: bool, dr
         pin_memory=cuda,
         worker_init_fn=_worker_init if workers else None,
         generator=torch.Generator().manual_seed(seed),
+        **loader_processes(workers),
     )
 
 

@@ -24,6 +24,7 @@ from ..checkpoint import load_checkpoint
 from ..config import config_from_dict
 from ..data.records import BACKGROUND, DetectionDataset
 from ..engine.distributed import DistContext, all_gather_objects
+from ..engine.workers import loader_processes
 from ..errors import UserError
 from ..eval.results import DetectionArrays
 from .config import DetTrainConfig
@@ -139,7 +140,7 @@ def detect_dataset(
     gives a record's ``[N, 4]`` boxes in original pixels."""
     ds = ProposalImageDataset(dataset.records, proposals, max_proposals)
     mine = torch.utils.data.Subset(ds, range(ctx.rank, len(ds), ctx.world_size))
-    loader = DataLoader(mine, batch_size=1, num_workers=workers, collate_fn=list)
+    loader = DataLoader(mine, batch_size=1, num_workers=workers, collate_fn=list, **loader_processes(workers))
     return run_detection(detect, loader, ctx, progress, len(mine))
 
 

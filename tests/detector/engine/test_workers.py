@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from detector.data.records import ImageRecord
-from detector.engine.workers import run_tasks
+from detector.engine.loop import make_loader
+from detector.engine.workers import LOADER_TIMEOUT, run_tasks
 from detector.proposals.extract import selective_search_records
 from detector.proposals.selective_search import SelectiveSearchConfig, selective_search
 from tests.helpers import deadline, worker_task
@@ -68,3 +69,14 @@ def test_stress_500_selective_search_calls_over_2_workers(tmp_path):
             assert 0 < seconds < 60
             seen += 1
     assert seen == 500
+
+
+def test_data_loader_workers_are_spawned_with_a_bounded_wait():
+    """torch's DataLoader forks its workers by default on Linux: ours spawn them (this process
+    runs torch's threads) and wait at most LOADER_TIMEOUT for a batch; no workers, no processes."""
+    data = list(range(6))
+    loader = make_loader(data, 2, None, workers=1, seed=0, cuda=False, drop_last=False, collate=list)
+    assert loader.multiprocessing_context.get_start_method() == "spawn" and loader.timeout == LOADER_TIMEOUT
+    assert sorted(x for batch in loader for x in batch) == data  # the spawned worker really loads
+    inline = make_loader(data, 2, None, workers=0, seed=0, cuda=False, drop_last=False, collate=list)
+    assert inline.multiprocessing_context is None and inline.timeout == 0
