@@ -27,8 +27,10 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     cfg = load_config(ClsTrainConfig, args.config, args.opts)
     res = train_classifier(cfg, args.data, args.out, resume=args.resume)
-    if res:
+    if "top1" in res:
         print(f"done: val top-1 {res['top1']:.2%}, top-5 {res['top5']:.2%} (EMA weights in {args.out}/final.pth)")
+    elif res:  # eval_every=0: no validation ran
+        print(f"done: not validated (eval_every=0); EMA weights in {args.out}/final.pth")
     return 0
 
 

@@ -43,7 +43,10 @@ def main(argv: list[str] | None = None) -> int:
         cfg, args.data, args.train_split, args.val_split, args.out, args.images, args.proposals, args.resume,
         args.class_map, args.val_images,
     )  # fmt: skip
-    print(f"done: val {cfg.eval_metric} mAP {res['mAP']:.4f} (EMA weights in {args.out}/final.pth)")
+    if "mAP" in res:
+        print(f"done: val {cfg.eval_metric} mAP {res['mAP']:.4f} (EMA weights in {args.out}/final.pth)")
+    else:  # eval_every=0: no validation ran
+        print(f"done: not validated (eval_every=0); EMA weights in {args.out}/final.pth")
     return 0
 
 

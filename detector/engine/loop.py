@@ -218,6 +218,13 @@ def fit(task: Task, cfg, out_dir: Path, ctx: dist_.DistContext, state: dict | No
         task.val_ds, per_rank, val_sampler, cfg.data.workers, cfg.seed, cuda, False, task.val_collate or task.collate
     )
 
+    def epoch_line(val: str | None) -> str:
+        """The epoch's summary: its loss, ``val`` (the validation's description) when one ran,
+        speed, and the unreadable images it skipped."""
+        skips = f"; skipped {stats['skipped']} unreadable images (e.g. {stats['example']})" if stats["skipped"] else ""
+        return (f"epoch {epoch}/{o.epochs}: loss {stats['loss']:.3f}, " + (f"{val}, " if val else "")
+                + f"{stats['img_per_s']:.0f} img/s, {stats['seconds']:.0f} s{skips}")  # fmt: skip
+
     def validate() -> None:
         """Validate the epoch just trained, log and print it, then checkpoint: the step that an
         interrupted run left ``pending`` and its resumption runs first."""
@@ -229,15 +236,7 @@ def fit(task: Task, cfg, out_dir: Path, ctx: dist_.DistContext, state: dict | No
         if ctx.is_main and task.snapshot is not None:
             log.images(step, task.snapshot(ema.module))
         if ctx.is_main:
-            print(
-                f"epoch {epoch}/{o.epochs}: loss {stats['loss']:.3f}, {task.describe(result)}, "
-                f"{stats['img_per_s']:.0f} img/s, {stats['seconds']:.0f} s"
-                + (
-                    f"; skipped {stats['skipped']} unreadable images (e.g. {stats['example']})"
-                    if stats["skipped"]
-                    else ""
-                )
-            )
+            print(epoch_line(task.describe(result)))
         pending = False
         checkpoint()
 
@@ -295,6 +294,8 @@ def fit(task: Task, cfg, out_dir: Path, ctx: dist_.DistContext, state: dict | No
             checkpoint()  # the epoch's training is safe before its validation starts
             if pending:
                 validate()
+            elif ctx.is_main:  # no validation this epoch: its summary (and skipped images) all the same
+                print(epoch_line(None))
             if ctx.is_main and epoch < o.epochs:  # the last epoch's plot is drawn below
                 plot_metrics(log.path, out_dir / "curves.png", task.val_keys)
     if ctx.is_main:  # also for a resumed run that had no epoch left to train
