@@ -32,6 +32,14 @@ def run_tool(main: Callable[[list[str] | None], int | None], argv: list[str] | N
         return 130
 
 
+def training_done(out: str, summary: str | None) -> str:
+    """The training tools' last line: ``summary`` of the final validation, or, when none ran
+    (``eval_every=0``), that the weights are not validated."""
+    if summary is None:
+        return f"done: not validated (eval_every=0); EMA weights in {out}/final.pth"
+    return f"done: {summary} (EMA weights in {out}/final.pth)"
+
+
 def add_runtime_args(ap) -> None:
     """``--runtime`` and ``--onnx`` of the tools that run detectors (``detector.Detector.load``)."""
     ap.add_argument(

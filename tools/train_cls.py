@@ -13,7 +13,7 @@ import argparse
 
 from detector.classify.config import ClsTrainConfig
 from detector.classify.train import train_classifier
-from detector.cli import run_tool
+from detector.cli import run_tool, training_done
 from detector.config import load_config
 
 
@@ -27,10 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     cfg = load_config(ClsTrainConfig, args.config, args.opts)
     res = train_classifier(cfg, args.data, args.out, resume=args.resume)
-    if "top1" in res:
-        print(f"done: val top-1 {res['top1']:.2%}, top-5 {res['top5']:.2%} (EMA weights in {args.out}/final.pth)")
-    elif res:  # eval_every=0: no validation ran
-        print(f"done: not validated (eval_every=0); EMA weights in {args.out}/final.pth")
+    print(training_done(args.out, f"val top-1 {res['top1']:.2%}, top-5 {res['top5']:.2%}" if "top1" in res else None))
     return 0
 
 

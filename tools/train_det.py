@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 
-from detector.cli import run_tool
+from detector.cli import run_tool, training_done
 from detector.config import load_config
 from detector.rcnn.config import DetTrainConfig
 from detector.rcnn.train import train_detector
@@ -43,10 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         cfg, args.data, args.train_split, args.val_split, args.out, args.images, args.proposals, args.resume,
         args.class_map, args.val_images,
     )  # fmt: skip
-    if "mAP" in res:
-        print(f"done: val {cfg.eval_metric} mAP {res['mAP']:.4f} (EMA weights in {args.out}/final.pth)")
-    else:  # eval_every=0: no validation ran
-        print(f"done: not validated (eval_every=0); EMA weights in {args.out}/final.pth")
+    print(training_done(args.out, f"val {cfg.eval_metric} mAP {res['mAP']:.4f}" if "mAP" in res else None))
     return 0
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from detector.cli import run_tool
+from detector.cli import run_tool, training_done
 from detector.config import load_config
 from detector.proposals.multibox import MultiBoxConfig
 from detector.proposals.multibox_train import train_multibox
@@ -35,13 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     cfg = load_config(MultiBoxConfig, args.config, args.opts + ([f"init={args.init}"] if args.init else []))
     res = train_multibox(cfg, args.data, args.train_split, args.val_split, args.out, args.images, args.resume)
-    if "recall50" in res:
-        print(
-            f"done: val recall@0.5 {res['recall50']:.2%}, recall@0.7 {res['recall70']:.2%} "
-            f"(EMA weights in {args.out}/final.pth)"
-        )
-    else:  # eval_every=0: no validation ran
-        print(f"done: not validated (eval_every=0); EMA weights in {args.out}/final.pth")
+    summary = f"val recall@0.5 {res['recall50']:.2%}, recall@0.7 {res['recall70']:.2%}" if "recall50" in res else None
+    print(training_done(args.out, summary))
     return 0
 
 

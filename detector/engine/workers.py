@@ -27,12 +27,12 @@ from typing import Any
 LOADER_TIMEOUT = 600.0  # seconds a DataLoader waits for one batch from its worker processes
 
 
-def loader_processes(workers: int, timeout: float = LOADER_TIMEOUT) -> dict[str, Any]:
+def loader_processes(workers: int) -> dict[str, Any]:
     """``DataLoader`` keyword arguments for ``workers`` loader processes, by the rules above:
     started with ``spawn`` (torch's default on Linux forks this threaded process) and each batch
-    waited for at most ``timeout`` seconds (a worker that dies is reported by torch at once).
+    waited for at most ``LOADER_TIMEOUT`` seconds (a worker that dies is reported by torch at once).
     Nothing with ``workers`` 0: the loading runs in this process."""
-    return {"multiprocessing_context": "spawn", "timeout": timeout} if workers > 0 else {}
+    return {"multiprocessing_context": "spawn", "timeout": LOADER_TIMEOUT} if workers > 0 else {}
 
 
 @dataclass
