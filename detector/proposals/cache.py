@@ -3,7 +3,9 @@
 Layout: ``<dir>/meta.json`` (method and parameters) and one ``<dir>/boxes/<image id>.npz`` per
 image with ``boxes`` (``[N, 4]`` float32 xyxy, original pixels, rank order), ``scores``
 (``[N]`` float32; rank-derived for selective search), ``source`` (the image's file name, so
-a cache shared by two datasets whose image ids collide is caught) and, for selective search,
+a cache shared by two datasets whose image ids collide is caught), ``source_sig`` (its size and a
+hash of its first 64 KiB, so a file of the same name from another folder, or one edited since, is
+caught too; a moved dataset still matches) and, for selective search,
 ``ss_seconds`` (the wall time of reading and segmenting the image in its worker: what
 ``tools/eval_proposals.py`` reports as the method's cost). Files are written atomically, so an
 interrupted extraction resumes by skipping the images whose file exists; processes (ranks)
@@ -12,6 +14,7 @@ can write to the same cache at once because each writes its own images.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -19,6 +22,20 @@ from pathlib import Path
 import numpy as np
 
 from ..data.records import DatasetError, ImageRecord
+
+SIG_BYTES = 1 << 16  # the head of the file that source_sig hashes
+
+
+def file_signature(source: str | Path) -> str:
+    """``"<size>:<blake2b of the first 64 KiB>"`` of an existing file, else ``""``: which image
+    file proposals were computed from, cheap to check on every read."""
+    try:
+        with open(source, "rb") as f:
+            head = f.read(SIG_BYTES)
+            size = os.fstat(f.fileno()).st_size
+    except OSError:
+        return ""
+    return f"{size}:{hashlib.blake2b(head, digest_size=8).hexdigest()}"
 
 
 class ProposalCache:
@@ -67,13 +84,21 @@ class ProposalCache:
                 f"{path}: proposals of {stored!r}, not of {name!r}: two datasets with colliding image ids "
                 "share this cache; give each its own --proposals folder"
             )
+        sig = str(z["source_sig"]) if "source_sig" in z.files else ""
+        if sig and name:
+            now = file_signature(source)
+            if now and now != sig:
+                raise DatasetError(
+                    f"{path}: proposals of another {stored or name!r} (size and first bytes differ: a file of "
+                    "that name from another folder, or one edited since); give it its own --proposals folder"
+                )
 
     def put(
         self, image_id: int | str, boxes: np.ndarray, scores: np.ndarray | None = None, source: str | Path = "",
         ss_seconds: float | None = None,
     ) -> None:  # fmt: skip
-        """Store one image's proposals; ``source`` is its file (only the name is kept),
-        ``ss_seconds`` what its selective search took."""
+        """Store one image's proposals; ``source`` is its file (its name and :func:`file_signature`
+        are kept), ``ss_seconds`` what its selective search took."""
         path = self._file(image_id)
         path.parent.mkdir(parents=True, exist_ok=True)
         if scores is None:  # rank order: a score that falls with the rank
@@ -81,7 +106,11 @@ class ProposalCache:
         tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
         boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
         extra = {} if ss_seconds is None else {"ss_seconds": np.float64(ss_seconds)}
-        np.savez(tmp, boxes=boxes, scores=np.asarray(scores, np.float32), source=np.array(Path(source).name), **extra)
+        sig = file_signature(source) if Path(source).name else ""
+        np.savez(
+            tmp, boxes=boxes, scores=np.asarray(scores, np.float32), source=np.array(Path(source).name),
+            source_sig=np.array(sig), **extra,
+        )  # fmt: skip
         os.replace(tmp, path)
 
     def get(self, image_id: int | str, source: str | Path = "") -> tuple[np.ndarray, np.ndarray]:

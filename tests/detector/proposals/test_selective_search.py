@@ -136,6 +136,24 @@ def test_cache_refuses_proposals_of_another_file(tmp_path):
             look(7, "/voc/JPEGImages/img_7.jpg")
 
 
+def test_cache_refuses_proposals_of_a_same_named_file_from_another_folder(tmp_path):
+    cache = ProposalCache(tmp_path / "cache")
+    boxes = np.array([[1, 2, 3, 4]], np.float32)
+    a, b, moved = tmp_path / "a" / "img.jpg", tmp_path / "b" / "img.jpg", tmp_path / "moved" / "img.jpg"
+    for f, data in ((a, b"\xff\xd8" + bytes(range(256)) * 300), (b, b"\xff\xd8" + bytes(300 * 256)), (moved, None)):
+        f.parent.mkdir()
+        f.write_bytes(a.read_bytes() if data is None else data)  # b: same size, other bytes
+    cache.put("img", boxes, source=a)
+    for same in (a, moved, ""):  # the file itself, a moved copy, a caller without a file
+        np.testing.assert_array_equal(cache.get("img", same)[0], boxes)
+    for look in (cache.get, cache.has, cache.find):
+        with pytest.raises(DatasetError, match=r"proposals of another 'img.jpg' \(size and first bytes differ"):
+            look("img", b)
+    b.write_bytes(a.read_bytes()[:-1])  # edited since: another size
+    with pytest.raises(DatasetError, match="size and first bytes differ"):
+        cache.get("img", b)
+
+
 def test_recall_by_hand(tmp_path):
     ds = make_voc_dataset(
         {
