@@ -87,6 +87,29 @@ def test_fast_on_the_last_map_runs_only_the_heads_per_region():
     assert torch.allclose(feats[0], fmap.mean((2, 3))[0], atol=1e-4)
 
 
+def test_fast_from_inception_3b_runs_inception_4a_to_5b_per_region():
+    """roi_tap inception_3b (stride 8): each region is RoIAligned from the 3b map (480 channels)
+    and continues through pool3, inception_4a-4e, pool4 and 5a/5b: checked against that chain
+    written out with torchvision's roi_align, and trained through to conv1."""
+    from torchvision.ops import roi_align
+
+    det = _detector("fast", roi_tap="inception_3b").eval()  # roi_size 4
+    image = torch.randn(1, 3, 96, 128)
+    rois = torch.tensor([[0, 8.0, 16.0, 72.0, 80.0], [0, 30.0, 2.0, 126.0, 94.0]])
+    net = det.backbone
+    with torch.no_grad():
+        fmap = net.forward_features(image, ("inception_3b",))["inception_3b"]
+        assert det.stride == 8 and fmap.shape == (1, 480, 12, 16)
+        x = net.maxpool3(roi_align(fmap, rois, (4, 4), 1 / 8, sampling_ratio=2, aligned=True))
+        for name in ("4a", "4b", "4c", "4d", "4e"):
+            x = getattr(net, f"inception{name}")(x)
+        x = net.inception5b(net.inception5a(net.maxpool4(x)))
+        assert torch.allclose(det.region_features(image, rois), net.forward_head(x), atol=1e-5)
+    logits, _ = det.train()(image, rois)
+    logits.sum().backward()
+    assert net.conv1.conv.weight.grad.abs().sum() > 0
+
+
 def test_fast_roi_dilation_pools_the_box_grown_about_its_center():
     """roi_dilation=1.5 gives exactly the features of the box with half-sides 1.5x as long."""
     image = torch.randn(1, 3, 128, 160)
