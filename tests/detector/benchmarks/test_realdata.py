@@ -58,6 +58,8 @@ def test_realdata_on_a_6_image_subset(tmp_path):
     assert rep["results"][0]["epochs"] >= 1 and rep["results"][1]["steps"] >= 1
     kinds = [json.loads(x)["kind"] for x in (out / "ours-fast_scratch" / "metrics.jsonl").read_text().splitlines()]
     assert "train" in kinds and "val" not in kinds  # eval_every=0: no validation, not even at the end
+    used = yaml.safe_load((out / "ours-fast_scratch" / "config.yaml").read_text())
+    assert used["head"]["mode"] == "fast" and used["sampling"]["bg_iou_low"] == 0.1  # Fast R-CNN's negatives
 
 
 def test_threads_per_job_shares_the_cores(monkeypatch):
