@@ -106,10 +106,9 @@ class ProposalCache:
         tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
         boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
         extra = {} if ss_seconds is None else {"ss_seconds": np.float64(ss_seconds)}
-        sig = file_signature(source) if Path(source).name else ""
         np.savez(
             tmp, boxes=boxes, scores=np.asarray(scores, np.float32), source=np.array(Path(source).name),
-            source_sig=np.array(sig), **extra,
+            source_sig=np.array(file_signature(source)), **extra,
         )  # fmt: skip
         os.replace(tmp, path)
 

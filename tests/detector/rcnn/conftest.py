@@ -13,8 +13,7 @@ CONFIG = str(ROOT / "configs" / "demo_det.yaml")
 FAST = [
     "proposals.method=ss", "proposals.selective_search.resize_width=null", "proposals.workers=1",
     "head.input_size=32", "head.context=2", "head.image_size=96", "head.image_scales=[1]", "head.roi_size=2",
-    "model.variant=bn",
-    "optim.batch_size=4", "optim.lr=0.002", "optim.ema_decay=0.9", "optim.schedule.warmup_epochs=0",
+    "model.variant=bn", "optim.batch_size=4", "optim.lr=0.002", "optim.ema_decay=0.9", "optim.schedule.warmup_epochs=0",
     "sampling.regions_per_batch=96", "log_every=2", "device=cpu", "amp=false",
 ]  # fmt: skip
 
