@@ -13,8 +13,9 @@ the order a freshly started process gets, without forking (forking a process tha
 can deadlock). Where the C library cannot be reached (no ``srand``) the boxes are the same but
 their order is not reproducible; a warning says so once. The lock orders only the callers of
 this module: another thread of the same process that calls ``rand()`` while a search runs
-(no library of this package does) shifts that one search's order. Proposal extraction runs
-the searches in spawned worker processes, where nothing else runs.
+(no library of this package does) shifts that one search's order. Proposal extraction with
+two or more workers runs the searches in spawned processes, where nothing else runs; with one
+worker (or one image) they run in the calling process.
 
 Images whose longer side exceeds ``MAX_SEGMENT_SIDE`` are segmented at that size even with
 ``resize_width: null`` (a 8000 px photo would take minutes and gigabytes otherwise).
