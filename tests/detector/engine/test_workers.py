@@ -64,9 +64,9 @@ def test_stress_500_selective_search_calls_over_2_workers(tmp_path):
     records = _images(tmp_path, 50)
     cfg = SelectiveSearchConfig(resize_width=None)
     code = (
-        "import sys, cv2, numpy as np; from detector.proposals.selective_search import SelectiveSearchConfig as C, "
-        "selective_search as ss; files = sys.argv[2:]; "
-        "np.savez(sys.argv[1], *[ss(cv2.cvtColor(cv2.imread(f), cv2.COLOR_BGR2RGB), C(resize_width=None)) for f in files])"
+        "import sys, cv2, numpy as np; from detector.proposals.selective_search import SelectiveSearchConfig, "
+        f"selective_search as ss; cfg = {cfg!r}; files = sys.argv[2:]; "
+        "np.savez(sys.argv[1], *[ss(cv2.cvtColor(cv2.imread(f), cv2.COLOR_BGR2RGB), cfg) for f in files])"
     )
     out = tmp_path / "expected.npz"
     subprocess.run([sys.executable, "-c", code, str(out), *[str(r.file) for r in records]], check=True, cwd=ROOT,
