@@ -2,7 +2,8 @@
 
 Training items: the image is read (RGB), flipped and colour-jittered by albumentations together
 with its ground-truth boxes and its proposals, normalized, brought to the head's frame
-(:func:`prepare_image`: unchanged for ``rcnn``, resized for ``fast``), and its regions sampled
+(:func:`prepare_image`: unchanged for ``rcnn``, resized for ``fast``, to a size drawn from
+``train_sizes`` when given), and its regions sampled
 (:mod:`.sampling`). Augmentation and sampling of item ``i`` in epoch ``e`` are seeded by
 ``(seed, e, i)``, so they do not depend on worker or process layout. An unreadable image is
 skipped and counted, never fatal. Test items: the normalized image at its original size and
@@ -28,16 +29,17 @@ from .model import MIN_TRUNK_SIDE, HeadConfig
 from .sampling import Regions, SamplingConfig, label_regions, sample_regions, sample_step
 
 
-def prepare_image(image: torch.Tensor, cfg: HeadConfig) -> tuple[torch.Tensor, float]:
+def prepare_image(image: torch.Tensor, cfg: HeadConfig, size: int | None = None) -> tuple[torch.Tensor, float]:
     """``[3, H, W]`` normalized image -> ``(image in the head's frame, scale)``: ``fast`` resizes
-    so the shorter side is ``image_size`` (the longer at most ``max_image_size``); boxes scale by
-    the same factor. A side still under ``MIN_TRUNK_SIDE`` (a very elongated image) is padded
+    so the shorter side is ``size`` (default ``image_size``; the longer at most
+    ``max_image_size`` times ``size / image_size``); boxes scale by the same factor. A side still under ``MIN_TRUNK_SIDE`` (a very elongated image) is padded
     with zeros (the mean pixel) at the bottom or right, which moves no box. ``rcnn`` warps from
     the original pixels (scale 1)."""
     if cfg.mode != "fast":
         return image, 1.0
     h, w = image.shape[-2:]
-    scale = min(cfg.image_size / min(h, w), cfg.max_image_size / max(h, w))
+    size = cfg.image_size if size is None else size
+    scale = min(size / min(h, w), cfg.max_image_size * size / cfg.image_size / max(h, w))
     size = (max(1, round(h * scale)), max(1, round(w * scale)))
     if size == (h, w):
         out, scale = image, 1.0
@@ -97,13 +99,15 @@ class RegionTrainDataset(RecordDataset):
         boxes = np.asarray(out["bboxes"], np.float32).reshape(-1, 4)
         ids = np.asarray(out["ids"], np.int64)
         is_gt = ids < len(gt)
-        image, scale = prepare_image(to_tensor(out["image"]), self.head)
+        rng = np.random.default_rng(seed)
+        size = int(rng.choice(self.head.train_sizes)) if self.head.train_sizes else None
+        image, scale = prepare_image(to_tensor(out["image"]), self.head, size)
         args = (torch.from_numpy(boxes[~is_gt] * scale), torch.from_numpy(boxes[is_gt] * scale),
                 torch.from_numpy(gt_labels[ids[is_gt]]).long(), torch.from_numpy(gt_ignore[ids[is_gt]]).bool())  # fmt: skip
         if self.sampling.per == "step":  # every labelled region: the collate function draws the step's
             regions = label_regions(*args, self.sampling)
         else:
-            regions = sample_regions(*args, self.num, self.sampling, np.random.default_rng(seed))
+            regions = sample_regions(*args, self.num, self.sampling, rng)
         regions.seed = seed
         return image, regions, str(r.file)
 

@@ -44,6 +44,8 @@ class HeadConfig:
     warp_antialias: bool = False  # rcnn: False is R-CNN's bilinear warp; True averages when shrinking
     image_size: int = 600  # fast: images resized so the shorter side is image_size ...
     max_image_size: int = 1000  # ... and the longer at most this
+    train_sizes: tuple[int, ...] = ()  # fast, training only: each image's shorter side drawn from
+    # these (Fast R-CNN's scale jitter; the longer side's limit scales alike); () = image_size
     roi_tap: str = "inception_4e"  # fast: the feature map RoIAlign pools from
     roi_size: int = 8  # fast: RoIAlign output; 8 -> 4x4 after the 5a pool (14 -> 7x7 is the 224 px
     # geometry but costs 3.5x as much per region: tools/benchmark.py detect)
@@ -64,6 +66,8 @@ class RegionDetector(nn.Module):
         taps = {f.name: f.stride for f in backbone.feature_info}
         if cfg.mode == "fast" and (not cfg.image_scales or min(cfg.image_scales) <= 0):
             raise ValueError(f"image_scales must be positive factors, got {cfg.image_scales!r}")
+        if cfg.mode == "fast" and any(s <= 0 for s in cfg.train_sizes):
+            raise ValueError(f"train_sizes must be positive pixel sizes, got {cfg.train_sizes!r}")
         if cfg.mode == "fast" and cfg.roi_tap not in taps:
             raise ValueError(f"roi_tap {cfg.roi_tap!r} is not a feature tap; available: {list(taps)}")
         if isinstance(backbone, GoogLeNet):  # (an InferenceGoogLeNet from fold_for_inference has neither)
