@@ -31,6 +31,7 @@ from torchvision.ops import roi_align
 from backbones import GoogLeNet, for_inference
 from backbones.inference import InferenceGoogLeNet
 
+from ..errors import UserError
 from .warp import warp_regions
 
 MIN_TRUNK_SIDE = 32  # the smallest input side the paper network's pools accept (the bn one: 15)
@@ -62,14 +63,14 @@ class RegionDetector(nn.Module):
     def __init__(self, backbone: GoogLeNet | InferenceGoogLeNet, num_classes: int, cfg: HeadConfig):
         super().__init__()
         if cfg.mode not in ("rcnn", "fast"):
-            raise ValueError(f"mode must be 'rcnn' or 'fast', got {cfg.mode!r}")
+            raise UserError(f"head.mode must be 'rcnn' or 'fast', got {cfg.mode!r}")
         taps = {f.name: f.stride for f in backbone.feature_info}
         if cfg.mode == "fast" and (not cfg.image_scales or min(cfg.image_scales) <= 0):
-            raise ValueError(f"image_scales must be positive factors, got {cfg.image_scales!r}")
+            raise UserError(f"head.image_scales must be positive factors, got {cfg.image_scales!r}")
         if cfg.mode == "fast" and any(s <= 0 for s in cfg.train_sizes):
-            raise ValueError(f"train_sizes must be positive pixel sizes, got {cfg.train_sizes!r}")
+            raise UserError(f"head.train_sizes must be positive pixel sizes, got {cfg.train_sizes!r}")
         if cfg.mode == "fast" and cfg.roi_tap not in taps:
-            raise ValueError(f"roi_tap {cfg.roi_tap!r} is not a feature tap; available: {list(taps)}")
+            raise UserError(f"head.roi_tap {cfg.roi_tap!r} is not a feature tap; available: {list(taps)}")
         if isinstance(backbone, GoogLeNet):  # (an InferenceGoogLeNet from fold_for_inference has neither)
             backbone.fc = nn.Identity()  # forward_head then gives the pooled (dropped-out) feature
             backbone.aux1 = backbone.aux2 = None
