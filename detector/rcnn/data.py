@@ -32,19 +32,19 @@ from .sampling import Regions, SamplingConfig, label_regions, sample_regions, sa
 def prepare_image(image: torch.Tensor, cfg: HeadConfig, size: int | None = None) -> tuple[torch.Tensor, float]:
     """``[3, H, W]`` normalized image -> ``(image in the head's frame, scale)``: ``fast`` resizes
     so the shorter side is ``size`` (default ``image_size``; the longer at most
-    ``max_image_size`` times ``size / image_size``); boxes scale by the same factor. A side still under ``MIN_TRUNK_SIDE`` (a very elongated image) is padded
-    with zeros (the mean pixel) at the bottom or right, which moves no box. ``rcnn`` warps from
-    the original pixels (scale 1)."""
+    ``max_image_size`` times ``size / image_size``); boxes scale by the same factor. A side still
+    under ``MIN_TRUNK_SIDE`` (a very elongated image) is padded with zeros (the mean pixel) at the
+    bottom or right, which moves no box. ``rcnn`` warps from the original pixels (scale 1)."""
     if cfg.mode != "fast":
         return image, 1.0
     h, w = image.shape[-2:]
-    size = cfg.image_size if size is None else size
-    scale = min(size / min(h, w), cfg.max_image_size * size / cfg.image_size / max(h, w))
-    size = (max(1, round(h * scale)), max(1, round(w * scale)))
-    if size == (h, w):
+    side = cfg.image_size if size is None else size
+    scale = min(side / min(h, w), cfg.max_image_size * side / cfg.image_size / max(h, w))
+    hw = (max(1, round(h * scale)), max(1, round(w * scale)))
+    if hw == (h, w):
         out, scale = image, 1.0
     else:
-        out = F.interpolate(image[None], size=size, mode="bilinear", antialias=True, align_corners=False)[0]
+        out = F.interpolate(image[None], size=hw, mode="bilinear", antialias=True, align_corners=False)[0]
     short = (max(0, MIN_TRUNK_SIDE - out.shape[-1]), max(0, MIN_TRUNK_SIDE - out.shape[-2]))
     if any(short):
         out = F.pad(out, (0, short[0], 0, short[1]))
