@@ -1,6 +1,7 @@
 """GoogLeNet backbones: the paper's Table 1 network and torchvision's BatchNorm port."""
 
 from .googlenet import (
+    TAPS,
     FeatureInfo,
     GoogLeNet,
     GoogLeNetOutputs,
@@ -18,6 +19,7 @@ __all__ = [
     "InputTransform",
     "IMAGENET_MEAN",
     "IMAGENET_STD",
+    "TAPS",
     "FeatureInfo",
     "GoogLeNet",
     "GoogLeNetOutputs",

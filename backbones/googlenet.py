@@ -50,6 +50,8 @@ INCEPTION_SPECS: dict[str, tuple[int, int, int, int, int, int, int]] = {
     "inception5a": (832, 256, 160, 320, 32, 128, 128),
     "inception5b": (832, 384, 192, 384, 48, 128, 128),
 }
+# The feature taps of both variants, shallow to deep (:attr:`GoogLeNet.feature_info` adds channels, strides).
+TAPS: tuple[str, ...] = ("conv1", "conv2", *(f"inception_{name[-2:]}" for name in INCEPTION_SPECS))
 
 
 @dataclass(frozen=True)

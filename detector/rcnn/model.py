@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.ops import roi_align
 
-from backbones import GoogLeNet, for_inference
+from backbones import TAPS, GoogLeNet, for_inference
 from backbones.inference import InferenceGoogLeNet
 
 from ..errors import UserError
@@ -59,18 +59,24 @@ class HeadConfig:
     region_chunk: int = 128  # inference: regions per backbone batch
 
 
+def check_head(cfg: HeadConfig) -> None:
+    """Raise a :class:`UserError` naming the ``head.*`` key of the first bad setting; called
+    before any work (proposals), and again when a :class:`RegionDetector` is built."""
+    if cfg.mode not in ("rcnn", "fast"):
+        raise UserError(f"head.mode must be 'rcnn' or 'fast', got {cfg.mode!r}")
+    if cfg.mode == "fast" and (not cfg.image_scales or min(cfg.image_scales) <= 0):
+        raise UserError(f"head.image_scales must be positive factors, got {cfg.image_scales!r}")
+    if cfg.mode == "fast" and any(s <= 0 for s in cfg.train_sizes):
+        raise UserError(f"head.train_sizes must be positive pixel sizes, got {cfg.train_sizes!r}")
+    if cfg.mode == "fast" and cfg.roi_tap not in TAPS:
+        raise UserError(f"head.roi_tap {cfg.roi_tap!r} is not a feature tap; available: {list(TAPS)}")
+
+
 class RegionDetector(nn.Module):
     def __init__(self, backbone: GoogLeNet | InferenceGoogLeNet, num_classes: int, cfg: HeadConfig):
         super().__init__()
-        if cfg.mode not in ("rcnn", "fast"):
-            raise UserError(f"head.mode must be 'rcnn' or 'fast', got {cfg.mode!r}")
+        check_head(cfg)
         taps = {f.name: f.stride for f in backbone.feature_info}
-        if cfg.mode == "fast" and (not cfg.image_scales or min(cfg.image_scales) <= 0):
-            raise UserError(f"head.image_scales must be positive factors, got {cfg.image_scales!r}")
-        if cfg.mode == "fast" and any(s <= 0 for s in cfg.train_sizes):
-            raise UserError(f"head.train_sizes must be positive pixel sizes, got {cfg.train_sizes!r}")
-        if cfg.mode == "fast" and cfg.roi_tap not in taps:
-            raise UserError(f"head.roi_tap {cfg.roi_tap!r} is not a feature tap; available: {list(taps)}")
         if isinstance(backbone, GoogLeNet):  # (an InferenceGoogLeNet from fold_for_inference has neither)
             backbone.fc = nn.Identity()  # forward_head then gives the pooled (dropped-out) feature
             backbone.aux1 = backbone.aux2 = None

@@ -27,6 +27,7 @@ from ..eval import evaluate_arrays
 from ..proposals.cache import ProposalCache
 from .config import DetTrainConfig
 from .data import ProposalImageDataset, RegionBatch, RegionTrainDataset, collate_regions
+from .model import check_head
 from .predict import Ensemble, LoadedDetector, build_detector, run_detection
 from .proposals import ensure_proposals, val_cache_root
 
@@ -151,6 +152,7 @@ def train_detector(
     default ``out_dir/proposals``. Returns the final validation numbers of the EMA weights."""
     out_dir = Path(out_dir)
     regions_per_image(cfg)  # a config error stops the run before any proposals are computed
+    check_head(cfg.head)
     if cfg.proposals.multibox_ckpt:  # saved in the checkpoints: infer.py and eval_det.py may run elsewhere
         cfg.proposals.multibox_ckpt = str(Path(cfg.proposals.multibox_ckpt).resolve())
     ctx = dist_.setup(cfg.device)

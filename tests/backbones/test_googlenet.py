@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from backbones import GoogLeNetOutputs, aux_loss_weighted, googlenet
+from backbones import TAPS, GoogLeNetOutputs, aux_loss_weighted, googlenet
 from backbones.googlenet import INCEPTION_SPECS
 
 
@@ -93,6 +93,7 @@ def test_paper_aux_pool_is_5x5_stride3_to_4x4():
 def test_feature_taps_channels_and_strides(variant):
     m = googlenet(variant).eval()
     info = {f.name: f for f in m.feature_info}
+    assert tuple(info) == TAPS  # the list configs are checked against before a model exists
     assert (info["inception_4e"].channels, info["inception_4e"].stride) == (832, 16)
     assert (info["inception_5b"].channels, info["inception_5b"].stride) == (1024, 32)
     x = torch.randn(1, 3, 224, 224)

@@ -80,6 +80,7 @@ def test_bad_inputs_are_one_line_errors(trivial_voc, tmp_path):
     for key, opt in (("head.train_sizes", "head.train_sizes=[96,0]"), ("head.roi_tap", "head.roi_tap=bogus")):
         res = train(trivial_voc, tmp_path / "o4", "head.mode=fast", opt)
         assert res.returncode == 2 and key in res.stderr and "Traceback" not in res.stderr
+        assert not (tmp_path / "o4" / "proposals").exists()
 
 
 def test_init_from_a_classifier_checkpoint(trivial_voc, tmp_path):
