@@ -31,6 +31,7 @@ from ..engine.distributed import DistContext, resolve_device
 from ..engine.loop import train_step, training_kit
 from ..eval.results import arrays_to_results, write_results
 from ..rcnn.config import DetTrainConfig
+from ..rcnn.model import check_head
 from ..rcnn.proposals import ensure_proposals
 from ..rcnn.train import detection_task, regions_per_image, train_detector
 from .peers import PEERS, PeerConfig, build_peer, detect_peer, train_peer
@@ -68,12 +69,13 @@ def run_ours(args, device: torch.device) -> dict:
     opts = [*OURS[args.system], f"init={args.init or 'null'}", "eval_every=0", f"device={device.type}"]
     cfg = load_config(DetTrainConfig, args.config, opts)
     out = Path(args.out)
+    regions_per_image(cfg)  # config errors before any work
+    check_head(cfg.head)
     train = load_dataset(args.data, args.train_split, check_images=True)
     ctx = DistContext(0, 1, 0, device)
     t0 = time.perf_counter()
     cache = ensure_proposals(train, out / "proposals", cfg.proposals, ctx)
     proposal_s = time.perf_counter() - t0
-    regions_per_image(cfg)
     step_s = step_seconds(cfg, train, cache, ctx)
     steps_per_epoch = max(1, len(train.records) // cfg.optim.batch_size)
     left = args.seconds - (time.perf_counter() - t0)
