@@ -19,7 +19,7 @@ pytestmark = pytest.mark.smoke_subset
 def _small_config(path):
     """configs/voc_custom.yaml at the 96 px images' own size (its defaults are for 640x480 photos)."""
     cfg = yaml.safe_load((ROOT / "configs" / "voc_custom.yaml").read_text())
-    cfg["head"].update(image_size=96, max_image_size=96)
+    cfg["head"].update(image_size=96, max_image_size=96, train_sizes=[])
     cfg["proposals"]["selective_search"]["resize_width"] = None
     cfg["proposals"]["workers"] = 1
     cfg["log_every"] = 1
