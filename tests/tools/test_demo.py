@@ -64,7 +64,9 @@ def test_demo_pipeline_and_reuse(tmp_path):
     det = str(out / "det" / "final.pth")
     elsewhere = run_tool("infer.py", str(image), "--ckpt", det, "--out", str(tmp_path / "i"))  # from the repo root
     assert elsewhere.returncode == 0 and "1 images processed, 0 failed" in elsewhere.stdout, elsewhere.stderr
-    moved = run_tool("infer.py", str(image), "--ckpt", det, "--multibox", str(tmp_path / "mb.pth"))
+    moved = run_tool(
+        "infer.py", str(image), "--ckpt", det, "--multibox", str(tmp_path / "mb.pth"), "--out", str(tmp_path / "j")
+    )
     assert moved.returncode == 2 and f"'{tmp_path / 'mb.pth'}' not found (pass --multibox" in moved.stderr
     again = run_tool("demo.py", "--opts", "out=demo", *TINY, cwd=tmp_path)
     assert again.returncode == 0, again.stderr
