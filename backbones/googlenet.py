@@ -152,13 +152,13 @@ class GoogLeNet(nn.Module):
         ]
         pools = {"inception3a": self.maxpool2, "inception4a": self.maxpool3, "inception5a": self.maxpool4}
         stride = 4
-        for name in INCEPTION_SPECS:
+        for tap, name in zip(TAPS[2:], INCEPTION_SPECS, strict=True):
             block = getattr(self, name)
             mods = [block]
             if name in pools:
                 stride *= 2
                 mods = [pools[name], block]
-            stages.append((f"inception_{name[-2:]}", block.out_channels, stride, mods))
+            stages.append((tap, block.out_channels, stride, mods))
         return [(n, c, s, [m for m in mods if m is not None]) for n, c, s, mods in stages]
 
     def _init_weights(self) -> None:

@@ -31,9 +31,8 @@ from ..engine.distributed import DistContext, resolve_device
 from ..engine.loop import train_step, training_kit
 from ..eval.results import arrays_to_results, write_results
 from ..rcnn.config import DetTrainConfig
-from ..rcnn.model import check_head
 from ..rcnn.proposals import ensure_proposals
-from ..rcnn.train import detection_task, regions_per_image, train_detector
+from ..rcnn.train import check_config, detection_task, train_detector
 from .peers import PEERS, PeerConfig, build_peer, detect_peer, train_peer
 from .timing import sync
 
@@ -69,8 +68,7 @@ def run_ours(args, device: torch.device) -> dict:
     opts = [*OURS[args.system], f"init={args.init or 'null'}", "eval_every=0", f"device={device.type}"]
     cfg = load_config(DetTrainConfig, args.config, opts)
     out = Path(args.out)
-    regions_per_image(cfg)  # config errors before any work
-    check_head(cfg.head)
+    check_config(cfg)  # config errors before any work
     train = load_dataset(args.data, args.train_split, check_images=True)
     ctx = DistContext(0, 1, 0, device)
     t0 = time.perf_counter()

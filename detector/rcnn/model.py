@@ -64,11 +64,13 @@ def check_head(cfg: HeadConfig) -> None:
     before any work (proposals), and again when a :class:`RegionDetector` is built."""
     if cfg.mode not in ("rcnn", "fast"):
         raise UserError(f"head.mode must be 'rcnn' or 'fast', got {cfg.mode!r}")
-    if cfg.mode == "fast" and (not cfg.image_scales or min(cfg.image_scales) <= 0):
+    if cfg.mode == "rcnn":  # the settings below are fast's
+        return
+    if not cfg.image_scales or min(cfg.image_scales) <= 0:
         raise UserError(f"head.image_scales must be positive factors, got {cfg.image_scales!r}")
-    if cfg.mode == "fast" and any(s <= 0 for s in cfg.train_sizes):
+    if any(s <= 0 for s in cfg.train_sizes):
         raise UserError(f"head.train_sizes must be positive pixel sizes, got {cfg.train_sizes!r}")
-    if cfg.mode == "fast" and cfg.roi_tap not in TAPS:
+    if cfg.roi_tap not in TAPS:
         raise UserError(f"head.roi_tap {cfg.roi_tap!r} is not a feature tap; available: {list(TAPS)}")
 
 

@@ -81,6 +81,13 @@ def regions_per_image(cfg: DetTrainConfig) -> int:
     return per_image
 
 
+def check_config(cfg: DetTrainConfig) -> None:
+    """Raise a :class:`UserError` for a sampling or head setting no training can run with; called
+    before any proposals are computed."""
+    regions_per_image(cfg)
+    check_head(cfg.head)
+
+
 def detection_task(
     cfg: DetTrainConfig, train: DetectionDataset, val: DetectionDataset, train_cache: ProposalCache,
     val_cache: ProposalCache, ctx: dist_.DistContext,
@@ -151,8 +158,7 @@ def train_detector(
     """Train into ``out_dir``; proposals come from (or are computed into) ``proposals``, by
     default ``out_dir/proposals``. Returns the final validation numbers of the EMA weights."""
     out_dir = Path(out_dir)
-    regions_per_image(cfg)  # a config error stops the run before any proposals are computed
-    check_head(cfg.head)
+    check_config(cfg)  # a config error stops the run before any proposals are computed
     if cfg.proposals.multibox_ckpt:  # saved in the checkpoints: infer.py and eval_det.py may run elsewhere
         cfg.proposals.multibox_ckpt = str(Path(cfg.proposals.multibox_ckpt).resolve())
     ctx = dist_.setup(cfg.device)
