@@ -16,7 +16,7 @@ TINY = [
     "cls_opts=[optim.epochs=1, optim.batch_size=20, data.input_size=32, data.resize=36, device=cpu]",
     "multibox_opts=[num_priors=4, optim.epochs=1, optim.batch_size=2, data.input_size=64, device=cpu]",
     "det_opts=[head.input_size=32, head.context=2, optim.epochs=10, optim.batch_size=4, optim.lr=0.002,"
-    " optim.ema_decay=0.9, optim.schedule.warmup_epochs=0, sampling.regions_per_batch=96, proposals.workers=1,"
+    " optim.ema_decay=0.9, optim.schedule.warmup_epochs=0, sampling.regions_per_batch=96, proposals.workers=1, eval_every=5,"
     " device=cpu, amp=false]",
     "infer_score_thresh=0.0",
 ]  # fmt: skip
