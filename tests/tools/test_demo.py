@@ -20,7 +20,7 @@ TINY = [
     " device=cpu, amp=false]",
     "infer_score_thresh=0.0",
 ]  # fmt: skip
-# The detector learns in these 10 epochs (val mAP@0.5 0.03 after the first, 0.26 after the last); the
+# The detector learns in these 10 epochs (val mAP@0.5 0.03 after the first, 0.26 after the last, on 2 threads); the
 # classifier, trained from scratch for one epoch on 60 images, stays at chance (GoogLeNet needs the
 # full demo's 18 epochs of 4,000 images: 5.6% error), so its number is checked against a recomputation.
 MAP_BAR = 0.15

@@ -149,7 +149,6 @@ def test_killed_during_the_final_validation_resumes_to_the_same_end(trivial_voc,
     opts = ("optim.epochs=1", "--proposals", str(tmp_path / "props"))  # one epoch: its validation is the last
     ref = train(trivial_voc, tmp_path / "ref", *opts)
     assert ref.returncode == 0, ref.stderr[-2000:]
-    real = det_train.run_detection
 
     def dies_in_the_validation(*args, **kwargs):
         raise Killed  # stands for the process being killed: nothing after this point runs
@@ -158,10 +157,11 @@ def test_killed_during_the_final_validation_resumes_to_the_same_end(trivial_voc,
     with pytest.raises(Killed):
         train(trivial_voc, tmp_path / "run", *opts)
     assert load_checkpoint(tmp_path / "run" / "last.pth")["pending_eval"] is True
-    monkeypatch.setattr(det_train, "run_detection", real)
+    monkeypatch.undo()
     res = train(trivial_voc, tmp_path / "run", *opts, resume=True)
     assert res.returncode == 0, res.stderr[-2000:]
     assert "validating epoch 1 first" in res.stdout
+
     def summary(text):
         return [line.split(" (EMA")[0] for line in text.splitlines() if line.startswith("done: ")]
 
