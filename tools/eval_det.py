@@ -7,7 +7,9 @@ trained detectors (an ensemble when several) on a split.
     tools/eval_det.py --ckpt det.pth [--ckpt det2.pth ...] --data GT --split NAME --metric voc
         [--proposals CACHE] [--multibox MB.pth] [--save-dets DETS.json] [--out report.json] [--plots DIR]
         [--device auto] [--runtime torch|onnxruntime [--onnx det.onnx ...]]
-    either form: [--analyze DIR [--groups FILE] [--confusion-score 0.5]] writes the error-analysis page
+    either form: [--analyze DIR [--groups FILE] [--confusion-score 0.5]] writes the error-analysis page;
+        [--compare B.json [--bootstrap 1000]] adds B's score minus this one's, with a paired
+        bootstrap over the images (detector.eval.bootstrap): is the difference more than the split's noise?
 
 GT (``--gt`` or ``--data``) is a COCO instances JSON file or the root of a VOC/ILSVRC-layout
 dataset. With ``--ckpt``, proposals come from ``--proposals`` (computed into it first where

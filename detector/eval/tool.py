@@ -32,6 +32,19 @@ def run_checkpoints(args, dataset, det, ctx) -> tuple[list[dict], int]:
     return split.results, len(split.failed)
 
 
+def _compare(args, dataset, results, blacklist) -> dict:
+    """``--compare``: the paired bootstrap of ``--compare``'s score minus this run's, printed."""
+    from .bootstrap import format_bootstrap, paired_bootstrap
+
+    if args.bootstrap < 1:
+        raise UserError(f"--bootstrap must be at least 1, got {args.bootstrap}")
+    other = read_results(args.compare)
+    r = paired_bootstrap(dataset, results, other, args.metric, args.bootstrap, 0, blacklist, args.lenient)
+    this = args.dets or "these detections"
+    print(format_bootstrap(r, Path(this).name, Path(args.compare).name))
+    return dict(r, a_source=str(this), b_source=str(args.compare))
+
+
 def main(argv: list[str] | None = None, description: str = "", analysis_tool: bool = False) -> int:
     """``tools/eval_det.py`` (``analysis_tool=False``) or ``tools/analyze_det.py`` (``--out`` is
     then the analysis folder, and the analysis is what the tool is for)."""
@@ -64,6 +77,12 @@ def main(argv: list[str] | None = None, description: str = "", analysis_tool: bo
     ap.add_argument("--save-dets", help="--ckpt: where to write the detections (COCO results JSON)")
     ap.add_argument("--multibox", help="--ckpt: MultiBox checkpoint for missing proposals (default: the trained one)")
     ap.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="--ckpt: where to run")
+    if not analysis_tool:
+        ap.add_argument(
+            "--compare",
+            help="another results file (B) on the same split: its score minus this one's, with a paired bootstrap",
+        )
+        ap.add_argument("--bootstrap", type=int, default=1000, help="--compare: resamplings of the images")
     add_runtime_args(ap)
     args = ap.parse_args(argv)
     if analysis_tool:
@@ -91,6 +110,8 @@ def main(argv: list[str] | None = None, description: str = "", analysis_tool: bo
     blacklist = read_blacklist(args.blacklist, dataset) if args.blacklist else None
     ev = evaluate_detections(dataset, results, args.metric, blacklist, args.lenient, source=args.dets or "detections")
     print(format_report(ev.report))
+    if not analysis_tool and args.compare:
+        ev.report["compare"] = _compare(args, dataset, results, blacklist)
     if args.out:
         print(f"report: {write_report(ev.report, args.out)}")
     if args.plots:

@@ -44,6 +44,38 @@ def test_eval_det_voc_report_and_plots(tmp_path):
     assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == ["pr_cat.png", "pr_dog.png"]
 
 
+def test_eval_det_compare_two_results_files(tmp_path):
+    gts = {k: (100, 100, [("cat", 1, 1, 50, 50, 0)]) for k in ("a", "b", "c")}
+    root = write_voc(tmp_path / "voc", "test", gts, with_images=False)
+    hit = {"category_id": "cat", "bbox": [1, 1, 50, 50], "score": 0.9}
+    (tmp_path / "all.json").write_text(json.dumps([dict(hit, image_id=k) for k in gts]))
+    (tmp_path / "one.json").write_text(json.dumps([dict(hit, image_id="a")]))
+    args = [
+        "eval_det.py",
+        "--gt",
+        str(root),
+        "--split",
+        "test",
+        "--dets",
+        str(tmp_path / "all.json"),
+        "--metric",
+        "voc",
+    ]
+    res = run_tool(
+        *args, "--compare", str(tmp_path / "one.json"), "--bootstrap", "40", "--out", str(tmp_path / "r.json")
+    )
+    assert res.returncode == 0, res.stderr
+    cmp = json.loads((tmp_path / "r.json").read_text())["compare"]
+    # one.json finds 1 of 3 cats: AP 1/3 on the split, and never above all.json on a draw
+    assert cmp["a"] == 1.0 and cmp["b"] == pytest.approx(1 / 3) and cmp["diff"] == pytest.approx(-2 / 3)
+    assert cmp["n"] == 40 and cmp["p_b_above_a"] == 0.0 and cmp["b_source"].endswith("one.json")
+    assert "all.json 1.0000, one.json 0.3333, difference -0.6667" in res.stdout and "paired bootstrap (40" in res.stdout
+    bad = run_tool(*args, "--compare", str(tmp_path / "one.json"), "--bootstrap", "0")
+    assert bad.returncode == 2 and bad.stderr.strip() == "error: --bootstrap must be at least 1, got 0"
+    missing = run_tool(*args, "--compare", str(tmp_path / "none.json"))
+    assert missing.returncode == 2 and "none.json: file not found" in missing.stderr
+
+
 def test_eval_det_coco_and_errors(tmp_path):
     ann = write_coco(
         tmp_path / "gt.json",
