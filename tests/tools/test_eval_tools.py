@@ -10,6 +10,11 @@ from tests.detector.data.builders import write_coco, write_voc
 from tests.helpers import SHARED_DATA, run_tool
 
 
+def _eval_voc(root, dets, *extra):
+    """tools/eval_det.py on ``root``'s ``test`` split, VOC metric, the results file ``dets``."""
+    return run_tool("eval_det.py", "--gt", str(root), "--split", "test", "--dets", str(dets), "--metric", "voc", *extra)
+
+
 def test_eval_det_voc_report_and_plots(tmp_path):
     root = write_voc(
         tmp_path / "voc",
@@ -22,21 +27,7 @@ def test_eval_det_voc_report_and_plots(tmp_path):
         {"image_id": "b", "category_id": "dog", "bbox": [61, 61, 20, 20], "score": 0.8},
     ]
     (tmp_path / "d.json").write_text(json.dumps(dets))
-    res = run_tool(
-        "eval_det.py",
-        "--gt",
-        str(root),
-        "--split",
-        "test",
-        "--dets",
-        str(tmp_path / "d.json"),
-        "--metric",
-        "voc",
-        "--out",
-        str(tmp_path / "rep.json"),
-        "--plots",
-        str(tmp_path / "plots"),
-    )
+    res = _eval_voc(root, tmp_path / "d.json", "--out", str(tmp_path / "rep.json"), "--plots", str(tmp_path / "plots"))
     assert res.returncode == 0, res.stderr
     rep = json.loads((tmp_path / "rep.json").read_text())
     assert rep["metric"] == "voc" and rep["mAP"] == 0.5 and rep["per_class"] == {"cat": 1.0, "dog": 0.0}
@@ -50,19 +41,9 @@ def test_eval_det_compare_two_results_files(tmp_path):
     hit = {"category_id": "cat", "bbox": [1, 1, 50, 50], "score": 0.9}
     (tmp_path / "all.json").write_text(json.dumps([dict(hit, image_id=k) for k in gts]))
     (tmp_path / "one.json").write_text(json.dumps([dict(hit, image_id="a")]))
-    args = [
-        "eval_det.py",
-        "--gt",
-        str(root),
-        "--split",
-        "test",
-        "--dets",
-        str(tmp_path / "all.json"),
-        "--metric",
-        "voc",
-    ]
-    res = run_tool(
-        *args, "--compare", str(tmp_path / "one.json"), "--bootstrap", "40", "--out", str(tmp_path / "r.json")
+    one = str(tmp_path / "one.json")
+    res = _eval_voc(
+        root, tmp_path / "all.json", "--compare", one, "--bootstrap", "40", "--out", str(tmp_path / "r.json")
     )
     assert res.returncode == 0, res.stderr
     cmp = json.loads((tmp_path / "r.json").read_text())["compare"]
@@ -70,9 +51,9 @@ def test_eval_det_compare_two_results_files(tmp_path):
     assert cmp["a"] == 1.0 and cmp["b"] == pytest.approx(1 / 3) and cmp["diff"] == pytest.approx(-2 / 3)
     assert cmp["n"] == 40 and cmp["p_b_above_a"] == 0.0 and cmp["b_source"].endswith("one.json")
     assert "all.json 1.0000, one.json 0.3333, difference -0.6667" in res.stdout and "paired bootstrap (40" in res.stdout
-    bad = run_tool(*args, "--compare", str(tmp_path / "one.json"), "--bootstrap", "0")
+    bad = _eval_voc(root, tmp_path / "all.json", "--compare", one, "--bootstrap", "0")
     assert bad.returncode == 2 and bad.stderr.strip() == "error: --bootstrap must be at least 1, got 0"
-    missing = run_tool(*args, "--compare", str(tmp_path / "none.json"))
+    missing = _eval_voc(root, tmp_path / "all.json", "--compare", str(tmp_path / "none.json"))
     assert missing.returncode == 2 and "none.json: file not found" in missing.stderr
 
 
