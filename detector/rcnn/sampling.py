@@ -10,6 +10,12 @@ Two ways to sample a step's regions (``per``):
   uniformly from all the positive windows of the step's images, the rest from all their
   background windows (:func:`sample_step`), so an image with many objects gives more positives.
 
+Positives are drawn uniformly by default (``balance: none``), so a class with many windows per
+image (BCCD's red cells: ~15 a photo) fills most positive slots. ``balance: class`` weights each
+positive window by 1 / (number of positive windows of its class in the pool), so every class
+present has the same chance at each draw (without replacement: a class with fewer windows than
+its share gives all of them, and the rest goes to the others).
+
 Ground-truth boxes marked
 difficult (VOC) or crowd (COCO) are never positives, and a proposal that covers one of them at
 ``fg_iou`` is not used as background either. Box-regression targets are taken for positives
@@ -40,6 +46,7 @@ class SamplingConfig:
     reg_iou: float = 0.6
     include_gt: bool = True  # ground-truth boxes join the proposals as positives
     per: Literal["image", "step"] = "image"  # see the module doc
+    balance: Literal["none", "class"] = "none"  # positives drawn uniformly, or each class alike
 
 
 @dataclass
@@ -104,11 +111,17 @@ def label_regions(
 
 def _draw(labels: np.ndarray, num: int, cfg: SamplingConfig, rng: np.random.Generator) -> torch.Tensor:
     """Indices of ``round(num * positive_fraction)`` positives at most and background for the
-    rest, drawn uniformly without replacement from ``labels``."""
+    rest, drawn without replacement from ``labels``: background uniformly, positives uniformly
+    or, with ``balance: class``, each weighted by 1 / its class's count among the positives."""
     pos, neg = np.flatnonzero(labels > BACKGROUND), np.flatnonzero(labels == BACKGROUND)
     n_pos = min(len(pos), int(round(num * cfg.positive_fraction)))
     n_neg = min(len(neg), num - n_pos)
-    picked = np.concatenate([rng.choice(pos, n_pos, replace=False), rng.choice(neg, n_neg, replace=False)])
+    weights = None
+    if cfg.balance == "class" and 0 < n_pos < len(pos):
+        _, inverse, counts = np.unique(labels[pos], return_inverse=True, return_counts=True)
+        weights = 1.0 / counts[inverse]
+        weights /= weights.sum()
+    picked = np.concatenate([rng.choice(pos, n_pos, replace=False, p=weights), rng.choice(neg, n_neg, replace=False)])
     return torch.from_numpy(picked.astype(np.int64))
 
 

@@ -86,6 +86,40 @@ def test_background_low_threshold(low):
     assert torch.equal(lab == 0, (best < 0.5) & (best >= low))
 
 
+def test_class_balance_gives_each_class_the_same_chance_per_draw():
+    """balance: class weights a positive by 1 / its class's count: a class with 1/10 of the
+    windows wins the first draw half the time (uniform: its share of the windows)."""
+    gt, labels, props = _scene()
+    props = torch.cat([props[:100], props[100:112], props[200:]])  # many windows of class 3, few of 7
+    none = torch.zeros(2, dtype=torch.bool)
+    base = SamplingConfig(include_gt=False, positive_fraction=1 / 64)  # one positive in 64
+    lab = label_proposals(props, gt, labels, none, base)[0]
+    n3, n7 = int((lab == 3).sum()), int((lab == 7).sum())
+    assert n3 > 5 * n7 > 0
+    for balance, expected in (("none", n7 / (n3 + n7)), ("class", 0.5)):
+        cfg = SamplingConfig(include_gt=False, positive_fraction=1 / 64, balance=balance)
+        got = [sample_regions(props, gt, labels, none, 64, cfg, np.random.default_rng(s)).labels for s in range(2000)]
+        assert all(int((g > 0).sum()) == 1 and int((g == 0).sum()) == 63 for g in got)
+        assert np.mean([int((g == 7).sum()) for g in got]) == pytest.approx(expected, abs=0.035)
+    # 16 positives: the rare class's count matches sequential weighted draws without replacement
+    # (each draw picks a remaining window with probability ~ its weight), simulated by hand
+    cfg = SamplingConfig(include_gt=False, positive_fraction=0.25, balance="class")
+    got = [sample_regions(props, gt, labels, none, 64, cfg, np.random.default_rng(s)).labels for s in range(300)]
+    rng, ref = np.random.default_rng(99), []
+    for _ in range(3000):
+        left3, left7 = n3, n7
+        for _ in range(16):
+            w3, w7 = left3 / n3, left7 / n7
+            take7 = rng.random() < w7 / (w3 + w7)
+            left7, left3 = left7 - take7, left3 - (not take7)
+        ref.append(n7 - left7)
+    assert np.mean([int((g == 7).sum()) for g in got]) == pytest.approx(np.mean(ref), abs=0.25)
+    assert np.mean(ref) > 3 * 16 * n7 / (n3 + n7)  # far above the uniform draw's share
+    cfg = SamplingConfig(include_gt=False, positive_fraction=1.0, balance="class")
+    r = sample_regions(props, gt, labels, none, 512, cfg, np.random.default_rng(0))
+    assert int((r.labels == 3).sum()) == n3 and int((r.labels == 7).sum()) == n7
+
+
 def test_step_sampling_draws_rcnn_32_of_128_uniformly_over_the_step():
     """R-CNN's way: 32 positives uniformly from all the step's positive windows, 96 background
     from all its background windows; an image with 10x the positives gives ~10x of them."""
