@@ -14,32 +14,28 @@ from collections import defaultdict
 import numpy as np
 
 from ..data import DetectionDataset
-from .detection import evaluate_detections
+from .detection import evaluate_arrays
+from .results import DetectionArrays, results_to_arrays
 
 
-def _by_image(results: list[dict]) -> dict:
-    out: dict = defaultdict(list)
-    for d in results:
-        out[d["image_id"]].append(d)
-    return out
+class _ByImage:
+    """Detections sorted by image (stable, so each image keeps its order), to gather a resampled
+    image list with index operations: ``arrays`` ``[D]``, ``starts``/``counts`` ``[N]`` per image."""
 
+    def __init__(self, arrays: DetectionArrays, num_images: int):
+        order = np.argsort(arrays.image_idx, kind="stable")
+        self.arrays = DetectionArrays(
+            arrays.image_idx[order], arrays.labels[order], arrays.scores[order], arrays.boxes[order]
+        )
+        self.counts = np.bincount(self.arrays.image_idx, minlength=num_images)
+        self.starts = np.cumsum(self.counts) - self.counts
 
-def _resample(dataset: DetectionDataset, groups: list[dict], idx: np.ndarray, blacklist):
-    """``dataset`` with ``records[idx]`` (repeats renamed apart), each results list to match, and
-    the blacklist's ``(image index, label)`` pairs moved to the new indices."""
-    records, results = [], [[] for _ in groups]
-    for k, i in enumerate(idx.tolist()):
-        r = dataset.records[i]
-        new = k + 1 if isinstance(r.image_id, int) else f"{r.image_id}#{k}"
-        records.append(dataclasses.replace(r, image_id=new))
-        for g, out in zip(groups, results, strict=True):
-            out += [dict(d, image_id=new) for d in g.get(r.image_id, ())]
-    # ann_file=None: COCO metrics convert the resampled records instead of reading the original file
-    sub = dataclasses.replace(dataset, records=records, ann_file=None)
-    moved = None
-    if blacklist:
-        moved = {(k, lab) for k, i in enumerate(idx.tolist()) for (j, lab) in blacklist if j == i}
-    return sub, results, moved
+    def gather(self, idx: np.ndarray) -> DetectionArrays:
+        """The detections of images ``idx`` ``[M]``, image ``idx[k]``'s renumbered ``k``."""
+        c = self.counts[idx]
+        rows = np.repeat(self.starts[idx] - (np.cumsum(c) - c), c) + np.arange(c.sum())
+        a = self.arrays
+        return DetectionArrays(np.repeat(np.arange(len(idx)), c), a.labels[rows], a.scores[rows], a.boxes[rows])
 
 
 def paired_bootstrap(
@@ -53,7 +49,8 @@ def paired_bootstrap(
     lenient: bool = False,
 ) -> dict:
     """The difference ``mAP(b) - mAP(a)`` on ``dataset`` and its spread over ``n`` resamplings
-    of the images (COCO-format results, as :func:`evaluate_detections` takes).
+    of the images (COCO-format results, as :func:`.evaluate_detections` takes; ``lenient`` drops
+    entries naming an unknown image or class instead of raising).
 
     Returns ``{"metric", "n", "seed", "images", "a", "b", "diff": b - a on the whole split,
     "diff_median", "diff_ci95": [2.5th, 97.5th percentile], "diff_sd", "sd_a", "sd_b",
@@ -65,17 +62,28 @@ def paired_bootstrap(
     if not dataset.records:
         raise ValueError(f"{dataset.name}: no images to resample")
 
-    def score(data, res, bl) -> float:
-        return float(evaluate_detections(data, res, metric, bl, lenient).report["mAP"])
+    def score(data, arrays, bl, res=None) -> float:
+        return float(evaluate_arrays(data, arrays, metric, bl, res).report["mAP"])
 
-    a, b = score(dataset, results_a, blacklist), score(dataset, results_b, blacklist)
-    groups = [_by_image(results_a), _by_image(results_b)]
+    read, whole = [], []
+    for res, name in ((results_a, "results a"), (results_b, "results b")):
+        arrays = results_to_arrays(res, dataset, lenient, name)[0]
+        read.append(arrays)
+        whole.append(score(dataset, arrays, blacklist, [res[i] for i in arrays.source]))
+    a, b = whole
+    groups = [_ByImage(arr, len(dataset.records)) for arr in read]
+    bl_of: dict = defaultdict(list)
+    for i, lab in blacklist or ():
+        bl_of[i].append(lab)
     rng = np.random.default_rng(seed)
     pairs = []
     for _ in range(n):
         idx = rng.integers(0, len(dataset.records), len(dataset.records))
-        sub, (ra, rb), bl = _resample(dataset, groups, idx, blacklist)
-        pair = (score(sub, ra, bl), score(sub, rb, bl))
+        # ann_file=None: COCO metrics convert the resampled records instead of reading the file;
+        # a repeated image is a separate image (detections and boxes are matched per index)
+        sub = dataclasses.replace(dataset, records=[dataset.records[i] for i in idx.tolist()], ann_file=None)
+        bl = {(k, lab) for k, i in enumerate(idx.tolist()) for lab in bl_of.get(i, ())} or None
+        pair = (score(sub, groups[0].gather(idx), bl), score(sub, groups[1].gather(idx), bl))
         if np.isfinite(pair).all():
             pairs.append(pair)
     m = np.asarray(pairs, np.float64).reshape(-1, 2)

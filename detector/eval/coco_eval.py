@@ -10,7 +10,7 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
 from ..data.records import DetectionDataset
-from .results import DetectionArrays
+from .results import DetectionArrays, arrays_to_results
 
 STAT_NAMES = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl")
 
@@ -57,11 +57,13 @@ def coco_entries(arrays: DetectionArrays) -> list[dict]:
     ]
 
 
-def coco_evaluate(dataset: DetectionDataset, results: list[dict], arrays: DetectionArrays) -> dict:
-    """Run COCOeval (bbox).
+def coco_evaluate(dataset: DetectionDataset, results: list[dict] | None, arrays: DetectionArrays) -> dict:
+    """Run COCOeval (bbox) on the detections ``arrays`` (``results``: the same as results entries,
+    or None to rebuild them from the arrays).
 
-    For a COCO dataset the ground truth is the original file and ``results`` go in unchanged, so
-    the numbers are those of calling pycocotools directly; for an XML dataset both are converted.
+    For a COCO dataset with its file the ground truth is that file and ``results`` go in
+    unchanged, so the numbers are those of calling pycocotools directly; otherwise (an XML
+    dataset, or records without a file) both are converted.
     Returns ``{"stats": {name: value}, "per_class": [K] AP (NaN without ground truth),
     "curves": [K] (recall, precision) at IoU 0.5, "summary": pycocotools' printed summary}``.
     """
@@ -70,7 +72,7 @@ def coco_evaluate(dataset: DetectionDataset, results: list[dict], arrays: Detect
         from_file = dataset.kind == "coco" and dataset.ann_file is not None
         if from_file:
             gt = COCO(str(dataset.ann_file))
-            dets = results
+            dets = results if results is not None else arrays_to_results(dataset, arrays)
         else:
             gt = coco_from_dataset(dataset)
             dets = coco_entries(arrays)

@@ -19,7 +19,7 @@ from ..data.records import DatasetError, DetectionDataset
 from .ap import ap_11_point, ap_all_point, pr_curve
 from .coco_eval import coco_evaluate
 from .matching import greedy_match, ilsvrc_thresholds
-from .results import DetectionArrays, arrays_to_results, results_to_arrays
+from .results import DetectionArrays, results_to_arrays
 
 METRICS = ("coco", "voc07", "voc", "ilsvrc")
 
@@ -107,29 +107,64 @@ def evaluate_detections(
     lenient: bool = False,
     source: str = "detections",
 ) -> EvalResult:
-    """Score COCO-format ``results`` (see :mod:`.results`) on ``dataset`` with ``metric``.
+    """Score COCO-format ``results`` (see :mod:`.results`) on ``dataset`` with ``metric``: read
+    into arrays (:func:`.results_to_arrays`; ``lenient`` drops and counts entries naming an
+    unknown image or class, reported under ``dropped``), then :func:`evaluate_arrays`.
 
     Classes without ground truth get AP ``None`` in the report and are left out of the mean;
     with no ground truth at all, mAP is NaN (for every metric, COCO's -1 included).
     """
+    _check_metric(metric, blacklist)
+    dets, dropped = results_to_arrays(results, dataset, lenient, source)
+    ev = evaluate_arrays(dataset, dets, metric, blacklist, [results[i] for i in dets.source])
+    if dropped:
+        ev.report["dropped"] = dict(dropped)
+    return ev
+
+
+def _check_metric(metric: str, blacklist) -> None:
     if metric not in METRICS:
         raise ValueError(f"unknown metric {metric!r}; expected one of {METRICS}")
     if blacklist and metric != "ilsvrc":
         raise DatasetError("a blacklist applies to the ilsvrc metric only")
-    dets, dropped = results_to_arrays(results, dataset, lenient, source)
+
+
+def evaluate_arrays(
+    dataset: DetectionDataset,
+    arrays: DetectionArrays,
+    metric: str,
+    blacklist: set[tuple[int, int]] | None = None,
+    results: list[dict] | None = None,
+) -> EvalResult:
+    """Score detections held as arrays (``image_idx`` ``[D]`` indexes ``dataset.records``,
+    labels in the dataset's ``1..K``, boxes ``[D, 4]`` continuous xyxy in the image's frame), as
+    the detectors produce them, with ``metric``; the report is :func:`evaluate_detections`'.
+
+    ``results``: the results entries the arrays stand for, one per row (only the ``coco`` metric
+    on a COCO dataset read from its file uses them, passing them to pycocotools unchanged); by
+    default they are rebuilt from the arrays (:func:`.arrays_to_results`) where needed.
+    """
+    _check_metric(metric, blacklist)
+    arrays = DetectionArrays(  # float64, as read from a results file: the same IoUs either way
+        np.asarray(arrays.image_idx, np.int64),
+        np.asarray(arrays.labels, np.int64),
+        np.asarray(arrays.scores, np.float64),
+        np.asarray(arrays.boxes, np.float64).reshape(-1, 4),
+        arrays.source,
+    )
     names = dataset.names_for_report()
     extra: dict = {}
     if metric == "coco":
-        res = coco_evaluate(dataset, [results[i] for i in dets.source], dets)
+        res = coco_evaluate(dataset, results, arrays)
         aps = dict(enumerate(res["per_class"], 1))
         curves = dict(enumerate(res["curves"], 1))
         extra = {"stats": res["stats"]}
     else:
-        aps, curves = _match_metric(dataset, dets, metric, blacklist or set())
+        aps, curves = _match_metric(dataset, arrays, metric, blacklist or set())
     gt_counts = Counter()
     for r in dataset.records:
         gt_counts.update(r.labels[~(r.difficult | r.iscrowd)].tolist())
-    det_counts = Counter(dets.labels.tolist())
+    det_counts = Counter(arrays.labels.tolist())
     valid = [ap for ap in aps.values() if not math.isnan(ap)]
     mean_ap = extra["stats"]["AP"] if metric == "coco" else (float(np.mean(valid)) if valid else float("nan"))
     if mean_ap < 0:  # pycocotools' -1: no ground truth at all
@@ -142,18 +177,10 @@ def evaluate_detections(
         "num_det": {names[lab - 1]: det_counts.get(lab, 0) for lab in aps},
         "dataset": dataset.name,
         "num_images": len(dataset.records),
-        "num_detections": len(dets),
+        "num_detections": len(arrays),
         "classes_without_gt": sum(math.isnan(ap) for ap in aps.values()),
         **extra,
     }
     if blacklist:
         report["blacklisted_pairs"] = len(blacklist)
-    if dropped:
-        report["dropped"] = dict(dropped)
     return EvalResult(report, {names[lab - 1]: curves[lab] for lab in curves})
-
-
-def evaluate_arrays(dataset: DetectionDataset, arrays: DetectionArrays, metric: str) -> EvalResult:
-    """:func:`evaluate_detections` of detections held as arrays (``image_idx`` indexes
-    ``dataset.records``, labels in the dataset's ``1..K``), as the detectors produce them."""
-    return evaluate_detections(dataset, arrays_to_results(dataset, arrays), metric)

@@ -213,3 +213,17 @@ def test_unknown_images_and_classes():
         "detections for an unknown image dropped": 1,
         "detections for an unknown class dropped": 1,
     }
+
+
+@pytest.mark.parametrize("metric", ["voc", "voc07", "ilsvrc", "coco"])
+def test_evaluate_arrays_scores_as_the_results_path(metric):
+    """Detections held as arrays (float32 boxes, as a detector gives them) score exactly as the
+    same detections written as results entries."""
+    from detector.eval import evaluate_arrays
+    from detector.eval.results import DetectionArrays, results_to_arrays
+
+    ds, _, dets = _random_case(1)
+    read = results_to_arrays(dets, ds)[0]
+    arrays = DetectionArrays(read.image_idx, read.labels, read.scores.astype(np.float32), read.boxes.astype(np.float32))
+    got, want = evaluate_arrays(ds, arrays, metric).report, _ap(ds, dets, metric)
+    assert got == want and len(want["per_class"]) == 3 and want["mAP"] > 0
