@@ -74,7 +74,10 @@ def main(argv: list[str] | None = None, description: str = "", analysis_tool: bo
         "--confusion-score", type=float, default=0.5, help="analysis: score threshold of the confusion matrix"
     )
     ap.add_argument("--proposals", help="--ckpt: proposal cache folder (filled where missing)")
-    ap.add_argument("--save-dets", help="--ckpt: where to write the detections (COCO results JSON)")
+    ap.add_argument(
+        "--save-dets",
+        help="--ckpt: where to write the detections (COCO results JSON; default: detections.json beside the proposal cache, replacing an earlier one)",
+    )
     ap.add_argument("--multibox", help="--ckpt: MultiBox checkpoint for missing proposals (default: the trained one)")
     ap.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="--ckpt: where to run")
     if not analysis_tool:
