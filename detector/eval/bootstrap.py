@@ -69,7 +69,7 @@ def paired_bootstrap(
     for res, name in ((results_a, "results a"), (results_b, "results b")):
         arrays = results_to_arrays(res, dataset, lenient, name)[0]
         read.append(arrays)
-        whole.append(score(dataset, arrays, blacklist, [res[i] for i in arrays.source]))
+        whole.append(score(dataset, arrays, blacklist, res))
     a, b = whole
     groups = [_ByImage(arr, len(dataset.records)) for arr in read]
     bl_of: dict = defaultdict(list)

@@ -116,7 +116,7 @@ def evaluate_detections(
     """
     _check_metric(metric, blacklist)
     dets, dropped = results_to_arrays(results, dataset, lenient, source)
-    ev = evaluate_arrays(dataset, dets, metric, blacklist, [results[i] for i in dets.source])
+    ev = evaluate_arrays(dataset, dets, metric, blacklist, results)
     if dropped:
         ev.report["dropped"] = dict(dropped)
     return ev
@@ -140,9 +140,10 @@ def evaluate_arrays(
     labels in the dataset's ``1..K``, boxes ``[D, 4]`` continuous xyxy in the image's frame), as
     the detectors produce them, with ``metric``; the report is :func:`evaluate_detections`'.
 
-    ``results``: the results entries the arrays stand for, one per row (only the ``coco`` metric
-    on a COCO dataset read from its file uses them, passing them to pycocotools unchanged); by
-    default they are rebuilt from the arrays (:func:`.arrays_to_results`) where needed.
+    ``results``: the results list the arrays were read from (:func:`.results_to_arrays`, whose
+    ``arrays.source`` indexes it). Only the ``coco`` metric on a COCO dataset read from its file
+    uses it, passing the read entries to pycocotools unchanged; by default they are rebuilt from
+    the arrays (:func:`.arrays_to_results`) where needed.
     """
     _check_metric(metric, blacklist)
     arrays = DetectionArrays(  # float64, as read from a results file: the same IoUs either way
@@ -155,7 +156,8 @@ def evaluate_arrays(
     names = dataset.names_for_report()
     extra: dict = {}
     if metric == "coco":
-        res = coco_evaluate(dataset, results, arrays)
+        read = None if results is None else [results[i] for i in arrays.source]
+        res = coco_evaluate(dataset, read, arrays)
         aps = dict(enumerate(res["per_class"], 1))
         curves = dict(enumerate(res["curves"], 1))
         extra = {"stats": res["stats"]}
