@@ -5,7 +5,8 @@ evaluation on the same kind of results file.
 Systems (``--systems``, default all):
 
 - ``ours-rcnn``, ``ours-fast``: ``configs/voc_custom.yaml`` in either mode (``fast`` with
-  ``sampling.bg_iou_low: 0.1``, Fast R-CNN's negatives, as docs/TOOLS.md recommends), started
+  ``sampling.bg_iou_low: 0.1``, Fast R-CNN's negatives, and ``reg_weight: 3``, as docs/TOOLS.md's
+  BCCD command), started
   from the demo classifier (``outputs/demo/cls/final.pth``, when it exists) and from scratch;
 - ``fasterrcnn_mobilenet_v3_large_fpn``, ``fasterrcnn_resnet50_fpn``: torchvision's models,
   from scratch (no weights can be downloaded here), trained by :mod:`.peers`.
