@@ -7,7 +7,18 @@ import albumentations as A
 JITTER = (0.3, 0.3, 0.3, 0.05)  # colour jitter: brightness, contrast, saturation, hue
 
 
-def flip_and_jitter(hflip: float, photometric: float) -> list[A.BasicTransform]:
+def flip_and_jitter(
+    hflip: float, photometric: float, vflip: float = 0.0, rotate90: float = 0.0
+) -> list[A.BasicTransform]:
     """A horizontal flip with probability ``hflip`` (boxes follow it inside an ``A.Compose`` with
-    ``bbox_params``) and colour jitter with probability ``photometric``."""
-    return [A.HorizontalFlip(p=hflip), A.ColorJitter(*JITTER, p=photometric)]
+    ``bbox_params``), a vertical flip with probability ``vflip`` and a rotation by a random multiple
+    of 90 degrees with probability ``rotate90`` (for views without an up, such as microscopy or
+    aerial photos; a rotation by 90 or 270 swaps the image's height and width), then colour
+    jitter with probability ``photometric``. Transforms at probability 0 are left out, so the
+    random draws of a config without them are unchanged."""
+    ops: list[A.BasicTransform] = [A.HorizontalFlip(p=hflip)]
+    if vflip > 0:
+        ops.append(A.VerticalFlip(p=vflip))
+    if rotate90 > 0:
+        ops.append(A.RandomRotate90(p=rotate90))
+    return ops + [A.ColorJitter(*JITTER, p=photometric)]

@@ -31,6 +31,8 @@ class DetDataConfig:
     workers: int = 2
     hflip: float = 0.5
     photometric: float = 0.5  # probability of colour jitter (brightness, contrast, saturation, hue)
+    vflip: float = 0.0  # probability of a vertical flip (views without an up: microscopy, aerial)
+    rotate90: float = 0.0  # probability of a rotation by 90, 180 or 270 degrees (likewise)
 
 
 @dataclass

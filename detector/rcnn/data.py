@@ -1,7 +1,8 @@
 """Detection data for the region classifier: images, their proposals and sampled regions.
 
-Training items: the image is read (RGB), flipped and colour-jittered by albumentations together
-with its ground-truth boxes and its proposals, normalized, brought to the head's frame
+Training items: the image is read (RGB), flipped (and, when asked, rotated by multiples of 90
+degrees) and colour-jittered by albumentations together with its ground-truth boxes and its
+proposals, normalized, brought to the head's frame
 (:func:`prepare_image`: unchanged for ``rcnn``, resized for ``fast``, to a size drawn from
 ``train_sizes`` when given), and its regions sampled
 (:mod:`.sampling`). Augmentation and sampling of item ``i`` in epoch ``e`` are seeded by
@@ -73,12 +74,13 @@ class RegionTrainDataset(RecordDataset):
     def __init__(
         self, records: list[ImageRecord], cache: ProposalCache, head: HeadConfig, sampling: SamplingConfig,
         regions_per_image: int, hflip: float, photometric: float, max_proposals: int, seed: int = 0,
+        vflip: float = 0.0, rotate90: float = 0.0,
     ):  # fmt: skip
         super().__init__(records)
         self.cache, self.head, self.sampling = cache, head, sampling
         self.num, self.max_proposals, self.seed = regions_per_image, max_proposals, seed
         self.transform = A.Compose(
-            flip_and_jitter(hflip, photometric),
+            flip_and_jitter(hflip, photometric, vflip, rotate90),
             bbox_params=A.BboxParams(format="pascal_voc", label_fields=["ids"], clip=True, min_area=0.0),
         )
 

@@ -137,6 +137,8 @@ def detection_task(
             cfg.data.photometric,
             cfg.proposals.max_train,
             cfg.seed,
+            vflip=cfg.data.vflip,
+            rotate90=cfg.data.rotate90,
         ),  # fmt: skip
         val_ds=ProposalImageDataset(val.records, val_cache.boxes_for, cfg.test.max_proposals),
         collate=collate_regions if cfg.sampling.per == "image" else partial(collate_regions, step=(per_image, cfg.sampling)),

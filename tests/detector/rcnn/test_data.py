@@ -40,7 +40,7 @@ class _Cache:
         return self.boxes
 
 
-def _train_set(tmp_path, sizes):
+def _train_set(tmp_path, sizes, **augment):
     img = np.full((60, 80, 3), 128, np.uint8)
     cv2.rectangle(img, (10, 12), (40, 42), (0, 0, 255), -1)
     cv2.imwrite(str(tmp_path / "a.png"), img)
@@ -48,8 +48,8 @@ def _train_set(tmp_path, sizes):
     rec = ImageRecord("a", tmp_path / "a.png", 80, 60, gt, np.array([1]), np.zeros(1, bool), np.zeros(1, bool))
     props = np.array([[11, 12, 40, 44], [0, 0, 30, 30], [40, 10, 79, 59]], np.float32)
     head = HeadConfig(mode="fast", image_size=120, max_image_size=400, train_sizes=sizes)
-    return RegionTrainDataset([rec], _Cache(props), head, SamplingConfig(), 8, hflip=0.0, photometric=0.0,
-                              max_proposals=100, seed=3)  # fmt: skip
+    flips = {"hflip": 0.0, "photometric": 0.0} | augment
+    return RegionTrainDataset([rec], _Cache(props), head, SamplingConfig(), 8, max_proposals=100, seed=3, **flips)
 
 
 def test_train_sizes_draw_each_items_size_reproducibly_and_scale_its_boxes(tmp_path):
@@ -83,3 +83,30 @@ def test_train_sizes_must_be_positive():
 
     with pytest.raises(ValueError, match="train_sizes"):
         RegionDetector(GoogLeNet(num_classes=3, variant="bn"), 2, HeadConfig(mode="fast", train_sizes=(600, 0)))
+
+
+def test_vflip_and_rotate90_move_the_boxes_with_the_pixels(tmp_path):
+    """With every flip and rotation on, the positive region must cover the red square wherever it
+    went, found independently from the returned image's pixels; a rotation by 90 or 270 degrees
+    swaps the frame (80x60 -> 120x160 at image_size 120)."""
+    data = _train_set(tmp_path, (), hflip=0.5, vflip=0.5, rotate90=1.0)
+    shapes, corners = set(), set()
+    for epoch in range(16):
+        data.set_epoch(epoch)
+        image, regions, _ = data[0]
+        red = (image[0] - image[1]) > 1.0  # normalized: red far above green only inside the square
+        ys, xs = torch.nonzero(red, as_tuple=True)
+        found = torch.tensor([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], dtype=torch.float32)
+        positives = regions.boxes[regions.labels == 1]
+        assert (positives - found).abs().amax(1).min() <= 2.5, (epoch, found, positives)
+        shapes.add(tuple(image.shape[-2:]))
+        cx, cy = (found[0] + found[2]) / 2, (found[1] + found[3]) / 2
+        corners.add((bool(cx < image.shape[-1] / 2), bool(cy < image.shape[-2] / 2)))
+    assert shapes == {(120, 160), (160, 120)}  # both orientations were drawn
+    assert len(corners) >= 3  # the square's centre visited several quadrants
+
+
+def test_no_vflip_or_rotation_by_default(tmp_path):
+    data = _train_set(tmp_path, ())
+    ops = [type(t).__name__ for t in data.transform.transforms]
+    assert ops == ["HorizontalFlip", "ColorJitter"]
