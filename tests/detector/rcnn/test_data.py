@@ -110,3 +110,9 @@ def test_no_vflip_or_rotation_by_default(tmp_path):
     data = _train_set(tmp_path, ())
     ops = [type(t).__name__ for t in data.transform.transforms]
     assert ops == ["HorizontalFlip", "ColorJitter"]
+
+
+@pytest.mark.parametrize("bad", [{"vflip": -0.1}, {"rotate90": 1.5}, {"hflip": 2.0}])
+def test_augment_probabilities_outside_0_1_are_refused(tmp_path, bad):
+    with pytest.raises(ValueError, match=f"data.{next(iter(bad))} must be a probability"):
+        _train_set(tmp_path, (), **bad)
