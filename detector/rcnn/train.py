@@ -18,6 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..data.augment import check_probabilities
 from ..data.load import load_train_val
 from ..data.records import DetectionDataset
 from ..engine import distributed as dist_
@@ -82,10 +83,12 @@ def regions_per_image(cfg: DetTrainConfig) -> int:
 
 
 def check_config(cfg: DetTrainConfig) -> None:
-    """Raise a :class:`UserError` for a sampling or head setting no training can run with; called
-    before any proposals are computed."""
+    """Raise a :class:`UserError` for a sampling, head or augmentation setting no training can run
+    with; called before any proposals are computed."""
     regions_per_image(cfg)
     check_head(cfg.head)
+    d = cfg.data
+    check_probabilities(hflip=d.hflip, photometric=d.photometric, vflip=d.vflip, rotate90=d.rotate90)
 
 
 def detection_task(
