@@ -90,7 +90,7 @@ def test_vflip_and_rotate90_move_the_boxes_with_the_pixels(tmp_path):
     went, found independently from the returned image's pixels; a rotation by 90 or 270 degrees
     swaps the frame (80x60 -> 120x160 at image_size 120)."""
     data = _train_set(tmp_path, (), hflip=0.5, vflip=0.5, rotate90=1.0)
-    shapes, corners = set(), set()
+    shapes, quadrants = set(), set()
     for epoch in range(16):
         data.set_epoch(epoch)
         image, regions, _ = data[0]
@@ -101,9 +101,9 @@ def test_vflip_and_rotate90_move_the_boxes_with_the_pixels(tmp_path):
         assert (positives - found).abs().amax(1).min() <= 2.5, (epoch, found, positives)
         shapes.add(tuple(image.shape[-2:]))
         cx, cy = (found[0] + found[2]) / 2, (found[1] + found[3]) / 2
-        corners.add((bool(cx < image.shape[-1] / 2), bool(cy < image.shape[-2] / 2)))
+        quadrants.add((bool(cx < image.shape[-1] / 2), bool(cy < image.shape[-2] / 2)))
     assert shapes == {(120, 160), (160, 120)}  # both orientations were drawn
-    assert len(corners) >= 3  # the square's centre visited several quadrants
+    assert len(quadrants) >= 3  # the square's centre visited several quadrants
 
 
 def test_no_vflip_or_rotation_by_default(tmp_path):
