@@ -140,7 +140,9 @@ def detect_peer(
             continue
         out = model([_unit(rgb).to(device)])[0]
         n = len(out["scores"])
-        parts.append((np.full(n, i), out["labels"].cpu().numpy(), out["scores"].cpu().numpy(), out["boxes"].cpu().numpy()))
+        parts.append(
+            (np.full(n, i), out["labels"].cpu().numpy(), out["scores"].cpu().numpy(), out["boxes"].cpu().numpy())
+        )
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     secs = (time.perf_counter() - t0) / max(len(dataset.records), 1)

@@ -18,9 +18,11 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from ..data.augment import check_probabilities
 from ..data.images import IMAGE_EXTENSIONS, read_rgb, to_tensor
 from ..data.records import DatasetError
 from ..engine.sampler import sample_seed
+from ..errors import UserError
 from .config import AugmentConfig, DataConfig
 
 INTERPOLATIONS = (cv2.INTER_LINEAR, cv2.INTER_AREA, cv2.INTER_NEAREST, cv2.INTER_CUBIC)
@@ -43,6 +45,29 @@ def scan_image_folder(root: str | Path) -> tuple[list[tuple[str, int]], list[str
     if not samples:
         raise DatasetError(f"{root}: the class folders hold no images")
     return samples, classes
+
+
+def check_data(cfg: DataConfig) -> None:
+    """Raise a :class:`UserError` naming the first ``data.*`` key no transform can be built from
+    (albumentations would raise a multi-line validation error instead); called before any work."""
+    a = cfg.augment
+    check_probabilities("data.augment", hflip=a.hflip, photometric=a.photometric)
+    if cfg.input_size < 1 or cfg.resize < cfg.input_size:
+        raise UserError(
+            f"data.input_size must be positive and data.resize at least as large (the evaluation crop is "
+            f"input_size out of a resize-pixel shorter side), got input_size={cfg.input_size}, resize={cfg.resize}"
+        )
+    lo, hi = a.area
+    if not 0.0 < lo <= hi <= 1.0:
+        raise UserError(f"data.augment.area must be [min, max] fractions with 0 < min <= max <= 1, got {list(a.area)}")
+    lo, hi = a.aspect
+    if not 0.0 < lo <= hi:
+        raise UserError(f"data.augment.aspect must be [min, max] ratios with 0 < min <= max, got {list(a.aspect)}")
+    for name in ("brightness", "contrast", "saturation"):
+        if getattr(a, name) < 0:
+            raise UserError(f"data.augment.{name} must be a non-negative jitter strength, got {getattr(a, name)}")
+    if not 0.0 <= a.hue <= 0.5:
+        raise UserError(f"data.augment.hue must be in [0, 0.5] (a fraction of the hue circle), got {a.hue}")
 
 
 def train_transform(size: int, aug: AugmentConfig) -> A.Compose:

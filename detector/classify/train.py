@@ -22,7 +22,7 @@ from ..engine import distributed as dist_
 from ..engine.loop import Task, TrainingStopped, fit, resume_state
 from ..errors import UserError
 from .config import ClsTrainConfig
-from .data import Batch, ImageFolderDataset, collate
+from .data import Batch, ImageFolderDataset, check_data, collate
 from .evaluate import topk_counts
 
 __all__ = ["TrainingStopped", "classification_task", "train_classifier"]
@@ -30,6 +30,7 @@ __all__ = ["TrainingStopped", "classification_task", "train_classifier"]
 
 def classification_task(cfg: ClsTrainConfig, data_dir: Path, ctx: dist_.DistContext) -> tuple[Task, ClsTrainConfig]:
     """Datasets, network and loss for ``data_dir/{train,val}``; the config gets the class count."""
+    check_data(cfg.data)
     train_ds = ImageFolderDataset(data_dir / "train", cfg.data, train=True, seed=cfg.seed)
     val_ds = ImageFolderDataset(data_dir / "val", cfg.data, train=False, seed=cfg.seed)
     if val_ds.classes != train_ds.classes:

@@ -9,11 +9,12 @@ from ..errors import UserError
 JITTER = (0.3, 0.3, 0.3, 0.05)  # colour jitter: brightness, contrast, saturation, hue
 
 
-def check_probabilities(**named: float) -> None:
-    """Raise :class:`~detector.errors.UserError` naming the first ``data.<name>`` outside [0, 1]."""
+def check_probabilities(section: str = "data", **named: float) -> None:
+    """Raise :class:`~detector.errors.UserError` naming the first ``<section>.<name>`` outside
+    [0, 1] (the config key, e.g. ``data.hflip`` or ``data.augment.hflip``)."""
     for name, p in named.items():
         if not 0.0 <= p <= 1.0:
-            raise UserError(f"data.{name} must be a probability in [0, 1], got {p}")
+            raise UserError(f"{section}.{name} must be a probability in [0, 1], got {p}")
 
 
 def flip_and_jitter(

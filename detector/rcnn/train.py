@@ -144,7 +144,9 @@ def detection_task(
             rotate90=cfg.data.rotate90,
         ),  # fmt: skip
         val_ds=ProposalImageDataset(val.records, val_cache.boxes_for, cfg.test.max_proposals),
-        collate=collate_regions if cfg.sampling.per == "image" else partial(collate_regions, step=(per_image, cfg.sampling)),
+        collate=collate_regions
+        if cfg.sampling.per == "image"
+        else partial(collate_regions, step=(per_image, cfg.sampling)),
         val_collate=list,
         loss=loss,
         evaluate=evaluate,

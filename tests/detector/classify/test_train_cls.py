@@ -127,6 +127,11 @@ def test_non_finite_loss_stops_with_one_line(cls_data, tmp_path):
 def test_bad_config_and_data(cls_data, tmp_path):
     res = _train(cls_data, tmp_path / "run", "optim.lrr=1")
     assert res.returncode == 2 and "unknown key 'optim.lrr'" in res.stderr
+    res = _train(cls_data, tmp_path / "run", "data.augment.enabled=true", "data.augment.hflip=1.5")
+    assert res.returncode == 2 and res.stderr.strip().splitlines() == [
+        "error: data.augment.hflip must be a probability in [0, 1], got 1.5"
+    ], res.stderr
+    assert not (tmp_path / "run" / "last.pth").exists()
     res = _train(tmp_path / "nothing", tmp_path / "run")
     assert res.returncode == 2 and "image folder not found" in res.stderr
 
