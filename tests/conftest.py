@@ -6,6 +6,11 @@ import torch
 
 def pytest_configure(config):
     config.addinivalue_line(
+        "markers",
+        "numerics: numerically sensitive (trains, or compares two code paths); `make test-numerics` runs these"
+        " under every MKL_CBWR branch the CPU supports, on 1 and 2 threads",
+    )
+    config.addinivalue_line(
         "markers", "smoke_subset: a benchmark run on a few images to check that it works; its numbers mean nothing"
     )
 

@@ -169,3 +169,27 @@ def write_photo(path, height: int, width: int, rect: tuple[int, int, int, int]):
     cv2.rectangle(img, rect[:2], rect[2:], (220, 40, 40), -1)
     cv2.imwrite(str(path), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
     return img
+
+
+FLOAT32_EPS = 2.0**-23  # torch.finfo(torch.float32).eps
+
+
+def assert_same_function(got, want, layers: int, fan_in: int = 1024, what: str = ""):
+    """``got`` and ``want`` (tensors or arrays) are one float32 function computed by two code
+    paths that run its sums in another order: BatchNorm folded, 1x1s merged, ``channels_last``,
+    batched against one at a time, onnxruntime against PyTorch, another CPU kernel or thread count.
+
+    Reordering a float32 sum of ``n`` terms moves it by about ``sqrt(n) * eps`` of its terms'
+    scale (rounding errors add like a random walk); each of ``layers`` layers adds its own, and
+    a factor of 10 covers the worst of the kernels MKL and oneDNN pick on this CPU. So every
+    element must lie within ``10 * layers * sqrt(fan_in) * eps * max|want|`` (8e-4 of the
+    output's scale for GoogLeNet's 22 layers). A defect (a wrong fold, a lost bias, a swapped
+    channel, a box in the wrong frame) moves outputs by a sizeable fraction of their scale."""
+    import numpy as np
+
+    got, want = (np.asarray(t.detach().cpu() if hasattr(t, "detach") else t, np.float64) for t in (got, want))
+    assert got.shape == want.shape, (what, got.shape, want.shape)
+    scale = float(np.abs(want).max()) if want.size else 0.0
+    tol = 10 * layers * fan_in**0.5 * FLOAT32_EPS * max(scale, 1e-30)
+    err = float(np.abs(got - want).max()) if want.size else 0.0
+    assert err <= tol, f"{what}: max |got - want| = {err:.3g} > {tol:.3g} (scale {scale:.3g}, {layers} layers)"

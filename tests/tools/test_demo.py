@@ -3,7 +3,6 @@
 import json
 
 import pytest
-import torch
 import yaml
 
 from detector.api import Classifier
@@ -21,32 +20,31 @@ TINY = [
     " device=cpu, amp=false]",
     "infer_score_thresh=0.0",
 ]  # fmt: skip
-# The detector learns in these 10 epochs (val mAP@0.5 0.03 after the first, 0.26 after the last); the
-# classifier, trained from scratch for one epoch on 60 images, stays at chance (GoogLeNet needs the
-# full demo's 18 epochs of 4,000 images: 5.6% error), so its number is checked against a recomputation.
-MAP_BAR = 0.15
-# The tiny run's outcome depends on torch's intra-op thread count (it splits float reductions
-# by it): 0.26 on 2 threads but 0.09 on 1, so the test runs on 2 whatever the machine's cores.
-THREADS = 2
+# This end-to-end test asserts behaviour, not quality: the stages' files, the summary's keys and
+# ranges, each reported number equal to a recomputation from the written outputs, and the reuse of
+# finished stages. The tiny run's numbers leave no margin for a bar: over data seeds 0-2, 1 and 2
+# threads, MKL_CBWR unset and COMPATIBLE (`python -m tests.spread`, 12 runs on an AMD EPYC,
+# 2026-12-04) its mAP@0.5 spans 0.065 / 0.103 / 0.263 (min / median / max; 0.097 on an Intel Xeon
+# failed the old bar of 0.15) and its detector's loss ratio (last 4 / first 4) 0.76 / 0.86 / 0.91.
+# What training must reach is asserted with a margin by the learning tests (train_det's and
+# train_multibox's, on sets they overfit).
 
 
-@pytest.fixture
-def two_threads():
-    before = torch.get_num_threads()
-    torch.set_num_threads(THREADS)
-    yield
-    torch.set_num_threads(before)
+def run_tiny_demo(root, seed: int = 0):
+    """``tools/demo.py`` on the tiny settings from ``root`` (a relative output folder, as in
+    ``make demo``); ``seed`` is the demo data's. Returns the completed process."""
+    return run_tool("demo.py", "--opts", "out=demo", *TINY, f"data.seed={seed}", cwd=root)
 
 
-def test_demo_pipeline_and_reuse(tmp_path, two_threads):
+@pytest.mark.numerics
+def test_demo_pipeline_and_reuse(tmp_path):
     out = tmp_path / "demo"
-    # from another folder, with a relative output folder as in `make demo`
-    res = run_tool("demo.py", "--opts", "out=demo", *TINY, cwd=tmp_path)
+    res = run_tiny_demo(tmp_path)  # from another folder, with a relative output folder
     assert res.returncode == 0, res.stderr
     summary = json.loads((out / "summary.json").read_text())
     assert 0.0 <= summary["cls_top1_error"] <= 1.0 and set(summary["cls_errors_by_crops"]) == {"1", "10"}
     assert (out / "cls" / "final.pth").is_file() and (out / "data" / "manifest.json").is_file()
-    assert 0.0 <= summary["proposal_recall"] <= 1.0 and MAP_BAR <= summary["det_map50"] <= 1.0
+    assert 0.0 <= summary["proposal_recall"] <= 1.0 and 0.0 <= summary["det_map50"] <= 1.0
     # the reported numbers are the ones an independent pass computes from the written outputs
     val = load_dataset(
         out / "data" / "det", "val", class_names=load_checkpoint(out / "det" / "final.pth")["class_names"]
@@ -80,7 +78,7 @@ def test_demo_pipeline_and_reuse(tmp_path, two_threads):
         "infer.py", str(image), "--ckpt", det, "--multibox", str(tmp_path / "mb.pth"), "--out", str(tmp_path / "j")
     )
     assert moved.returncode == 2 and f"'{tmp_path / 'mb.pth'}' not found (pass --multibox" in moved.stderr
-    again = run_tool("demo.py", "--opts", "out=demo", *TINY, cwd=tmp_path)
+    again = run_tiny_demo(tmp_path)
     assert again.returncode == 0, again.stderr
     assert json.loads((out / "summary.json").read_text())["det_map50"] == summary["det_map50"]
     for stage in ("demo data", "classifier", "MultiBox", "detector"):

@@ -17,6 +17,8 @@ from detector.engine.distributed import DistContext
 from detector.engine.optim import OptimConfig
 from detector.engine.run_config import RunConfig
 
+pytestmark = pytest.mark.numerics  # every test here compares two code paths or trains
+
 
 class Killed(Exception):
     """Stands for the process being killed at the chosen point."""

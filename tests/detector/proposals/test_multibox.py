@@ -13,6 +13,7 @@ from detector.demo_data.writer import PRESETS
 from detector.proposals.extract import merge_proposals
 from detector.proposals.multibox import MultiBoxNet, decode_multibox
 from detector.proposals.multibox_loss import kmeans_priors, match, multibox_loss
+from tests.detector.rcnn.conftest import write_trivial_voc
 from tests.helpers import ROOT, run_tool
 
 
@@ -82,30 +83,44 @@ def test_merge_keeps_order_and_drops_near_duplicates():
     )
 
 
-def test_train_then_extract(tmp_path):
-    data = tmp_path / "demo"
-    cfg = load_config(
-        DemoDataConfig,
-        None,
-        [f"{k}={v}" for k, v in PRESETS["tiny"].items()]
-        + ["workers=1", "det_train=16", "det_val=4", "cls_train_per_class=1", "cls_val_per_class=1"],
-    )
-    make_demo_data(data, cfg, progress=False)
-    out = tmp_path / "mb"
-    opts = ["num_priors=8", "data.input_size=32", "optim.batch_size=8", "optim.epochs=12", "optim.lr=0.003",
-            "optim.ema_decay=0.8", "data.hflip=0", "data.photometric=0", "data.workers=0", "device=cpu", "log_every=1"]  # fmt: skip
-    # validated on its training images: what it learns to fit is measured, not what 16 images generalize to
-    res = run_tool("train_multibox.py", "--config", str(ROOT / "configs" / "demo_multibox.yaml"), "--data",
-                   str(data / "det"), "--train-split", "train", "--val-split", "train", "--out", str(out), "--opts", *opts)  # fmt: skip
+# Overfit 8 trivial images (10 objects, 96 px) with 2 priors: the trunk must learn where each
+# image's objects are, since k-means priors alone place no box on any of them. Spread measured with
+# `python -m tests.spread` (seeds 0-2 x 1 and 2 threads x MKL_CBWR unset and COMPATIBLE, the
+# branches an AMD EPYC honours; 12 runs, 2026-12-04): recall@0.5 after 10 epochs 0.0 in every run;
+# after 60: min 0.90, median 1.00, max 1.00; loss ratio (last 4 / first 4) 0.006 / 0.009 / 0.012.
+# (A global-pool MultiBox from scratch validated in eval mode needs its BatchNorm statistics to
+# settle: recall rises only after ~40 epochs, and the old 12-epoch test on 16 demo images stayed
+# at 0.026 on an Intel Xeon.)
+MULTIBOX_OVERFIT = ["num_priors=2", "alpha=1", "data.input_size=64", "optim.batch_size=8", "optim.epochs=60",
+                    "optim.lr=0.003", "optim.ema_decay=0.8", "data.hflip=0", "data.photometric=0", "data.workers=0",
+                    "eval_every=10", "device=cpu", "log_every=1"]  # fmt: skip
+RECALL_BAR = 0.5  # final recall@0.5 on the training images; chance (the priors) is 0.0
+LOSS_BAR = 0.1  # mean of the last 4 losses over the mean of the first 4
+
+
+def train_multibox_overfit(root, seed: int = 0) -> dict:
+    """Train MultiBox on 8 trivial images validated on themselves: ``{"losses", "recalls", "out",
+    "data", "stdout"}`` (the run the learning test and ``tests/spread.py`` share)."""
+    data = write_trivial_voc(root / "voc", n_train=8, n_val=4)
+    out = root / f"mb{seed}"
+    res = run_tool("train_multibox.py", "--config", str(ROOT / "configs" / "demo_multibox.yaml"), "--data", str(data),
+                   "--train-split", "train", "--val-split", "train", "--out", str(out),
+                   "--opts", *MULTIBOX_OVERFIT, f"seed={seed}")  # fmt: skip
     assert res.returncode == 0, res.stderr
-    assert "val (EMA) recall@0.5" in res.stdout and (out / "final.pth").is_file() and (out / "curves.png").is_file()
-    # it learns: the objective falls to under 40% of where it started (3.4 -> 0.6 measured), and the
-    # recall of the EMA weights on the images it trains on rises (0.03 -> 0.11)
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     losses = [r["loss"] for r in rows if r["kind"] == "train"]
     recalls = [r["recall50"] for r in rows if r["kind"] == "val"]
-    assert len(losses) == 24 and np.mean(losses[-4:]) < 0.4 * np.mean(losses[:4]), losses
-    assert recalls[-1] > recalls[0], recalls
+    return {"losses": losses, "recalls": recalls, "out": out, "data": data, "stdout": res.stdout}
+
+
+@pytest.mark.numerics
+def test_train_then_extract(tmp_path):
+    run = train_multibox_overfit(tmp_path)
+    out, data, losses, recalls = run["out"], run["data"], run["losses"], run["recalls"]
+    assert "val (EMA) recall@0.5" in run["stdout"] and (out / "final.pth").is_file() and (out / "curves.png").is_file()
+    assert len(losses) == 60 and len(recalls) == 6
+    assert np.mean(losses[-4:]) < LOSS_BAR * np.mean(losses[:4]), losses
+    assert recalls[-1] >= RECALL_BAR and recalls[0] < RECALL_BAR, recalls
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     events = EventAccumulator(str(out / "tensorboard"), size_guidance={"images": 0, "scalars": 0}).Reload()
@@ -113,19 +128,19 @@ def test_train_then_extract(tmp_path):
     drawn = [t for t in events.Tags()["images"] if t.startswith("val/proposals/")]
     assert len(drawn) == 3 and len(events.Images(drawn[0])) == len(recalls)
     ck = torch.load(out / "final.pth", weights_only=True)
-    assert ck["priors"].shape == (8, 4) and torch.equal(ck["model"]["priors"], ck["priors"])
+    assert ck["priors"].shape == (2, 4) and torch.equal(ck["model"]["priors"], ck["priors"])
     for method in ("multibox", "combined"):
         props = tmp_path / method
-        r = run_tool("proposals.py", "--data", str(data / "det"), "--split", "val", "--method", method, "--multibox-ckpt", str(out / "final.pth"),
+        r = run_tool("proposals.py", "--data", str(data), "--split", "val", "--method", method, "--multibox-ckpt", str(out / "final.pth"),
                      "--out", str(props), "--resize-width", "0", "--k-scale", "2", "--workers", "1")  # fmt: skip
         assert r.returncode == 0, r.stderr
         assert "4 images computed" in r.stdout
         boxes = np.load(next((props / "boxes").glob("*.npz")))["boxes"]
-        assert boxes.ndim == 2 and boxes.shape[1] == 4 and (boxes[:, 2] <= 192).all() and (boxes[:, 3] <= 144).all()
+        assert boxes.ndim == 2 and boxes.shape[1] == 4 and (boxes[:, 2] <= 96).all() and (boxes[:, 3] <= 96).all()
     bad = run_tool(
         "proposals.py",
         "--data",
-        str(data / "det"),
+        str(data),
         "--split",
         "val",
         "--method",

@@ -1,5 +1,6 @@
 """A trivial detection set (VOC layout): red squares and blue disks on a grey, noisy background."""
 
+import json
 from pathlib import Path
 
 import cv2
@@ -63,10 +64,18 @@ def train_det(data, out, *opts, resume=False, splits=("train", "val")):
     return run_tool("train_det.py", *args, "--out", str(out), *(["--resume"] if resume else []), "--opts", *FAST, *opts)
 
 
+def train_trivial(data: Path, out: Path, mode: str, seed: int = 0):
+    """The learning run that the ``trained`` fixtures and ``tests/spread.py`` share: 14 epochs
+    on the trivial set, validated after 7 and 14. Returns ``(completed process, train losses, val mAPs)``."""
+    res = train_det(data, out, "optim.epochs=14", "eval_every=7", f"head.mode={mode}", f"seed={seed}")
+    assert res.returncode == 0, res.stderr[-2000:]
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    return res, [r["loss"] for r in rows if r["kind"] == "train"], [r["mAP"] for r in rows if r["kind"] == "val"]
+
+
 def _train_mode(trivial_voc, tmp_path_factory, mode: str):
     out = tmp_path_factory.mktemp(f"det_{mode}") / "run"
-    res = train_det(trivial_voc, out, "optim.epochs=14", "eval_every=7", f"head.mode={mode}")
-    assert res.returncode == 0, res.stderr[-2000:]
+    res, _, _ = train_trivial(trivial_voc, out, mode)
     return out, res
 
 

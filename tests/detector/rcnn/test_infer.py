@@ -4,6 +4,7 @@ import json
 
 import cv2
 import numpy as np
+import pytest
 import torch
 from torchvision.ops import box_iou
 
@@ -11,6 +12,7 @@ from detector.data import load_dataset
 from tests.helpers import run_tool
 
 
+@pytest.mark.numerics
 def test_infer_finds_the_objects_and_draws_them(trained, trivial_voc, tmp_path):
     out, _ = trained
     val = load_dataset(trivial_voc, "val")

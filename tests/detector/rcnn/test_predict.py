@@ -16,7 +16,7 @@ from detector.rcnn.postprocess import PostprocessConfig, postprocess
 from detector.rcnn.predict import Ensemble, LoadedDetector, label_map, load_detector
 from detector.rcnn.proposals import val_cache_root
 from tests.detector.eval.conftest import make_voc_dataset
-from tests.helpers import randomize_bn
+from tests.helpers import assert_same_function, randomize_bn
 
 
 def _member(mode: str, seed: int, regression: bool = True) -> LoadedDetector:
@@ -34,17 +34,18 @@ IMAGE = torch.randn(3, 48, 64, generator=torch.Generator().manual_seed(0))
 BOXES = torch.tensor([[0.0, 0.0, 30.0, 30.0], [10.0, 5.0, 60.0, 40.0], [20.0, 20.0, 40.0, 46.0]])
 
 
+@pytest.mark.numerics
 def test_ensemble_averages_probabilities_and_regressions():
     a, b = _member("rcnn", 0), _member("fast", 1)
     pa, da = a.model.predict(IMAGE, BOXES)
     xb = torch.nn.functional.interpolate(IMAGE[None], size=(64, 85), mode="bilinear", antialias=True)[0]
     pb, db = b.model.predict(xb, BOXES * (64 / 48))  # fast: the image at its 64 px scale
     probs, deltas = Ensemble([a, b]).score(IMAGE, BOXES)
-    assert torch.allclose(probs, (pa + pb) / 2, atol=1e-6) and torch.allclose(deltas, (da + db) / 2, atol=1e-6)
+    assert torch.equal(probs, (pa + pb) / 2) and torch.equal(deltas, (da + db) / 2)  # the same path
     cfg = PostprocessConfig(score_thresh=0.0)
     got = Ensemble([a, b], cfg).detect(IMAGE, BOXES)
     want = postprocess((pa + pb) / 2, (da + db) / 2, BOXES, 48, 64, cfg)
-    assert torch.equal(got.labels, want.labels) and torch.allclose(got.boxes, want.boxes)
+    assert torch.equal(got.labels, want.labels) and torch.equal(got.boxes, want.boxes)
     assert not torch.allclose(Ensemble([a]).score(IMAGE, BOXES)[0], probs, atol=1e-3)  # the members differ
 
 
@@ -52,7 +53,7 @@ def test_members_without_regression_keep_averaging_the_others():
     a, b = _member("rcnn", 0), _member("rcnn", 2, regression=False)
     _, da = a.model.predict(IMAGE, BOXES)
     probs, deltas = Ensemble([a, b]).score(IMAGE, BOXES)
-    assert torch.allclose(deltas, da) and probs.shape == (3, 4)
+    assert torch.equal(deltas, da) and probs.shape == (3, 4)
     assert Ensemble([b]).score(IMAGE, BOXES)[1] is None
 
 
@@ -72,6 +73,7 @@ def test_label_map_by_name():
         label_map(["nope"], ds, "ckpt")
 
 
+@pytest.mark.numerics
 def test_load_detector_round_trip_and_errors(tmp_path):
     m = _member("fast", 4)
     save_checkpoint(
@@ -80,7 +82,9 @@ def test_load_detector_round_trip_and_errors(tmp_path):
     loaded = load_detector(tmp_path / "d.pth", torch.device("cpu"))
     p0, d0 = m.model.predict(torch.randn(3, 64, 64, generator=torch.Generator().manual_seed(1)), BOXES)
     p1, d1 = loaded.model.predict(torch.randn(3, 64, 64, generator=torch.Generator().manual_seed(1)), BOXES)
-    assert torch.allclose(p0, p1, atol=1e-5) and torch.allclose(d0, d1, atol=1e-5)
+    # load_detector folds BatchNorm for inference: the same function summed in another order
+    assert_same_function(p1, p0, layers=22, what="probabilities")
+    assert_same_function(d1, d0, layers=22, what="box deltas")
     assert loaded.display_names == ["A", "B", "C"]
     save_checkpoint(tmp_path / "cls.pth", m.model.state_dict(), m.cfg)
     with pytest.raises(UserError, match="not a detector checkpoint"):

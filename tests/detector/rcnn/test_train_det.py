@@ -15,17 +15,26 @@ from tests.helpers import ROOT, free_port
 from .conftest import CONFIG, FAST
 from .conftest import train_det as train
 
+# Bars set from the measured spread, about 0.25 under each mode's worst run (`python -m tests.spread`:
+# seeds 0-2 x 1 and 2 threads x MKL_CBWR unset and COMPATIBLE on an AMD EPYC, 12 runs a mode,
+# 2026-12-04). Final val mAP@0.5, min / median / max: rcnn 0.955 / 1.000 / 1.000, fast 0.555 /
+# 0.802 / 0.928 (seed 0, the fixture's: 0.786-0.928); loss ratio (last 4 / first 4): rcnn 0.160 /
+# 0.228 / 0.353, fast 0.241 / 0.271 / 0.436. Chance is near 0 (two classes, IoU 0.5 needed).
+MAP_BAR = {"rcnn": 0.7, "fast": 0.3}
+LOSS_BAR = 0.6  # mean of the last 4 training losses over the mean of the first 4
 
+
+@pytest.mark.numerics
 @pytest.mark.parametrize("mode", ["rcnn", "fast"])
 def test_training_learns(mode, request):
-    """Both modes learn the trivial set to the same bar, with the same settings."""
+    """Both modes learn the trivial set with the same settings, each past its bar."""
     out, res = request.getfixturevalue("trained" if mode == "rcnn" else "trained_fast")
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     losses = [r["loss"] for r in rows if r["kind"] == "train"]
     maps = [r["mAP"] for r in rows if r["kind"] == "val"]
     assert len(maps) == 2 and len(losses) >= 20
-    assert sum(losses[-4:]) / 4 < 0.6 * sum(losses[:4]) / 4, losses
-    assert maps[-1] > 0.5, maps  # chance is near 0: two classes, boxes must overlap at IoU 0.5
+    assert sum(losses[-4:]) / 4 < LOSS_BAR * sum(losses[:4]) / 4, losses
+    assert maps[-1] > MAP_BAR[mode], maps
     assert "val (EMA) voc mAP" in res.stdout and (out / "curves.png").is_file()
 
 
@@ -57,6 +66,7 @@ def test_checkpoints_carry_config_and_classes(trained):
     assert len(list((out / "proposals" / "boxes").glob("*.npz"))) == 24  # both splits, computed on first use
 
 
+@pytest.mark.numerics
 def test_resume_continues_to_more_epochs(trained, trivial_voc, tmp_path):
     out, _ = trained
     copy = tmp_path / "run"
@@ -104,6 +114,7 @@ def test_init_from_a_classifier_checkpoint(trivial_voc, tmp_path):
     assert res.returncode == 2 and "missing.pth" in res.stderr and "Traceback" not in res.stderr
 
 
+@pytest.mark.numerics
 def test_ddp_two_processes_match_one_process(trivial_voc, tmp_path):
     # no BatchNorm, no dropout, the same regions per image: two ranks of 2 images equal one of 4
     opts = ["model.variant=paper", "model.dropout=0.0", "optim.epochs=1", "optim.name=sgd", "optim.lr=0.01",
@@ -142,6 +153,7 @@ class Killed(Exception):
     pass
 
 
+@pytest.mark.numerics
 def test_killed_during_the_final_validation_resumes_to_the_same_end(trivial_voc, tmp_path, monkeypatch):
     """The reported failure: stopped during the last validation, ``--resume`` skipped it, wrote
     final.pth and died with KeyError 'mAP'. Now it validates, logs, plots and prints the same
