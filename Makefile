@@ -26,6 +26,8 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check backbones detector tools tests
+	$(BIN)/ruff format --check backbones detector tools tests
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -q tests
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -35,6 +37,8 @@ browser-test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check backbones detector tools tests
+	$(BIN)/ruff format --check backbones detector tools tests
+	$(BIN)/lint-imports --no-cache
 
 clean:
 	rm -rf $(VENV) outputs .pytest_cache

@@ -22,7 +22,7 @@ import numpy as np
 from ..data.images import read_rgb
 from ..data.records import DetectionDataset
 from ..eval.detection import gt_arrays
-from ..eval.report import _safe, plot_pr_curves
+from ..eval.report import plot_pr_curves, safe_filename
 from .analyze import Analysis
 from .fp_types import TYPES, box_iou_np
 from .plots import plot_breakdown, plot_confusion, plot_fp_types, plot_proposal_recall, plot_sensitivity
@@ -100,7 +100,7 @@ def _galleries(out: Path, dataset: DetectionDataset, a: Analysis) -> dict:
         for name, kind, pos, gt, det, meta in items:
             entry = {"image": str(rec.image_id), "position": pos, **meta}
             if rgb is not None:
-                rel = f"gallery/{_safe(name)}_{kind[0]}{pos:02d}.jpg"
+                rel = f"gallery/{safe_filename(name)}_{kind[0]}{pos:02d}.jpg"
                 cv2.imwrite(str(out / rel), cv2.cvtColor(_crop(rgb, gt, det), cv2.COLOR_RGB2BGR))
                 entry["file"] = rel
             shown[name][kind].append(entry)
@@ -117,7 +117,9 @@ def _table(data: dict) -> str:
     rows = []
     for name, ap in data["per_class"].items():
         shares = data["fp_types"]["per_class"][name]["at_num_gt"]
-        cells = [f'<td data-value="{html.escape(name)}"><a href="#c-{_safe(name)}">{html.escape(name)}</a></td>']
+        cells = [
+            f'<td data-value="{html.escape(name)}"><a href="#c-{safe_filename(name)}">{html.escape(name)}</a></td>'
+        ]
         cells.append(f'<td class="ap" data-value="{_value(ap)}">{_fmt(ap)}</td>')
         cells += [f'<td data-value="{data[k][name]}">{data[k][name]}</td>' for k in ("num_gt", "num_det")]
         cells += [f'<td data-value="{_value(shares[t])}">{shares[t]:.2f}</td>' for t in TYPES]
@@ -176,7 +178,7 @@ def write_page(out_dir: str | Path, dataset: DetectionDataset, a: Analysis) -> P
         '<div class="grid">' + _figure("plots/fp_overall.png", "all classes"),
     ]
     for name in names:
-        path = out / "plots" / f"fp_{_safe(name)}.png"
+        path = out / "plots" / f"fp_{safe_filename(name)}.png"
         plot_fp_types(fp["per_class"][name], name, path)
         parts.append(_figure(f"plots/{path.name}", name))
     parts.append("</div>")
@@ -187,7 +189,7 @@ def write_page(out_dir: str | Path, dataset: DetectionDataset, a: Analysis) -> P
         parts.append(_figure("plots/breakdown_overall.png", "all classes"))
     for name in names:
         if name in bd["curves"]:
-            path = out / "plots" / f"breakdown_{_safe(name)}.png"
+            path = out / "plots" / f"breakdown_{safe_filename(name)}.png"
             plot_breakdown(bd["recall"], bd["curves"][name], bd["per_class"][name], name, path)
             parts.append(_figure(f"plots/{path.name}", name))
     parts.append("</div>")
@@ -203,7 +205,7 @@ def write_page(out_dir: str | Path, dataset: DetectionDataset, a: Analysis) -> P
     parts.append('<h2 id="galleries">Galleries</h2><p class="note">Green: ground truth; red: the detection.</p>')
     for name in names:
         g = data["galleries"][name]
-        parts.append(f'<h3 id="c-{_safe(name)}">{html.escape(name)}: AP {_fmt(data["per_class"][name])}</h3>')
+        parts.append(f'<h3 id="c-{safe_filename(name)}">{html.escape(name)}: AP {_fmt(data["per_class"][name])}</h3>')
         if name in pr:
             parts.append(f'<div class="grid">{_figure(f"plots/{pr[name].name}", "precision-recall")}</div>')
         for kind, label in (("false_positives", "top false positives"), ("missed", "missed objects")):

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torchvision.models import GoogLeNet_Weights
 
 from backbones.weights import WeightsError
 
@@ -37,9 +38,7 @@ def imagenet_class_names(class_index: str | Path | None = None) -> list[str]:
     """The 1000 ILSVRC 2012 class names in index order: from a Keras-format
     ``{"0": ["n01440764", "tench"], ...}`` file when given, else torchvision's list."""
     if class_index is None:
-        from torchvision.models._meta import _IMAGENET_CATEGORIES
-
-        return list(_IMAGENET_CATEGORIES)
+        return list(GoogLeNet_Weights.IMAGENET1K_V1.meta["categories"])  # metadata only: nothing is downloaded
     path = Path(class_index)
     try:
         index = json.loads(path.read_text())

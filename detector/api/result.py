@@ -7,9 +7,9 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import torch
 
-from ..rcnn.draw import draw_detections
-from ..rcnn.postprocess import Detections
+from ..structures import Detections, draw_detections
 
 
 @dataclass
@@ -65,8 +65,6 @@ class Result:
 
     def draw(self) -> np.ndarray:
         """A copy of the image, ``[H, W, 3]`` uint8 RGB, with each box and ``class score`` drawn."""
-        import torch
-
         dets = Detections(torch.from_numpy(self.boxes), torch.from_numpy(self.scores), torch.from_numpy(self.labels))
         return draw_detections(self.image, dets, self.class_names)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 
@@ -18,6 +19,7 @@ from backbones import aux_loss_weighted, load_weights
 
 from ..backbone import build_backbone
 from ..config import config_to_dict
+from ..data.images import IMAGENET_MEAN, IMAGENET_STD
 from ..engine import distributed as dist_
 from ..engine.loop import Task, TrainingStopped, fit, resume_state
 from ..errors import UserError
@@ -65,10 +67,6 @@ def classification_task(cfg: ClsTrainConfig, data_dir: Path, ctx: dist_.DistCont
 def draw_predictions(model, val_ds: ImageFolderDataset, device, images: int = 3) -> dict:
     """``{"val/predictions/<i>": [S, S, 3] uint8}``: the first ``images`` validation crops with
     the network's top-1 class and probability (green when right, red when wrong), for TensorBoard."""
-    import cv2
-
-    from ..data.images import IMAGENET_MEAN, IMAGENET_STD
-
     was = model.training
     model.eval()
     out = {}

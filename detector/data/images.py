@@ -91,7 +91,7 @@ def read_rgb(path: str | Path) -> np.ndarray | None:
 def to_tensor(img: np.ndarray):
     """``[H, W, 3]`` uint8 RGB -> ``[3, H, W]`` float32 torch tensor normalized with the ImageNet
     mean/std (torch is imported here, so that image reading alone never loads it)."""
-    import torch
+    import torch  # start-up cost: image reading alone (data tools, workers) never loads torch
 
     x = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1).float().div_(255)
     return x.sub_(torch.tensor(IMAGENET_MEAN).view(3, 1, 1)).div_(torch.tensor(IMAGENET_STD).view(3, 1, 1))

@@ -14,11 +14,13 @@ import numpy as np
 import torch
 from torchvision.ops import box_iou
 
+from ..data.images import IMAGENET_MEAN, IMAGENET_STD
 from ..data.load import load_train_val
 from ..data.records import ImageRecord
 from ..engine import distributed as dist_
 from ..engine.loop import Task, fit, resume_state
 from ..errors import UserError
+from ..structures import Detections, draw_detections
 from .multibox import MultiBoxConfig, MultiBoxNet, build_multibox, decode_multibox
 from .multibox_data import BoxBatch, BoxImageDataset, collate_boxes, normalized_boxes
 from .multibox_loss import kmeans_priors, multibox_loss
@@ -65,10 +67,6 @@ def draw_proposals(
 ) -> dict:
     """``{"val/proposals/<i>": [S, S, 3] uint8}``: the network's ``top`` proposals on the first
     ``images`` validation images (its input frame), for TensorBoard."""
-    from ..data.images import IMAGENET_MEAN, IMAGENET_STD
-    from ..rcnn.draw import draw_detections
-    from ..rcnn.postprocess import Detections
-
     was = model.training
     model.eval()
     out = {}

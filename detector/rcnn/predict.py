@@ -27,10 +27,11 @@ from ..engine.distributed import DistContext, all_gather_objects
 from ..engine.workers import loader_processes
 from ..errors import UserError
 from ..eval.results import DetectionArrays
+from ..structures import Detections
 from .config import DetTrainConfig
 from .data import ProposalImageDataset, prepare_image
 from .model import RegionDetector, fold_for_inference
-from .postprocess import Detections, PostprocessConfig, postprocess
+from .postprocess import PostprocessConfig, postprocess
 
 
 def build_detector(cfg: DetTrainConfig, num_classes: int) -> RegionDetector:

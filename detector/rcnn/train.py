@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from ..data.augment import check_probabilities
+from ..data.images import read_rgb
 from ..data.load import load_train_val
 from ..data.records import DetectionDataset
 from ..engine import distributed as dist_
@@ -26,6 +27,7 @@ from ..engine.loop import Task, fit, resume_state
 from ..errors import UserError
 from ..eval import evaluate_arrays
 from ..proposals.cache import ProposalCache
+from ..structures import Detections, draw_detections
 from .config import DetTrainConfig
 from .data import ProposalImageDataset, RegionBatch, RegionTrainDataset, collate_regions
 from .model import check_head
@@ -55,10 +57,6 @@ def draw_validation(
 ) -> dict[str, np.ndarray]:
     """``{"val/detections/<image id>": [H, W, 3] uint8}``: the first ``images`` validation images
     with their ``top`` detections scoring at least ``score`` drawn (for TensorBoard)."""
-    from ..data.images import read_rgb
-    from .draw import draw_detections
-    from .postprocess import Detections
-
     out = {}
     for i, rec in enumerate(val.records[:images]):
         rgb = read_rgb(rec.file)

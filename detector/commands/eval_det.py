@@ -1,5 +1,6 @@
-"""The detection-evaluation tools as library functions: ``tools/eval_det.py`` and
-``tools/analyze_det.py`` are thin layers over :func:`main` (see their docstrings)."""
+"""The detection-evaluation commands: ``tools/eval_det.py`` and ``tools/analyze_det.py`` are thin
+layers over :func:`main` (see their docstrings). Command-line code sits here, at the top layer,
+above the evaluation it runs and the API whose detectors it loads."""
 
 from __future__ import annotations
 
@@ -9,11 +10,16 @@ import sys
 import time
 from pathlib import Path
 
+from ..analysis.analyze import analyze
+from ..analysis.page import write_page
+from ..api import Detector
 from ..cli import UserError, add_runtime_args, runtime_device
 from ..data import load_dataset
-from .detection import METRICS, evaluate_detections, read_blacklist
-from .report import format_report, plot_pr_curves, write_report
-from .results import read_results, write_results
+from ..engine.distributed import setup
+from ..eval.bootstrap import format_bootstrap, paired_bootstrap
+from ..eval.detection import METRICS, evaluate_detections, read_blacklist
+from ..eval.report import format_report, plot_pr_curves, write_report
+from ..eval.results import read_results, write_results
 
 
 def _default_proposals(args) -> Path:
@@ -34,8 +40,6 @@ def run_checkpoints(args, dataset, det, ctx) -> tuple[list[dict], int]:
 
 def _compare(args, dataset, results, blacklist) -> dict:
     """``--compare``: the paired bootstrap of ``--compare``'s score minus this run's, printed."""
-    from .bootstrap import format_bootstrap, paired_bootstrap
-
     if args.bootstrap < 1:
         raise UserError(f"--bootstrap must be at least 1, got {args.bootstrap}")
     other = read_results(args.compare)
@@ -98,9 +102,6 @@ def main(argv: list[str] | None = None, description: str = "", analysis_tool: bo
     det = ctx = None
     skipped = 0
     if args.ckpt:
-        from detector.api import Detector
-        from detector.engine.distributed import setup
-
         ctx = setup(runtime_device(args))
         det = Detector.load(args.ckpt, ctx.device, args.multibox, runtime=args.runtime, onnx=args.onnx)
     names = det.class_names if det and not args.class_map else None  # a split may lack classes
@@ -121,9 +122,6 @@ def main(argv: list[str] | None = None, description: str = "", analysis_tool: bo
         paths = plot_pr_curves(ev.curves, ev.report, args.plots)
         print(f"plots: {len(paths)} precision-recall curves in {args.plots}")
     if args.analyze and (ctx is None or ctx.is_main):
-        from ..analysis.analyze import analyze
-        from ..analysis.page import write_page
-
         cache = args.proposals or (_default_proposals(args) if det is not None else None)
         a = analyze(dataset, results, args.metric, args.groups, cache, args.confusion_score, blacklist, args.lenient)
         shares = a.data["fp_types"]["overall"]["at_num_gt"]
