@@ -21,7 +21,7 @@ from ..backbone import build_backbone
 from ..config import config_to_dict
 from ..data.images import IMAGENET_MEAN, IMAGENET_STD
 from ..engine import distributed as dist_
-from ..engine.loop import Task, TrainingStopped, fit, resume_state
+from ..engine.loop import Task, TrainingStopped, run_training
 from ..errors import UserError
 from .config import ClsTrainConfig
 from .data import Batch, ImageFolderDataset, check_data, collate
@@ -90,13 +90,12 @@ def draw_predictions(model, val_ds: ImageFolderDataset, device, images: int = 3)
 def train_classifier(cfg: ClsTrainConfig, data_dir: str | Path, out_dir: str | Path, resume: bool = False) -> dict:
     """Train on ``data_dir/{train,val}`` (ImageFolder) into ``out_dir``; returns the final
     validation numbers of the EMA model."""
-    data_dir, out_dir = Path(data_dir), Path(out_dir)
-    ctx = dist_.setup(cfg.device)
-    try:
-        state = resume_state(out_dir, resume, ctx)
+    built = {}
+
+    def make_task(ctx):
         torch.manual_seed(cfg.seed)
-        task, cfg = classification_task(cfg, data_dir, ctx)
-        result = fit(task, cfg, out_dir, ctx, state)
-        return {**result, "classes": task.extra["classes"], "config": config_to_dict(cfg)}
-    finally:
-        dist_.cleanup()
+        built["task"], built["cfg"] = classification_task(cfg, Path(data_dir), ctx)
+        return built["task"], built["cfg"]
+
+    result = run_training(make_task, cfg, out_dir, resume)
+    return {**result, "classes": built["task"].extra["classes"], "config": config_to_dict(built["cfg"])}

@@ -18,7 +18,7 @@ from ..data.images import IMAGENET_MEAN, IMAGENET_STD
 from ..data.load import load_train_val
 from ..data.records import ImageRecord
 from ..engine import distributed as dist_
-from ..engine.loop import Task, fit, resume_state
+from ..engine.loop import Task, run_training
 from ..errors import UserError
 from ..structures import Detections, draw_detections
 from .multibox import MultiBoxConfig, MultiBoxNet, build_multibox, decode_multibox
@@ -120,15 +120,13 @@ def multibox_task(
 
 def train_multibox(cfg: MultiBoxConfig, data: str, train_split: str | None, val_split: str | None, out_dir: str | Path,
                    images: str | None = None, resume: bool = False) -> dict:  # fmt: skip
-    out_dir = Path(out_dir)
-    ctx = dist_.setup(cfg.device)
-    try:
-        state = resume_state(out_dir, resume, ctx)
+
+    def make_task(ctx):
         train, val = load_train_val(data, train_split, val_split, images, verbose=ctx.is_main)
         torch.manual_seed(cfg.seed)
-        return fit(multibox_task(cfg, train.records, val.records, ctx), cfg, out_dir, ctx, state)
-    finally:
-        dist_.cleanup()
+        return multibox_task(cfg, train.records, val.records, ctx), cfg
+
+    return run_training(make_task, cfg, out_dir, resume)
 
 
 __all__ = ["multibox_task", "train_multibox"]

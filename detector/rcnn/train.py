@@ -23,7 +23,7 @@ from ..data.images import read_rgb
 from ..data.load import load_train_val
 from ..data.records import DetectionDataset
 from ..engine import distributed as dist_
-from ..engine.loop import Task, fit, resume_state
+from ..engine.loop import Task, run_training
 from ..errors import UserError
 from ..eval import evaluate_arrays
 from ..proposals.cache import ProposalCache
@@ -166,9 +166,8 @@ def train_detector(
     check_config(cfg)  # a config error stops the run before any proposals are computed
     if cfg.proposals.multibox_ckpt:  # saved in the checkpoints: infer.py and eval_det.py may run elsewhere
         cfg.proposals.multibox_ckpt = str(Path(cfg.proposals.multibox_ckpt).resolve())
-    ctx = dist_.setup(cfg.device)
-    try:
-        state = resume_state(out_dir, resume, ctx)
+
+    def make_task(ctx):
         train, val = load_train_val(data, train_split, val_split, images, class_map, val_images, verbose=ctx.is_main)
         if ctx.is_main:
             print(
@@ -182,6 +181,6 @@ def train_detector(
         val_cache = ensure_proposals(val, val_root, cfg.proposals, ctx) if val is not train else train_cache
         torch.manual_seed(cfg.seed)
         np.random.seed(cfg.seed)
-        return fit(detection_task(cfg, train, val, train_cache, val_cache, ctx), cfg, out_dir, ctx, state)
-    finally:
-        dist_.cleanup()
+        return detection_task(cfg, train, val, train_cache, val_cache, ctx), cfg
+
+    return run_training(make_task, cfg, out_dir, resume)
