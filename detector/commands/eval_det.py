@@ -49,9 +49,8 @@ def _compare(args, dataset, results, blacklist) -> dict:
     return dict(r, a_source=str(this), b_source=str(args.compare))
 
 
-def main(argv: list[str] | None = None, description: str = "", analysis_tool: bool = False) -> int:
-    """``tools/eval_det.py`` (``analysis_tool=False``) or ``tools/analyze_det.py`` (``--out`` is
-    then the analysis folder, and the analysis is what the tool is for)."""
+def _parser(description: str, analysis_tool: bool) -> argparse.ArgumentParser:
+    """The arguments of ``tools/eval_det.py``, or of ``tools/analyze_det.py`` (``analysis_tool``)."""
     ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--gt", "--data", dest="gt", required=True, help="COCO .json file, or a VOC/ILSVRC dataset folder")
     ap.add_argument("--dets", help="detections in the COCO results format")
@@ -91,7 +90,13 @@ def main(argv: list[str] | None = None, description: str = "", analysis_tool: bo
         )
         ap.add_argument("--bootstrap", type=int, default=1000, help="--compare: resamplings of the images")
     add_runtime_args(ap)
-    args = ap.parse_args(argv)
+    return ap
+
+
+def main(argv: list[str] | None = None, description: str = "", analysis_tool: bool = False) -> int:
+    """``tools/eval_det.py`` (``analysis_tool=False``) or ``tools/analyze_det.py`` (``--out`` is
+    then the analysis folder, and the analysis is what the tool is for)."""
+    args = _parser(description, analysis_tool).parse_args(argv)
     if analysis_tool:
         args.analyze, args.plots, args.out = args.out, None, str(Path(args.out) / "report.json")
     logging.basicConfig(level=logging.WARNING, format="warning: %(message)s")

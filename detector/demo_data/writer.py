@@ -88,6 +88,25 @@ def _voc_xml(name: str, cfg: DemoDataConfig, objects: list) -> str:
     )
 
 
+def _make_folders(out: Path) -> Path:
+    """The ImageFolder and VOC/COCO folders under ``out``; returns the detection root."""
+    det = out / "det"
+    for d in (det / "JPEGImages", det / "Annotations", det / "ImageSets" / "Main", det / "annotations"):
+        d.mkdir(parents=True, exist_ok=True)
+    for split in ("train", "val"):
+        for name in CLASSES:
+            (out / "cls" / split / name).mkdir(parents=True, exist_ok=True)
+    return det
+
+
+def _add_coco_objects(annotations: list[dict], image_id: int, objects) -> None:
+    """Append one image's objects to a COCO ``annotations`` list (``bbox`` is xywh)."""
+    for o in objects:
+        x1, y1, x2, y2 = o.box
+        annotations.append({"id": len(annotations) + 1, "image_id": image_id, "category_id": o.label + 1,
+                            "bbox": [x1, y1, x2 - x1, y2 - y1], "area": o.area, "iscrowd": 0})  # fmt: skip
+
+
 def make_demo_data(out: str | Path, cfg: DemoDataConfig, progress: bool = True) -> dict:
     """Generate and write the dataset; returns the manifest (counts and a digest of all bytes)."""
     out = Path(out)
@@ -97,12 +116,7 @@ def make_demo_data(out: str | Path, cfg: DemoDataConfig, progress: bool = True) 
     for split, n in (("train", cfg.det_train), ("val", cfg.det_val)):
         tasks += [("det", split, i, None, cfg) for i in range(n)]
 
-    det = out / "det"
-    for d in (det / "JPEGImages", det / "Annotations", det / "ImageSets" / "Main", det / "annotations"):
-        d.mkdir(parents=True, exist_ok=True)
-    for split in ("train", "val"):
-        for name in CLASSES:
-            (out / "cls" / split / name).mkdir(parents=True, exist_ok=True)
+    det = _make_folders(out)
 
     digest = hashlib.sha256()
     coco = {
@@ -140,18 +154,7 @@ def make_demo_data(out: str | Path, cfg: DemoDataConfig, progress: bool = True) 
             coco[split]["images"].append(
                 {"id": image_id, "file_name": f"{stem}.jpg", "width": cfg.det_width, "height": cfg.det_height}
             )
-            for o in objects:
-                x1, y1, x2, y2 = o.box
-                coco[split]["annotations"].append(
-                    {
-                        "id": len(coco[split]["annotations"]) + 1,
-                        "image_id": image_id,
-                        "category_id": o.label + 1,
-                        "bbox": [x1, y1, x2 - x1, y2 - y1],
-                        "area": o.area,
-                        "iscrowd": 0,
-                    }
-                )
+            _add_coco_objects(coco[split]["annotations"], image_id, objects)
             counts[f"det_{split}_images"] += 1
             counts[f"det_{split}_boxes"] += len(objects)
     finally:

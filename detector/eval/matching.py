@@ -61,6 +61,42 @@ def _chunks(counts_d: np.ndarray, counts_t: np.ndarray) -> list[np.ndarray]:
     return chunks
 
 
+def _match_block(
+    rule: str, iou: np.ndarray, ign: np.ndarray, thr: np.ndarray, valid_d: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Greedy matching in ``G`` groups at once, detections in score order: ``iou [G, n_d, n_t]``
+    (-1 where a ground-truth slot is padding), ``ign``/``thr [G, n_t]``, ``valid_d [G, n_d]``.
+    Returns ``(tp, fp, j)`` ``[G, n_d]``: ``j`` the slot a true positive took, or the ignored box a
+    detection hit, -1 else."""
+    g, n_d, n_t = iou.shape
+    matched = np.zeros((g, n_t), bool)
+    rows = np.arange(g)
+    tp_blk, fp_blk = np.zeros((g, n_d), bool), np.zeros((g, n_d), bool)
+    j_blk = np.full((g, n_d), -1, np.int64)
+    for r in range(n_d):
+        ov = iou[:, r, :]
+        if rule == "voc":
+            j = ov.argmax(1)
+            hit = ov[rows, j] >= thr[rows, j]
+            is_ign, taken = ign[rows, j], matched[rows, j]
+            tp_r = hit & ~is_ign & ~taken
+            fp_r = ~hit | (~is_ign & taken)
+        else:
+            cand = np.where(~matched & (ov >= thr), ov, -np.inf)
+            j = cand.argmax(1)
+            hit = np.isfinite(cand[rows, j])
+            tp_r = hit & ~ign[rows, j]
+            fp_r = ~hit
+        active = valid_d[:, r]
+        tp_r &= active
+        fp_r &= active
+        matched[rows[tp_r], j[tp_r]] = True
+        tp_blk[:, r], fp_blk[:, r] = tp_r, fp_r
+        took = active & ~fp_r  # a true positive, or a hit on an ignored box
+        j_blk[took, r] = j[took]
+    return tp_blk, fp_blk, j_blk
+
+
 def greedy_match(
     det_group: np.ndarray,
     det_score: np.ndarray,
@@ -118,34 +154,10 @@ def greedy_match(
         ti = np.where(valid_t, t_start[g, None] + ar_t[None], 0)
         iou = _batched_iou(boxes_d[di], boxes_t[ti])
         iou[~np.broadcast_to(valid_t[:, None, :], iou.shape)] = -1.0
-        ign, thr = ign_t[ti], thr_t[ti]
-        matched = np.zeros((len(g), n_t), bool)
-        rows = np.arange(len(g))
-        tp_blk = np.zeros((len(g), n_d), bool)
-        fp_blk = np.zeros((len(g), n_d), bool)
-        match_blk = np.full((len(g), n_d), -1, np.int64)
-        for r in range(n_d):
-            ov = iou[:, r, :]
-            if rule == "voc":
-                j = ov.argmax(1)
-                hit = ov[rows, j] >= thr[rows, j]
-                is_ign, taken = ign[rows, j], matched[rows, j]
-                tp_r = hit & ~is_ign & ~taken
-                fp_r = ~hit | (~is_ign & taken)
-            else:
-                cand = np.where(~matched & (ov >= thr), ov, -np.inf)
-                j = cand.argmax(1)
-                hit = np.isfinite(cand[rows, j])
-                is_ign = ign[rows, j]
-                tp_r = hit & ~is_ign
-                fp_r = ~hit
-            active = valid_d[:, r]
-            tp_r &= active
-            fp_r &= active
-            matched[rows[tp_r], j[tp_r]] = True
-            tp_blk[:, r], fp_blk[:, r] = tp_r, fp_r
-            took = active & ~fp_r  # a true positive, or a hit on an ignored box
-            match_blk[took, r] = t_order[ti[rows[took], j[took]]]
+        tp_blk, fp_blk, j_blk = _match_block(rule, iou, ign_t[ti], thr_t[ti], valid_d)
+        took = j_blk >= 0
+        match_blk = np.full(j_blk.shape, -1, np.int64)
+        match_blk[took] = t_order[np.take_along_axis(ti, np.maximum(j_blk, 0), 1)[took]]
         tp[d_order[di[valid_d]]] = tp_blk[valid_d]
         fp[d_order[di[valid_d]]] = fp_blk[valid_d]
         match[d_order[di[valid_d]]] = match_blk[valid_d]
