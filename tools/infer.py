@@ -118,8 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         if not rows:
             tqdm.write(f"{f}: no detections above {args.score_thresh}")
         drawn = r.save(out / f"{name}.jpg")
-        entry = {"image": str(f), "width": r.width, "height": r.height, "drawn": str(drawn),
-                 "proposals": r.num_proposals, "detections": rows}  # fmt: skip
+        entry = r.to_dict(drawn)
         everything.append(entry)
         if not args.json:
             (out / f"{name}.json").write_text(json.dumps(entry, indent=2))

@@ -56,6 +56,14 @@ class Result:
             for b, s, k in zip(self.boxes, self.scores, self.labels, strict=True)
         ]  # fmt: skip
 
+    def to_dict(self, drawn: str | Path | None = None) -> dict:
+        """The JSON entry ``tools/infer.py`` (and the demo) writes for the image: ``image`` (its
+        file), ``width``, ``height``, ``drawn`` (where the drawn copy went), ``proposals`` (regions
+        scored) and ``detections`` (:meth:`rows`)."""
+        return {"image": self.path, "width": self.width, "height": self.height,
+                "drawn": None if drawn is None else str(drawn), "proposals": self.num_proposals,
+                "detections": self.rows()}  # fmt: skip
+
     def rows(self, decimals: int = 1) -> list[dict]:
         """One plain dict per detection: ``label``, ``class``, ``score``, ``box`` (xyxy pixels)."""
         return [

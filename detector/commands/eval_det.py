@@ -10,16 +10,15 @@ import sys
 import time
 from pathlib import Path
 
-from ..analysis.analyze import analyze
-from ..analysis.page import write_page
 from ..api import Detector
 from ..cli import UserError, add_runtime_args, runtime_device
 from ..data import load_dataset
 from ..engine.distributed import setup
 from ..eval.bootstrap import format_bootstrap, paired_bootstrap
 from ..eval.detection import METRICS, evaluate_detections, read_blacklist
-from ..eval.report import format_report, plot_pr_curves, write_report
+from ..eval.report import format_report
 from ..eval.results import read_results, write_results
+from .outputs import AnalysisOptions, write_evaluation
 
 
 def _default_proposals(args) -> Path:
@@ -121,17 +120,10 @@ def main(argv: list[str] | None = None, description: str = "", analysis_tool: bo
     print(format_report(ev.report))
     if not analysis_tool and args.compare:
         ev.report["compare"] = _compare(args, dataset, results, blacklist)
-    if args.out:
-        print(f"report: {write_report(ev.report, args.out)}")
-    if args.plots:
-        paths = plot_pr_curves(ev.curves, ev.report, args.plots)
-        print(f"plots: {len(paths)} precision-recall curves in {args.plots}")
-    if args.analyze and (ctx is None or ctx.is_main):
-        cache = args.proposals or (_default_proposals(args) if det is not None else None)
-        a = analyze(dataset, results, args.metric, args.groups, cache, args.confusion_score, blacklist, args.lenient)
-        shares = a.data["fp_types"]["overall"]["at_num_gt"]
-        print("top detections: " + ", ".join(f"{t} {v:.1%}" for t, v in shares.items()))
-        print(f"analysis: {write_page(args.analyze, dataset, a)}")
+    cache = args.proposals or (_default_proposals(args) if det is not None else None)
+    options = AnalysisOptions(args.groups, cache, args.confusion_score, blacklist, args.lenient)
+    analysis = args.analyze if ctx is None or ctx.is_main else None
+    write_evaluation(dataset, results, ev, args.metric, args.out, args.plots, analysis, options)
     print(f"({time.perf_counter() - t0:.1f} s)")
     if skipped:
         print(f"error: {skipped} images skipped (named above); the scores count them as missed", file=sys.stderr)
