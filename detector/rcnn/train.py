@@ -129,18 +129,8 @@ def detection_task(
     return Task(
         model=model,
         train_ds=RegionTrainDataset(
-            train.records,
-            train_cache,
-            cfg.head,
-            cfg.sampling,
-            per_image,
-            cfg.data.hflip,
-            cfg.data.photometric,
-            cfg.proposals.max_train,
-            cfg.seed,
-            vflip=cfg.data.vflip,
-            rotate90=cfg.data.rotate90,
-        ),  # fmt: skip
+            train.records, train_cache, cfg.head, cfg.sampling, cfg.data, per_image, cfg.proposals.max_train, cfg.seed
+        ),
         val_ds=ProposalImageDataset(val.records, val_cache.boxes_for, cfg.test.max_proposals),
         collate=collate_regions
         if cfg.sampling.per == "image"
