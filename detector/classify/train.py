@@ -12,14 +12,13 @@ import dataclasses
 from pathlib import Path
 
 import cv2
-import numpy as np
 import torch
 
 from backbones import aux_loss_weighted, load_weights
 
 from ..backbone import build_backbone
 from ..config import config_to_dict
-from ..data.images import IMAGENET_MEAN, IMAGENET_STD
+from ..data.images import to_uint8_rgb
 from ..engine import distributed as dist_
 from ..engine.loop import Task, TrainingStopped, run_training
 from ..errors import UserError
@@ -76,8 +75,7 @@ def draw_predictions(model, val_ds: ImageFolderDataset, device, images: int = 3)
             continue
         p = model(x[None].to(device)).float().softmax(1)[0].cpu()
         k = int(p.argmax())
-        rgb = (x.permute(1, 2, 0) * torch.tensor(IMAGENET_STD) + torch.tensor(IMAGENET_MEAN)).clamp(0, 1)
-        img = np.ascontiguousarray((rgb * 255).round().byte().numpy())
+        img = to_uint8_rgb(x)
         color = (40, 200, 40) if k == label else (230, 40, 40)
         text = f"{val_ds.classes[k]} {float(p[k]):.2f}"
         cv2.rectangle(img, (0, 0), (img.shape[1], 16), (0, 0, 0), -1)

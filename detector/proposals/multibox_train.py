@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torchvision.ops import box_iou
 
-from ..data.images import IMAGENET_MEAN, IMAGENET_STD
+from ..data.images import to_uint8_rgb
 from ..data.load import load_train_val
 from ..data.records import ImageRecord
 from ..engine import distributed as dist_
@@ -78,9 +78,8 @@ def draw_proposals(
         ((props, scores),) = decode_multibox(
             boxes.float().cpu(), logits.float().cpu(), [(x.shape[2], x.shape[1])], top, cfg.nms_iou, 0.0
         )
-        rgb = (x.permute(1, 2, 0) * torch.tensor(IMAGENET_STD) + torch.tensor(IMAGENET_MEAN)).clamp(0, 1)
         dets = Detections(props.float(), scores.float(), torch.ones(len(props), dtype=torch.int64))
-        out[f"val/proposals/{i}"] = draw_detections((rgb * 255).round().byte().numpy(), dets, ["object"])
+        out[f"val/proposals/{i}"] = draw_detections(to_uint8_rgb(x), dets, ["object"])
     model.train(was)
     return out
 
