@@ -110,6 +110,19 @@ def _read_onnx(model: GoogLeNet, path: Path, bvlc_mean) -> dict[str, torch.Tenso
     return state
 
 
+def _check_variant(path, variant: str, state: dict) -> None:
+    """A one-line error when ``state`` is the other variant's (BatchNorm or biased convs)."""
+    has_bn = any(k.endswith(".bn.running_var") for k in state)
+    if variant == "paper" and has_bn:
+        raise WeightsError(
+            f"{path}: is a 'bn' variant (torchvision-format, BatchNorm) state dict, but variant='paper' was requested"
+        )
+    if variant == "bn" and not has_bn and "conv1.conv.bias" in state:
+        raise WeightsError(
+            f"{path}: is a 'paper' variant state dict (biased convs, no BatchNorm), but variant='bn' was requested"
+        )
+
+
 def load_weights(model: GoogLeNet, path: str | Path, ignore_head: bool = False, bvlc_mean=None) -> None:
     """Load ``path`` into a :class:`~backbones.googlenet.GoogLeNet` in place.
 
@@ -137,16 +150,7 @@ def load_weights(model: GoogLeNet, path: str | Path, ignore_head: bool = False, 
             )
         state = {k.removeprefix(BACKBONE_PREFIX): v for k, v in state.items() if is_trunk_key(k)}
     variant = model.variant
-    has_bn = any(k.endswith(".bn.running_var") for k in state)
-    if variant == "paper" and has_bn:
-        raise WeightsError(
-            f"{path}: is a 'bn' variant (torchvision-format, BatchNorm) state dict, but variant='paper' was requested"
-        )
-    if variant == "bn" and not has_bn and "conv1.conv.bias" in state:
-        raise WeightsError(
-            f"{path}: is a 'paper' variant state dict (biased convs, no BatchNorm), but variant='bn' was requested"
-        )
-
+    _check_variant(path, variant, state)
     own = model.state_dict()
     state = {k: v for k, v in state.items() if not k.startswith(AUX_PREFIXES) or k in own}
     if ignore_head:

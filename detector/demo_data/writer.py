@@ -107,15 +107,20 @@ def _add_coco_objects(annotations: list[dict], image_id: int, objects) -> None:
                             "bbox": [x1, y1, x2 - x1, y2 - y1], "area": o.area, "iscrowd": 0})  # fmt: skip
 
 
-def make_demo_data(out: str | Path, cfg: DemoDataConfig, progress: bool = True) -> dict:
-    """Generate and write the dataset; returns the manifest (counts and a digest of all bytes)."""
-    out = Path(out)
+def _tasks(cfg: DemoDataConfig) -> list[tuple]:
+    """One ``(kind, split, index, label or None, cfg)`` per image to make, classification first."""
     tasks = []
     for split, per_class in (("train", cfg.cls_train_per_class), ("val", cfg.cls_val_per_class)):
         tasks += [("cls", split, c * per_class + i, c, cfg) for c in range(len(CLASSES)) for i in range(per_class)]
     for split, n in (("train", cfg.det_train), ("val", cfg.det_val)):
         tasks += [("det", split, i, None, cfg) for i in range(n)]
+    return tasks
 
+
+def make_demo_data(out: str | Path, cfg: DemoDataConfig, progress: bool = True) -> dict:
+    """Generate and write the dataset; returns the manifest (counts and a digest of all bytes)."""
+    out = Path(out)
+    tasks = _tasks(cfg)
     det = _make_folders(out)
 
     digest = hashlib.sha256()
@@ -124,14 +129,8 @@ def make_demo_data(out: str | Path, cfg: DemoDataConfig, progress: bool = True) 
         for s in ("train", "val")
     }
     lists: dict[str, list[str]] = {"train": [], "val": []}
-    counts = {
-        "cls_train": 0,
-        "cls_val": 0,
-        "det_train_images": 0,
-        "det_val_images": 0,
-        "det_train_boxes": 0,
-        "det_val_boxes": 0,
-    }
+    counts = dict.fromkeys(("cls_train", "cls_val", "det_train_images", "det_val_images", "det_train_boxes",
+                            "det_val_boxes"), 0)  # fmt: skip
     ctx = get_context("fork") if cfg.workers > 1 else None
     pool = ctx.Pool(cfg.workers) if ctx else None
     try:
