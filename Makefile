@@ -27,6 +27,8 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check backbones detector tools tests
+	$(BIN)/ruff format --check backbones detector tools tests
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -q tests
 
 # The tests marked `numerics` (training, round trips between code paths) under every MKL_CBWR
@@ -41,6 +43,8 @@ browser-test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check backbones detector tools tests
+	$(BIN)/ruff format --check backbones detector tools tests
+	$(BIN)/lint-imports --no-cache
 
 clean:
 	rm -rf $(VENV) outputs .pytest_cache

@@ -36,6 +36,7 @@ setup(
         "dev": [
             "pytest>=8.0",  # the test suite
             "ruff==0.17.6",  # the one formatter and linter (ruff.toml); pinned so rules do not drift
+            "import-linter==2.17",  # the layers of .importlinter, checked by `make test`
             "setuptools>=70",  # tests build the wheel without build isolation (no second torch install)
         ],
     },

@@ -13,7 +13,7 @@ resulting sequence is compared, layer by layer, with the layers of
 :class:`~backbones.googlenet.GoogLeNet` (``paper``): operator, kernel, stride, padding, LRN
 constants and weight shapes. The first node that differs, in data-flow order (or the first
 structure the walk cannot follow, such as a residual ``Add``), is named in a one-line
-:class:`~backbones.weights.WeightsError`. Caffe's ceil-mode pools appear either as
+:class:`~backbones.errors.WeightsError`. Caffe's ceil-mode pools appear either as
 ``ceil_mode=1`` or as floor pools with pads ``[0, 0, 1, 1]``; for a 3x3/2 pool the two give the
 same output at every input size, so both are accepted. ``Identity`` and ``Dropout`` are skipped
 anywhere; ``Flatten``/``Reshape``/``Squeeze`` between the global pool and the classifier; a final
@@ -34,9 +34,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from .errors import WeightsError
 from .googlenet import INCEPTION_SPECS, GoogLeNet
 from .layers import BasicConv2d
-from .weights import WeightsError
 
 TRANSFORM_KEY = "googlenet.input_transform"  # metadata_props entry written by our exporter
 SKIP_ANYWHERE = {"Identity", "Dropout"}
@@ -105,7 +105,7 @@ class _Graph:
     """An ONNX graph's data flow: parameters, static (shape-only) tensors, and each tensor's users."""
 
     def __init__(self, model, path: Path):
-        from onnx import numpy_helper
+        from onnx import numpy_helper  # loaded with onnx by _load_onnx; kept off the module's start
 
         self.path = path
         g = model.graph
@@ -135,7 +135,7 @@ class _Graph:
         return [i for i in node.input if i and i not in self.static]
 
     def attrs(self, node) -> dict:
-        from onnx import helper
+        from onnx import helper  # loaded with onnx by _load_onnx; kept off the module's start
 
         return {a.name: helper.get_attribute_value(a) for a in node.attribute}
 
@@ -314,7 +314,7 @@ class _Matcher:
 
 def _load_onnx(path: Path):
     try:
-        import onnx
+        import onnx  # start-up cost: ~0.7 s, paid only when an ONNX file is read
     except ImportError:  # pragma: no cover - a dependency of the package
         raise WeightsError(f"{path}: reading ONNX files needs the 'onnx' package (pip install onnx)") from None
     if not path.is_file():

@@ -20,7 +20,11 @@ import re
 from pathlib import Path
 
 import torch
-from torch import nn
+
+from .errors import WeightsError
+from .googlenet import GoogLeNet
+from .onnx_weights import read_onnx_googlenet
+from .transform import InputTransform
 
 CHECKPOINT_MODEL_KEY = "model"
 AUX_PREFIXES = ("aux1.", "aux2.")
@@ -28,10 +32,6 @@ BACKBONE_PREFIX = "backbone."  # the trunk inside a detector or MultiBox checkpo
 TRANSFORM_PREFIX = "input_transform."  # optional in files: absent, the model's own stays
 LOG = logging.getLogger("backbones")
 HEAD_KEYS = ("fc.weight", "fc.bias", "aux1.fc2.weight", "aux1.fc2.bias", "aux2.fc2.weight", "aux2.fc2.bias")
-
-
-class WeightsError(ValueError):
-    """A weights file that cannot serve the requested model; the message is one line."""
 
 
 def safe_load(path: str | Path, what: str = "weights file") -> object:
@@ -91,15 +91,11 @@ def is_onnx(path: str | Path) -> bool:
     return Path(path).suffix.lower() == ".onnx"
 
 
-def _read_onnx(model: nn.Module, path: Path, bvlc_mean) -> dict[str, torch.Tensor]:
+def _read_onnx(model: GoogLeNet, path: Path, bvlc_mean) -> dict[str, torch.Tensor]:
     """The state dict of an ONNX GoogLeNet, its input transform included (see the module doc)."""
-    from .onnx_weights import read_onnx_googlenet
-    from .transform import InputTransform
-
-    variant = getattr(model, "variant", "?")
-    if variant != "paper":
+    if model.variant != "paper":
         raise WeightsError(
-            f"{path}: an ONNX file gives the 'paper' variant (BVLC GoogLeNet, Table 1), but variant={variant!r} was requested"
+            f"{path}: an ONNX file gives the 'paper' variant (BVLC GoogLeNet, Table 1), but variant={model.variant!r} was requested"
         )
     state, recorded = read_onnx_googlenet(model, path)
     if recorded is None:
@@ -109,12 +105,25 @@ def _read_onnx(model: nn.Module, path: Path, bvlc_mean) -> dict[str, torch.Tenso
         step.load_state_dict({k: torch.tensor(v) for k, v in recorded.items()})
     state.update({TRANSFORM_PREFIX + k: v for k, v in step.state_dict().items()})
     heads = " the file has no auxiliary heads: aux1 and aux2 keep their random initialization;"
-    message = f"{path}: GoogLeNet (paper) from ONNX;{heads if getattr(model, 'aux1', None) is not None else ''} input {step.describe()}"
-    (LOG.warning if getattr(model, "aux1", None) is not None else LOG.info)(message)
+    message = f"{path}: GoogLeNet (paper) from ONNX;{heads if model.aux1 is not None else ''} input {step.describe()}"
+    (LOG.warning if model.aux1 is not None else LOG.info)(message)
     return state
 
 
-def load_weights(model: nn.Module, path: str | Path, ignore_head: bool = False, bvlc_mean=None) -> None:
+def _check_variant(path, variant: str, state: dict) -> None:
+    """A one-line error when ``state`` is the other variant's (BatchNorm or biased convs)."""
+    has_bn = any(k.endswith(".bn.running_var") for k in state)
+    if variant == "paper" and has_bn:
+        raise WeightsError(
+            f"{path}: is a 'bn' variant (torchvision-format, BatchNorm) state dict, but variant='paper' was requested"
+        )
+    if variant == "bn" and not has_bn and "conv1.conv.bias" in state:
+        raise WeightsError(
+            f"{path}: is a 'paper' variant state dict (biased convs, no BatchNorm), but variant='bn' was requested"
+        )
+
+
+def load_weights(model: GoogLeNet, path: str | Path, ignore_head: bool = False, bvlc_mean=None) -> None:
     """Load ``path`` into a :class:`~backbones.googlenet.GoogLeNet` in place.
 
     The auxiliary heads are optional on both sides: entries for heads the model lacks are
@@ -140,17 +149,8 @@ def load_weights(model: nn.Module, path: str | Path, ignore_head: bool = False, 
                 "so only its trunk can be loaded, as an initialization (--init)"
             )
         state = {k.removeprefix(BACKBONE_PREFIX): v for k, v in state.items() if is_trunk_key(k)}
-    variant = getattr(model, "variant", "?")
-    has_bn = any(k.endswith(".bn.running_var") for k in state)
-    if variant == "paper" and has_bn:
-        raise WeightsError(
-            f"{path}: is a 'bn' variant (torchvision-format, BatchNorm) state dict, but variant='paper' was requested"
-        )
-    if variant == "bn" and not has_bn and "conv1.conv.bias" in state:
-        raise WeightsError(
-            f"{path}: is a 'paper' variant state dict (biased convs, no BatchNorm), but variant='bn' was requested"
-        )
-
+    variant = model.variant
+    _check_variant(path, variant, state)
     own = model.state_dict()
     state = {k: v for k, v in state.items() if not k.startswith(AUX_PREFIXES) or k in own}
     if ignore_head:

@@ -17,7 +17,7 @@ __all__ = sorted(_API)
 
 def __getattr__(name: str):
     if name in _API:
-        from . import api
+        from . import api  # start-up cost: data tools and proposal workers must not load torch
 
         return getattr(api, name)
     raise AttributeError(f"module 'detector' has no attribute {name!r}")

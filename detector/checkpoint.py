@@ -21,7 +21,7 @@ from .errors import UserError
 
 class CheckpointError(UserError, WeightsError):
     """A missing or unreadable checkpoint: a :class:`UserError` for this package's callers and a
-    :class:`~backbones.weights.WeightsError` for the backbone's."""
+    :class:`~backbones.errors.WeightsError` for the backbone's."""
 
 
 def save_checkpoint(path: str | Path, model_state: dict[str, torch.Tensor], config: Any, **extra: Any) -> Path:

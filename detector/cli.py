@@ -6,7 +6,8 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from backbones.weights import WeightsError
+from backbones.errors import WeightsError
+from backbones.transform import CAFFE_MEAN, parse_bvlc_mean
 
 from .config import ConfigError
 from .data.records import DatasetError
@@ -60,7 +61,6 @@ def runtime_device(args) -> str:
 
 def add_bvlc_mean_arg(ap) -> None:
     """``--bvlc-mean``: the BGR mean of an ONNX BVLC GoogLeNet's input convention."""
-    from backbones.transform import CAFFE_MEAN, parse_bvlc_mean
 
     def parse(text: str) -> tuple[float, float, float]:
         try:

@@ -159,6 +159,11 @@ def load_config(cls: type[T], path: str | Path | None = None, opts: list[str] | 
     return cfg
 
 
+def apply_opts(cfg: T, opts: list[str] | None, source: str = "--opts") -> T:
+    """``cfg`` with dotted ``key=value`` overrides merged in (the same checks as a YAML file)."""
+    return _merge(cfg, parse_opts(opts), source) if opts else cfg
+
+
 def config_from_dict(cls: type[T], data: dict, source: str = "checkpoint") -> T:
     """Rebuild a config saved with :func:`config_to_dict` (e.g. from a checkpoint)."""
     return _merge(cls(), data, source)

@@ -19,7 +19,7 @@ metric's report. "Similar" classes: R-CNN's VOC groups, COCO's supercategories, 
 from __future__ import annotations
 
 from detector.cli import run_tool
-from detector.eval.tool import main as eval_main
+from detector.commands.eval_det import main as eval_main
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from backbones.weights import safe_load
-from detector.classify.multicrop import evaluate_multicrop, load_classifier
+from detector.api import Classifier
 from detector.cli import UserError, add_bvlc_mean_arg, run_tool
 from detector.engine.distributed import setup
 from detector.eval import topk_error
@@ -55,33 +55,17 @@ def _scores_mode(args) -> dict:
 
 def _ckpt_mode(args) -> dict:
     ctx = setup(args.device)
-    classifiers = [load_classifier(p, ctx.device, args.bvlc_mean) for p in args.ckpt]
-    schemes = (1, args.crops) if args.table3 and args.crops != 1 else (args.crops,)
-    out = evaluate_multicrop(args.data, classifiers, schemes, ctx, workers=args.workers)
-    labels = out["labels"]
-    ens = topk_error(out["probs"][args.crops].mean(0), labels)
-    res = {
-        **ens,
-        "images": len(labels),
-        "crops": args.crops,
-        "models": [c.name for c in classifiers],
-        "skipped": len(out["skipped"]),
-    }
-    print(
-        f"{len(classifiers)} model(s), {args.crops} crop(s): top-1 error {ens['top1_error']:.2%}, top-5 error {ens['top5_error']:.2%} ({len(labels)} images)"
-    )
-    if out["skipped"]:
-        print(f"skipped {len(out['skipped'])} unreadable images (e.g. {out['skipped'][0]})")
+    clf = Classifier.load(args.ckpt, ctx.device, bvlc_mean=args.bvlc_mean)
+    res = clf.evaluate(args.data, args.crops, args.table3, args.workers, ctx)
+    skipped, res["skipped"] = res["skipped"], len(res["skipped"])
+    print(f"{len(res['models'])} model(s), {args.crops} crop(s): top-1 error {res['top1_error']:.2%}, "
+          f"top-5 error {res['top5_error']:.2%} ({res['images']} images)")  # fmt: skip
+    if skipped:
+        print(f"skipped {len(skipped)} unreadable images (e.g. {skipped[0]})")
     if args.table3:
-        rows = []
-        for m_label, sel in (("1", slice(0, 1)), (str(len(classifiers)), slice(None))):
-            for s in schemes:
-                e = topk_error(out["probs"][s][sel].mean(0), labels)
-                rows.append({"models": m_label, "crops": s, **e})
         print(f"{'models':>7} {'crops':>6} {'top-1 err':>10} {'top-5 err':>10}")
-        for r in rows:
+        for r in res["table3"]:
             print(f"{r['models']:>7} {r['crops']:>6} {r['top1_error']:>10.2%} {r['top5_error']:>10.2%}")
-        res["table3"] = rows
     return res
 
 

@@ -22,7 +22,7 @@ adds tools/analyze_det.py's page (detector.analysis).
 from __future__ import annotations
 
 from detector.cli import run_tool
-from detector.eval.tool import main as eval_main
+from detector.commands.eval_det import main as eval_main
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -66,7 +66,7 @@ def output_names(files: list[Path]) -> list[str]:
     return names
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("inputs", nargs="+", help="image files and/or folders of images")
     ap.add_argument("--ckpt", action="append", required=True, help="train_det checkpoint; repeat for an ensemble")
@@ -80,6 +80,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     add_runtime_args(ap)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = _parser()
     args = ap.parse_args(argv)
     if not 0.0 <= args.score_thresh <= 1.0:
         ap.error(f"--score-thresh must be a probability in [0, 1], got {args.score_thresh}")
@@ -118,8 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         if not rows:
             tqdm.write(f"{f}: no detections above {args.score_thresh}")
         drawn = r.save(out / f"{name}.jpg")
-        entry = {"image": str(f), "width": r.width, "height": r.height, "drawn": str(drawn),
-                 "proposals": r.num_proposals, "detections": rows}  # fmt: skip
+        entry = r.to_dict(drawn)
         everything.append(entry)
         if not args.json:
             (out / f"{name}.json").write_text(json.dumps(entry, indent=2))

@@ -18,6 +18,8 @@ from ..data.records import DetectionDataset
 from ..eval.detection import evaluate_detections, gt_arrays
 from ..eval.matching import greedy_match, ilsvrc_thresholds
 from ..eval.results import DetectionArrays, results_to_arrays
+from ..proposals.cache import ProposalCache
+from ..proposals.recall import proposal_recall
 from .coco_breakdown import coco_breakdown
 from .confusion import confusion_matrix
 from .fp_types import COR, TYPES, box_iou_np, detection_types, shares_at, top_shares
@@ -121,9 +123,6 @@ def analyze(
         "confusion": {"labels": ["background", *names], "matrix": m.tolist(), "score_thresh": score_thresh, "iou": 0.5},
     }
     if proposals is not None:
-        from ..proposals.cache import ProposalCache
-        from ..proposals.recall import proposal_recall
-
         rec = proposal_recall(dataset, ProposalCache(proposals))
         data["proposal_recall"] = {
             k: rec[k] for k in ("recall_vs_iou", "recall@0.5", "recall@0.7", "abo", "mean_count", "num_gt", "missing")

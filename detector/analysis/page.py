@@ -22,7 +22,7 @@ import numpy as np
 from ..data.images import read_rgb
 from ..data.records import DetectionDataset
 from ..eval.detection import gt_arrays
-from ..eval.report import _safe, plot_pr_curves
+from ..eval.report import plot_pr_curves, safe_filename
 from .analyze import Analysis
 from .fp_types import TYPES, box_iou_np
 from .plots import plot_breakdown, plot_confusion, plot_fp_types, plot_proposal_recall, plot_sensitivity
@@ -100,7 +100,7 @@ def _galleries(out: Path, dataset: DetectionDataset, a: Analysis) -> dict:
         for name, kind, pos, gt, det, meta in items:
             entry = {"image": str(rec.image_id), "position": pos, **meta}
             if rgb is not None:
-                rel = f"gallery/{_safe(name)}_{kind[0]}{pos:02d}.jpg"
+                rel = f"gallery/{safe_filename(name)}_{kind[0]}{pos:02d}.jpg"
                 cv2.imwrite(str(out / rel), cv2.cvtColor(_crop(rgb, gt, det), cv2.COLOR_RGB2BGR))
                 entry["file"] = rel
             shown[name][kind].append(entry)
@@ -117,7 +117,9 @@ def _table(data: dict) -> str:
     rows = []
     for name, ap in data["per_class"].items():
         shares = data["fp_types"]["per_class"][name]["at_num_gt"]
-        cells = [f'<td data-value="{html.escape(name)}"><a href="#c-{_safe(name)}">{html.escape(name)}</a></td>']
+        cells = [
+            f'<td data-value="{html.escape(name)}"><a href="#c-{safe_filename(name)}">{html.escape(name)}</a></td>'
+        ]
         cells.append(f'<td class="ap" data-value="{_value(ap)}">{_fmt(ap)}</td>')
         cells += [f'<td data-value="{data[k][name]}">{data[k][name]}</td>' for k in ("num_gt", "num_det")]
         cells += [f'<td data-value="{_value(shares[t])}">{shares[t]:.2f}</td>' for t in TYPES]
@@ -127,6 +129,113 @@ def _table(data: dict) -> str:
 
 def _figure(src: str, caption: str = "") -> str:
     return f'<figure><img src="{src}" alt="{html.escape(caption)}"><figcaption>{html.escape(caption)}</figcaption></figure>'
+
+
+def _intro(data: dict) -> list[str]:
+    """The title, the headline numbers, the navigation and the per-class table."""
+    return [
+        f"<h1>Error analysis: {html.escape(str(data['dataset']))}</h1>",
+        f"<p>{data['num_images']} images, {data['num_detections']} detections; metric {data['metric']}, "
+        f'mAP <b id="map" data-value="{_value(data["mAP"])}">{_fmt(data["mAP"])}</b>. '
+        '<span class="note">Every number is also in <a href="analysis.json">analysis.json</a>.</span></p>',
+        '<nav><a href="#classes">classes</a><a href="#fp">false positives</a><a href="#breakdown">COCO breakdown</a>'
+        '<a href="#sensitivity">sensitivity</a><a href="#confusion">confusion</a><a href="#galleries">galleries</a>'
+        + ('<a href="#proposals">proposals</a>' if "proposal_recall" in data else "")
+        + "</nav>",
+        '<h2 id="classes">Classes</h2><p class="note">Click a column to sort. Type@n: the share of each '
+        "detection type among the class's top n detections, n = its number of objects.</p>",
+        _table(data),
+    ]
+
+
+def _fp_section(out: Path, data: dict, names: list[str]) -> list[str]:
+    """Hoiem's false-positive types: the overall shares, then a figure per class (drawn here)."""
+    fp = data["fp_types"]
+    overall = fp["overall"]["at_num_gt"]
+    plot_fp_types(fp["overall"], "all classes", out / "plots" / "fp_overall.png")
+    groups = (
+        "(no class groups for this dataset: give --groups)"
+        if fp["groups"] == "none"
+        else f"(groups: {html.escape(fp['groups'])})"
+    )
+    parts = [
+        '<h2 id="fp">False positives (Hoiem et al., as in R-CNN)</h2>',
+        f"<p>Among the top {sum(data['num_gt'].values())} detections (as many as there are objects): "
+        + ", ".join(
+            f'{t} <b class="share" data-type="{t}" data-value="{_value(overall[t])}">{overall[t]:.1%}</b>'
+            for t in TYPES
+        )
+        + f". Cor: correct; Loc: poor localization or duplicate; Sim: a similar class {groups}"
+        + "; Oth: another class; BG: background.</p>",
+        '<div class="grid">' + _figure("plots/fp_overall.png", "all classes"),
+    ]
+    for name in names:
+        path = out / "plots" / f"fp_{safe_filename(name)}.png"
+        plot_fp_types(fp["per_class"][name], name, path)
+        parts.append(_figure(f"plots/{path.name}", name))
+    return [*parts, "</div>"]
+
+
+def _breakdown_section(out: Path, data: dict, names: list[str]) -> list[str]:
+    """COCO's PR breakdown, overall and per class (drawn here)."""
+    bd = data["coco_breakdown"]
+    parts = ['<h2 id="breakdown">COCO-style PR breakdown</h2><p class="note">C75, C50: PR at IoU .75 and .5; '
+             "Loc: at IoU .1; Sim, Oth: class confusions forgiven; BG: background false positives removed; "
+             "FN: all errors removed. [AP] in the legend.</p><div class=\"grid\">"]  # fmt: skip
+    if "overall" in bd["curves"]:
+        path = out / "plots" / "breakdown_overall.png"
+        plot_breakdown(bd["recall"], bd["curves"]["overall"], bd["overall"], "all classes", path)
+        parts.append(_figure("plots/breakdown_overall.png", "all classes"))
+    for name in names:
+        if name in bd["curves"]:
+            path = out / "plots" / f"breakdown_{safe_filename(name)}.png"
+            plot_breakdown(bd["recall"], bd["curves"][name], bd["per_class"][name], name, path)
+            parts.append(_figure(f"plots/{path.name}", name))
+    return [*parts, "</div>"]
+
+
+def _sensitivity_and_confusion(out: Path, data: dict) -> list[str]:
+    """Size/aspect sensitivity and the confusion matrix (both drawn here)."""
+    sens, c = data["sensitivity"], data["confusion"]
+    plot_sensitivity(sens, data["mAP"], out / "plots" / "sensitivity.png")
+    plot_confusion(c["labels"], c["matrix"], out / "plots" / "confusion.png")
+    return [
+        '<h2 id="sensitivity">Sensitivity to object size and aspect</h2>' + _figure("plots/sensitivity.png"),
+        '<p class="note">Bins at the 10/30/70/90th percentiles: size (area, px²) '
+        + ", ".join(f"{e:.0f}" for e in sens["size"]["edges"]) + "; aspect (w/h) "
+        + ", ".join(f"{e:.2f}" for e in sens["aspect"]["edges"]) + ".</p>",
+        f'<h2 id="confusion">Confusion matrix</h2><p class="note">Detections scoring at least {c["score_thresh"]}, '
+        f"matched at IoU {c['iou']} regardless of class; rows: true class, columns: predicted.</p>"
+        + _figure("plots/confusion.png"),
+    ]  # fmt: skip
+
+
+def _gallery_section(data: dict, names: list[str], pr: dict[str, Path]) -> list[str]:
+    """Per class: its PR curve, top false positives and missed objects (crops written earlier)."""
+    parts = ['<h2 id="galleries">Galleries</h2><p class="note">Green: ground truth; red: the detection.</p>']
+    for name in names:
+        g = data["galleries"][name]
+        parts.append(f'<h3 id="c-{safe_filename(name)}">{html.escape(name)}: AP {_fmt(data["per_class"][name])}</h3>')
+        if name in pr:
+            parts.append(f'<div class="grid">{_figure(f"plots/{pr[name].name}", "precision-recall")}</div>')
+        for kind, label in (("false_positives", "top false positives"), ("missed", "missed objects")):
+            items = [e for e in g[kind] if "file" in e]
+            figs = "".join(
+                _figure(e["file"], f"{e['type']} {'' if e['score'] is None else format(e['score'], '.2f')}")
+                for e in items
+            )
+            parts.append(f'<p>{label}: {len(g[kind])}</p><div class="grid">{figs}</div>')
+    return parts
+
+
+def _proposal_section(out: Path, data: dict) -> list[str]:
+    """Proposal recall against IoU, when the analysis had the proposals (drawn here)."""
+    if "proposal_recall" not in data:
+        return []
+    rec = data["proposal_recall"]
+    plot_proposal_recall(rec, out / "plots" / "proposal_recall.png")
+    return [f'<h2 id="proposals">Proposal recall</h2><p>recall@0.5 {rec["recall@0.5"]:.3f}, '
+            f'recall@0.7 {rec["recall@0.7"]:.3f}, ABO {rec["abo"]:.3f}.</p>' + _figure("plots/proposal_recall.png")]  # fmt: skip
 
 
 def write_page(out_dir: str | Path, dataset: DetectionDataset, a: Analysis) -> Path:
@@ -139,85 +248,8 @@ def write_page(out_dir: str | Path, dataset: DetectionDataset, a: Analysis) -> P
     data["galleries"] = _galleries(out, dataset, a)
     names = list(data["per_class"])
     pr = {p.stem.removeprefix("pr_"): p for p in plot_pr_curves(a.curves, data, out / "plots")}
-    fp, bd = data["fp_types"], data["coco_breakdown"]
-    plot_fp_types(fp["overall"], "all classes", out / "plots" / "fp_overall.png")
-    if "overall" in bd["curves"]:
-        plot_breakdown(
-            bd["recall"], bd["curves"]["overall"], bd["overall"], "all classes", out / "plots" / "breakdown_overall.png"
-        )
-    plot_sensitivity(data["sensitivity"], data["mAP"], out / "plots" / "sensitivity.png")
-    plot_confusion(data["confusion"]["labels"], data["confusion"]["matrix"], out / "plots" / "confusion.png")
-    overall = fp["overall"]["at_num_gt"]
-    parts = [
-        f"<h1>Error analysis: {html.escape(str(data['dataset']))}</h1>",
-        f"<p>{data['num_images']} images, {data['num_detections']} detections; metric {data['metric']}, "
-        f'mAP <b id="map" data-value="{_value(data["mAP"])}">{_fmt(data["mAP"])}</b>. '
-        '<span class="note">Every number is also in <a href="analysis.json">analysis.json</a>.</span></p>',
-        '<nav><a href="#classes">classes</a><a href="#fp">false positives</a><a href="#breakdown">COCO breakdown</a>'
-        '<a href="#sensitivity">sensitivity</a><a href="#confusion">confusion</a><a href="#galleries">galleries</a>'
-        + ('<a href="#proposals">proposals</a>' if "proposal_recall" in data else "")
-        + "</nav>",
-        '<h2 id="classes">Classes</h2><p class="note">Click a column to sort. Type@n: the share of each '
-        "detection type among the class's top n detections, n = its number of objects.</p>",
-        _table(data),
-        '<h2 id="fp">False positives (Hoiem et al., as in R-CNN)</h2>',
-        f"<p>Among the top {sum(data['num_gt'].values())} detections (as many as there are objects): "
-        + ", ".join(
-            f'{t} <b class="share" data-type="{t}" data-value="{_value(overall[t])}">{overall[t]:.1%}</b>'
-            for t in TYPES
-        )
-        + ". Cor: correct; Loc: poor localization or duplicate; Sim: a similar class "
-        + (
-            "(no class groups for this dataset: give --groups)"
-            if fp["groups"] == "none"
-            else f"(groups: {html.escape(fp['groups'])})"
-        )
-        + "; Oth: another class; BG: background.</p>",
-        '<div class="grid">' + _figure("plots/fp_overall.png", "all classes"),
-    ]
-    for name in names:
-        path = out / "plots" / f"fp_{_safe(name)}.png"
-        plot_fp_types(fp["per_class"][name], name, path)
-        parts.append(_figure(f"plots/{path.name}", name))
-    parts.append("</div>")
-    parts.append('<h2 id="breakdown">COCO-style PR breakdown</h2><p class="note">C75, C50: PR at IoU .75 and .5; '
-                 "Loc: at IoU .1; Sim, Oth: class confusions forgiven; BG: background false positives removed; "
-                 "FN: all errors removed. [AP] in the legend.</p><div class=\"grid\">")  # fmt: skip
-    if "overall" in bd["curves"]:
-        parts.append(_figure("plots/breakdown_overall.png", "all classes"))
-    for name in names:
-        if name in bd["curves"]:
-            path = out / "plots" / f"breakdown_{_safe(name)}.png"
-            plot_breakdown(bd["recall"], bd["curves"][name], bd["per_class"][name], name, path)
-            parts.append(_figure(f"plots/{path.name}", name))
-    parts.append("</div>")
-    sens = data["sensitivity"]
-    parts.append('<h2 id="sensitivity">Sensitivity to object size and aspect</h2>' + _figure("plots/sensitivity.png"))
-    parts.append('<p class="note">Bins at the 10/30/70/90th percentiles: size (area, px²) '
-                 + ", ".join(f"{e:.0f}" for e in sens["size"]["edges"]) + "; aspect (w/h) "
-                 + ", ".join(f"{e:.2f}" for e in sens["aspect"]["edges"]) + ".</p>")  # fmt: skip
-    c = data["confusion"]
-    parts.append(f'<h2 id="confusion">Confusion matrix</h2><p class="note">Detections scoring at least {c["score_thresh"]}, '
-                 f"matched at IoU {c['iou']} regardless of class; rows: true class, columns: predicted.</p>"
-                 + _figure("plots/confusion.png"))  # fmt: skip
-    parts.append('<h2 id="galleries">Galleries</h2><p class="note">Green: ground truth; red: the detection.</p>')
-    for name in names:
-        g = data["galleries"][name]
-        parts.append(f'<h3 id="c-{_safe(name)}">{html.escape(name)}: AP {_fmt(data["per_class"][name])}</h3>')
-        if name in pr:
-            parts.append(f'<div class="grid">{_figure(f"plots/{pr[name].name}", "precision-recall")}</div>')
-        for kind, label in (("false_positives", "top false positives"), ("missed", "missed objects")):
-            items = [e for e in g[kind] if "file" in e]
-            figs = "".join(
-                _figure(e["file"], f"{e['type']} {'' if e['score'] is None else format(e['score'], '.2f')}")
-                for e in items
-            )
-            parts.append(f'<p>{label}: {len(g[kind])}</p><div class="grid">{figs}</div>')
-    if "proposal_recall" in data:
-        plot_proposal_recall(data["proposal_recall"], out / "plots" / "proposal_recall.png")
-        rec = data["proposal_recall"]
-        parts.append(f'<h2 id="proposals">Proposal recall</h2><p>recall@0.5 {rec["recall@0.5"]:.3f}, '
-                     f'recall@0.7 {rec["recall@0.7"]:.3f}, ABO {rec["abo"]:.3f}.</p>' + _figure("plots/proposal_recall.png"))  # fmt: skip
+    parts = [*_intro(data), *_fp_section(out, data, names), *_breakdown_section(out, data, names),
+             *_sensitivity_and_confusion(out, data), *_gallery_section(data, names, pr), *_proposal_section(out, data)]  # fmt: skip
     page = (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Error analysis</title>'
         f"<style>{STYLE}</style></head><body>{''.join(parts)}<script>{SCRIPT}</script></body></html>"

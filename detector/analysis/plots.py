@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..plotting import pyplot
 from .coco_breakdown import KINDS
 from .fp_types import TYPES
 
@@ -21,26 +22,17 @@ KIND_COLORS = {
 }
 
 
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def _save(fig, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
     fig.savefig(path, dpi=80)
-    _plt().close(fig)
+    pyplot().close(fig)
     return path
 
 
 def plot_fp_types(curve: dict, title: str, path: Path) -> Path:
     """R-CNN's stacked areas: the share of each type among the top n detections, against n."""
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(4.2, 3.2))
     if curve["n"]:
         ax.stackplot(
@@ -56,7 +48,7 @@ def plot_fp_types(curve: dict, title: str, path: Path) -> Path:
 
 def plot_breakdown(recall: list[float], curves: dict, aps: dict, title: str, path: Path) -> Path:
     """COCO analyze()'s figure: the seven PR curves, the area between each filled."""
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(4.4, 3.4))
     r = np.asarray(recall)
     for kind in reversed(KINDS):  # FN first, the largest area; each smaller one drawn over it
@@ -72,7 +64,7 @@ def plot_breakdown(recall: list[float], curves: dict, aps: dict, title: str, pat
 
 def plot_sensitivity(sens: dict, overall: float | None, path: Path) -> Path:
     """AP per size and aspect bin, with the overall mAP dashed."""
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(7.5, 3))
     for ax, what in zip(axes, ("size", "aspect"), strict=True):
         s = sens[what]
@@ -86,7 +78,7 @@ def plot_sensitivity(sens: dict, overall: float | None, path: Path) -> Path:
 def plot_confusion(labels: list[str], matrix: list[list[int]], path: Path) -> Path:
     """Row-normalized confusion matrix (true class down, predicted across); counts written in
     the cells when there are few classes."""
-    plt = _plt()
+    plt = pyplot()
     m = np.asarray(matrix, np.float64)
     share = m / np.maximum(m.sum(1, keepdims=True), 1)
     k = len(labels)
@@ -115,7 +107,7 @@ def plot_confusion(labels: list[str], matrix: list[list[int]], path: Path) -> Pa
 
 def plot_proposal_recall(rec: dict, path: Path) -> Path:
     """Recall of the proposals against the IoU threshold."""
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(4.2, 3.2))
     ax.plot(rec["recall_vs_iou"]["iou"], rec["recall_vs_iou"]["recall"], marker="o", ms=3)
     ax.set(xlabel="IoU threshold", ylabel="recall", xlim=(0, 1), ylim=(0, 1.02),

@@ -18,16 +18,18 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torchvision.models import GoogLeNet_Weights
 
 from backbones.weights import WeightsError
 
 from ..checkpoint import CheckpointError
 from ..classify.crops import crops as crop_image
 from ..classify.evaluate import ensemble_probs
-from ..classify.multicrop import LoadedClassifier, load_classifier
+from ..classify.multicrop import LoadedClassifier, evaluate_multicrop, load_classifier
 from ..data.images import to_tensor
-from ..engine.distributed import resolve_device
+from ..engine.distributed import DistContext, resolve_device
 from ..errors import UserError
+from ..eval import topk_error
 from .inputs import ImageInput, as_rgb
 
 CROP_SCHEMES = (1, 10, 144)
@@ -37,9 +39,7 @@ def imagenet_class_names(class_index: str | Path | None = None) -> list[str]:
     """The 1000 ILSVRC 2012 class names in index order: from a Keras-format
     ``{"0": ["n01440764", "tench"], ...}`` file when given, else torchvision's list."""
     if class_index is None:
-        from torchvision.models._meta import _IMAGENET_CATEGORIES
-
-        return list(_IMAGENET_CATEGORIES)
+        return list(GoogLeNet_Weights.IMAGENET1K_V1.meta["categories"])  # metadata only: nothing is downloaded
     path = Path(class_index)
     try:
         index = json.loads(path.read_text())
@@ -114,6 +114,29 @@ class Classifier:
         values, idx = p.topk(min(topk, len(p)))
         path = str(image) if isinstance(image, (str, Path)) else None
         return Classification([self.class_names[i] for i in idx.tolist()], values.numpy(), idx.numpy(), path)
+
+    def evaluate(self, folder: str | Path, crops: int = 1, table3: bool = False, workers: int = 2,
+                 ctx: DistContext | None = None) -> dict:  # fmt: skip
+        """Top-1/top-5 error on an ImageFolder split (``folder/<class>/*``), the softmax averaged
+        over ``crops`` crops and over the models: ``{"top1_error", "top5_error", "images", "crops",
+        "models", "skipped"}``. ``table3`` adds the paper's Table 3 pattern under ``"table3"``: one
+        model and all of them, each with 1 crop and with ``crops`` (rows ``{"models", "crops",
+        "top1_error", "top5_error"}``). ``ctx`` shares the images out over ``torchrun`` processes."""
+        if crops not in CROP_SCHEMES:
+            raise UserError(f"crops must be one of {CROP_SCHEMES}, got {crops}")
+        ctx = ctx or DistContext(0, 1, 0, self.device)
+        schemes = (1, crops) if table3 and crops != 1 else (crops,)
+        out = evaluate_multicrop(folder, self.members, schemes, ctx, workers=workers)
+        labels = out["labels"]
+        res = {**topk_error(out["probs"][crops].mean(0), labels), "images": len(labels), "crops": crops,
+               "models": [m.name for m in self.members], "skipped": out["skipped"]}  # fmt: skip
+        if table3:
+            res["table3"] = [
+                {"models": label, "crops": s, **topk_error(out["probs"][s][sel].mean(0), labels)}
+                for label, sel in (("1", slice(0, 1)), (str(len(self.members)), slice(None)))
+                for s in schemes
+            ]
+        return res
 
     def __call__(self, images, crops: int = 1, topk: int = 5) -> Classification | list[Classification]:
         """:meth:`classify` one image, or each of a list or tuple of images (a list back)."""

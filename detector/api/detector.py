@@ -23,6 +23,7 @@ import torch
 
 from ..data.images import to_tensor
 from ..data.records import DetectionDataset
+from ..deploy.runtime import OnnxRegionDetector
 from ..engine.distributed import DistContext, resolve_device
 from ..errors import UserError
 from ..eval import EvalResult, evaluate_detections
@@ -39,8 +40,6 @@ RUNTIMES = ("torch", "onnxruntime")  # what scores the regions: PyTorch, or onnx
 
 def _onnx_members(paths: list, device, multibox: str | None, onnx) -> list[LoadedDetector]:
     """Checkpoints whose networks run on onnxruntime (CPU), from ``onnx`` files or exported now."""
-    from ..deploy.runtime import OnnxRegionDetector
-
     if str(device) not in ("auto", "cpu"):
         raise UserError(f"runtime 'onnxruntime' runs on the CPU here (the onnxruntime package); got device {device!r}")
     files = list(onnx) if isinstance(onnx, (list, tuple)) else [onnx] * (1 if onnx is not None else len(paths))

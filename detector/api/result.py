@@ -7,9 +7,9 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import torch
 
-from ..rcnn.draw import draw_detections
-from ..rcnn.postprocess import Detections
+from ..structures import Detections, draw_detections
 
 
 @dataclass
@@ -56,6 +56,14 @@ class Result:
             for b, s, k in zip(self.boxes, self.scores, self.labels, strict=True)
         ]  # fmt: skip
 
+    def to_dict(self, drawn: str | Path | None = None) -> dict:
+        """The JSON entry ``tools/infer.py`` (and the demo) writes for the image: ``image`` (its
+        file), ``width``, ``height``, ``drawn`` (where the drawn copy went), ``proposals`` (regions
+        scored) and ``detections`` (:meth:`rows`)."""
+        return {"image": self.path, "width": self.width, "height": self.height,
+                "drawn": None if drawn is None else str(drawn), "proposals": self.num_proposals,
+                "detections": self.rows()}  # fmt: skip
+
     def rows(self, decimals: int = 1) -> list[dict]:
         """One plain dict per detection: ``label``, ``class``, ``score``, ``box`` (xyxy pixels)."""
         return [
@@ -65,8 +73,6 @@ class Result:
 
     def draw(self) -> np.ndarray:
         """A copy of the image, ``[H, W, 3]`` uint8 RGB, with each box and ``class score`` drawn."""
-        import torch
-
         dets = Detections(torch.from_numpy(self.boxes), torch.from_numpy(self.scores), torch.from_numpy(self.labels))
         return draw_detections(self.image, dets, self.class_names)
 

@@ -48,9 +48,8 @@ def step_seconds(cfg: DetTrainConfig, train, cache, ctx: DistContext, steps: int
     engine's :func:`~detector.engine.loop.train_step`: forward, backward, update, schedule, EMA),
     after one untimed step; the model is thrown away."""
     task = detection_task(cfg, train, train, cache, cache, ctx)
-    model, ema, opt, scaler = training_kit(task.model, cfg, ctx.device)
-    model.train()
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda _: 1.0)
+    kit = training_kit(task.model, cfg, ctx.device)
+    kit.model.train()
     loader = iter(DataLoader(task.train_ds, batch_size=cfg.optim.batch_size, shuffle=True, collate_fn=task.collate))
     times = []
     for _ in range(steps + 1):
@@ -59,7 +58,7 @@ def step_seconds(cfg: DetTrainConfig, train, cache, ctx: DistContext, steps: int
             batch = next(loader)
         except StopIteration:
             break
-        train_step(model, model, task.loss, batch, opt, sched, scaler, ema, cfg, ctx)
+        train_step(kit.model, kit, task.loss, batch, cfg, ctx)
         sync(ctx.device)
         times.append(time.perf_counter() - t0)
     return statistics.median(times[1:] or times)

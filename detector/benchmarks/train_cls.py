@@ -21,7 +21,7 @@ from ..config import load_config
 from ..demo_data import DemoDataConfig, make_demo_data
 from ..engine.distributed import DistContext
 from ..engine.ema import ModelEMA
-from ..engine.loop import make_loader, train_step
+from ..engine.loop import TrainingKit, make_loader, train_step
 from ..engine.optim import make_optimizer
 from ..engine.sampler import ShardedSampler
 
@@ -53,14 +53,14 @@ def run(steps: int = 25, workers: int | None = None, cache: bool | None = None, 
             model = task.model.to(memory_format=torch.channels_last)
             opt = make_optimizer(model, cfg.optim)
             sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
-            return model, opt, sched, torch.amp.GradScaler("cuda", enabled=False), ModelEMA(model, cfg.optim.ema_decay)
+            scaler = torch.amp.GradScaler("cuda", enabled=False)
+            return TrainingKit(model, ModelEMA(model, cfg.optim.ema_decay), opt, scaler, sched)
 
-        def timed(parts, batches) -> float:
-            model, opt, sched, scaler, ema = parts
+        def timed(kit, batches) -> float:
             for i, batch in enumerate(batches):
                 if i == 3:
                     t0 = time.perf_counter()
-                train_step(model, model, task.loss, batch, opt, sched, scaler, ema, cfg, ctx)
+                train_step(kit.model, kit, task.loss, batch, cfg, ctx)
             return steps * b / (time.perf_counter() - t0)
 
         fixed = collate([ds[i] for i in range(b)])  # in memory: one collated batch, reused

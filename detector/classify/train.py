@@ -11,15 +11,16 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-import numpy as np
+import cv2
 import torch
 
 from backbones import aux_loss_weighted, load_weights
 
 from ..backbone import build_backbone
 from ..config import config_to_dict
+from ..data.images import to_uint8_rgb
 from ..engine import distributed as dist_
-from ..engine.loop import Task, TrainingStopped, fit, resume_state
+from ..engine.loop import Task, TrainingStopped, run_training
 from ..errors import UserError
 from .config import ClsTrainConfig
 from .data import Batch, ImageFolderDataset, check_data, collate
@@ -65,10 +66,6 @@ def classification_task(cfg: ClsTrainConfig, data_dir: Path, ctx: dist_.DistCont
 def draw_predictions(model, val_ds: ImageFolderDataset, device, images: int = 3) -> dict:
     """``{"val/predictions/<i>": [S, S, 3] uint8}``: the first ``images`` validation crops with
     the network's top-1 class and probability (green when right, red when wrong), for TensorBoard."""
-    import cv2
-
-    from ..data.images import IMAGENET_MEAN, IMAGENET_STD
-
     was = model.training
     model.eval()
     out = {}
@@ -78,8 +75,7 @@ def draw_predictions(model, val_ds: ImageFolderDataset, device, images: int = 3)
             continue
         p = model(x[None].to(device)).float().softmax(1)[0].cpu()
         k = int(p.argmax())
-        rgb = (x.permute(1, 2, 0) * torch.tensor(IMAGENET_STD) + torch.tensor(IMAGENET_MEAN)).clamp(0, 1)
-        img = np.ascontiguousarray((rgb * 255).round().byte().numpy())
+        img = to_uint8_rgb(x)
         color = (40, 200, 40) if k == label else (230, 40, 40)
         text = f"{val_ds.classes[k]} {float(p[k]):.2f}"
         cv2.rectangle(img, (0, 0), (img.shape[1], 16), (0, 0, 0), -1)
@@ -92,13 +88,12 @@ def draw_predictions(model, val_ds: ImageFolderDataset, device, images: int = 3)
 def train_classifier(cfg: ClsTrainConfig, data_dir: str | Path, out_dir: str | Path, resume: bool = False) -> dict:
     """Train on ``data_dir/{train,val}`` (ImageFolder) into ``out_dir``; returns the final
     validation numbers of the EMA model."""
-    data_dir, out_dir = Path(data_dir), Path(out_dir)
-    ctx = dist_.setup(cfg.device)
-    try:
-        state = resume_state(out_dir, resume, ctx)
+    built = {}
+
+    def make_task(ctx):
         torch.manual_seed(cfg.seed)
-        task, cfg = classification_task(cfg, data_dir, ctx)
-        result = fit(task, cfg, out_dir, ctx, state)
-        return {**result, "classes": task.extra["classes"], "config": config_to_dict(cfg)}
-    finally:
-        dist_.cleanup()
+        built["task"], built["cfg"] = classification_task(cfg, Path(data_dir), ctx)
+        return built["task"], built["cfg"]
+
+    result = run_training(make_task, cfg, out_dir, resume)
+    return {**result, "classes": built["task"].extra["classes"], "config": config_to_dict(built["cfg"])}

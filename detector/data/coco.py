@@ -35,6 +35,28 @@ def read_json(path: Path) -> object:
         raise DatasetError(f"{path}: not a text JSON file ({e.reason})") from None
 
 
+def _annotations_by_image(
+    annotations: list, images: dict[int, dict], label_of: dict[int, int], ann_file: Path, log: AnnotationLog
+) -> dict[int, list[tuple[list[float], int, bool]]]:
+    """``{image id: [(xywh bbox, label, iscrowd)]}``; entries naming an unknown image or class,
+    or holding a malformed box, are dropped and counted."""
+    per_image: dict[int, list[tuple[list[float], int, bool]]] = defaultdict(list)
+    for ann in annotations:
+        img_id, bbox = ann.get("image_id"), ann.get("bbox")
+        if img_id not in images:
+            log.add("annotation for an unknown image dropped", ann_file, f"image_id {img_id}")
+            continue
+        file_name = images[img_id].get("file_name", str(img_id))
+        if ann.get("category_id") not in label_of:
+            log.add("unknown class dropped", file_name, f"category_id {ann.get('category_id')}")
+            continue
+        if not (isinstance(bbox, list) and len(bbox) == 4 and all(isinstance(v, (int, float)) for v in bbox)):
+            log.add("malformed box dropped", file_name, f"bbox {bbox!r}")
+            continue
+        per_image[img_id].append((bbox, label_of[ann["category_id"]], bool(ann.get("iscrowd", 0))))
+    return per_image
+
+
 def load_coco(
     ann_file: str | Path, image_dir: str | Path | None = None, check_images: bool = False
 ) -> DetectionDataset:
@@ -67,20 +89,7 @@ def load_coco(
         raise DatasetError(f"{ann_file}: malformed 'images' or 'categories' entry ({type(e).__name__}: {e})") from None
     label_of = {c: i + 1 for i, c in enumerate(cat_ids)}
 
-    per_image: dict[int, list[tuple[list[float], int, bool]]] = defaultdict(list)
-    for ann in data.get("annotations", []):
-        img_id, bbox = ann.get("image_id"), ann.get("bbox")
-        if img_id not in images:
-            log.add("annotation for an unknown image dropped", ann_file, f"image_id {img_id}")
-            continue
-        file_name = images[img_id].get("file_name", str(img_id))
-        if ann.get("category_id") not in label_of:
-            log.add("unknown class dropped", file_name, f"category_id {ann.get('category_id')}")
-            continue
-        if not (isinstance(bbox, list) and len(bbox) == 4 and all(isinstance(v, (int, float)) for v in bbox)):
-            log.add("malformed box dropped", file_name, f"bbox {bbox!r}")
-            continue
-        per_image[img_id].append((bbox, label_of[ann["category_id"]], bool(ann.get("iscrowd", 0))))
+    per_image = _annotations_by_image(data.get("annotations", []), images, label_of, ann_file, log)
 
     records = []
     for img_id, im in images.items():

@@ -91,7 +91,14 @@ def read_rgb(path: str | Path) -> np.ndarray | None:
 def to_tensor(img: np.ndarray):
     """``[H, W, 3]`` uint8 RGB -> ``[3, H, W]`` float32 torch tensor normalized with the ImageNet
     mean/std (torch is imported here, so that image reading alone never loads it)."""
-    import torch
+    import torch  # start-up cost: image reading alone (data tools, workers) never loads torch
 
     x = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1).float().div_(255)
     return x.sub_(torch.tensor(IMAGENET_MEAN).view(3, 1, 1)).div_(torch.tensor(IMAGENET_STD).view(3, 1, 1))
+
+
+def to_uint8_rgb(x) -> np.ndarray:
+    """The inverse of :func:`to_tensor`: ``[3, H, W]`` normalized float tensor -> ``[H, W, 3]``
+    uint8 RGB array (contiguous, for drawing on), e.g. a network's input shown in TensorBoard."""
+    rgb = x.detach().cpu().permute(1, 2, 0) * x.new_tensor(IMAGENET_STD).cpu() + x.new_tensor(IMAGENET_MEAN).cpu()
+    return np.ascontiguousarray((rgb.clamp(0, 1) * 255).round().byte().numpy())

@@ -129,6 +129,44 @@ def _parse_xml(image_id: str, xml: Path, image_cands: list[Path], log: Annotatio
     )
 
 
+def _parse_split(root: Path, kind: str, split: str, ids: list[str], log: AnnotationLog) -> list[_Parsed]:
+    """Each listed image's annotation file, parsed; a missing or unreadable one is logged and left out."""
+    parsed = []
+    for image_id in ids:
+        if kind == "voc":
+            xml = root / "Annotations" / f"{image_id}.xml"
+            image_cands = [root / "JPEGImages" / f"{image_id}.jpg"]
+        else:
+            folders = dict.fromkeys([split, "val", "train"])
+            xml = _first_existing([root / "Annotations" / "DET" / f / f"{image_id}.xml" for f in folders])
+            image_cands = [root / "Data" / "DET" / f / f"{image_id}.JPEG" for f in folders]
+        if not xml.is_file():
+            log.add("annotation file missing, image dropped", xml)
+            continue
+        p = _parse_xml(image_id, xml, image_cands, log)
+        if p is not None:
+            parsed.append(p)
+    return parsed
+
+
+def _record(p: _Parsed, label_of: dict[str, int], log: AnnotationLog) -> ImageRecord:
+    """One parsed image as a record: its boxes of known classes in the continuous frame (the
+    1-based inclusive corners moved by -1 on the top left), degenerate and outside ones dropped."""
+    known = np.array([n in label_of for n in p.names], bool)
+    for n in sorted({n for n in p.names if n not in label_of}):
+        log.add("unknown class dropped", p.xml, n, n=p.names.count(n))
+    raw = p.boxes[known]
+    boxes = np.concatenate([raw[:, :2] - 1.0, raw[:, 2:]], 1) if len(raw) else raw
+    # degenerate means no extent as annotated (xmax <= xmin), not after the +1 of inclusive widths
+    keep = ~((raw[:, 2] <= raw[:, 0]) | (raw[:, 3] <= raw[:, 1]))
+    log.add("zero-area or inverted box dropped", p.xml, n=int((~keep).sum()))
+    labels = np.array([label_of[n] for n, k in zip(p.names, known, strict=True) if k], np.int64)[keep]
+    boxes = boxes[keep]
+    keep2 = sanitize_boxes(boxes, p.width, p.height, p.xml, log)
+    return ImageRecord(p.image_id, p.image, p.width, p.height, boxes=boxes[keep2], labels=labels[keep2],
+                       difficult=p.difficult[known][keep][keep2], iscrowd=np.zeros(int(keep2.sum()), bool))  # fmt: skip
+
+
 def load_voc(
     root: str | Path,
     split: str,
@@ -151,22 +189,7 @@ def load_voc(
     kind, list_file = _layout(root, split)
     ids = [line.split()[0] for line in list_file.read_text().splitlines() if line.strip()]
     log = AnnotationLog(f"{root.name}/{split}")
-    parsed = []
-    for image_id in ids:
-        if kind == "voc":
-            xml = root / "Annotations" / f"{image_id}.xml"
-            image_cands = [root / "JPEGImages" / f"{image_id}.jpg"]
-        else:
-            folders = dict.fromkeys([split, "val", "train"])
-            xml = _first_existing([root / "Annotations" / "DET" / f / f"{image_id}.xml" for f in folders])
-            image_cands = [root / "Data" / "DET" / f / f"{image_id}.JPEG" for f in folders]
-        if not xml.is_file():
-            log.add("annotation file missing, image dropped", xml)
-            continue
-        p = _parse_xml(image_id, xml, image_cands, log)
-        if p is not None:
-            parsed.append(p)
-
+    parsed = _parse_split(root, kind, split, ids, log)
     display = None
     if class_map is not None:
         names, display = read_class_map(class_map)
@@ -180,32 +203,5 @@ def load_voc(
                 log.add("missing image file, image dropped", p.image)
         parsed = [p for p in parsed if p.image.is_file()]
     label_of = {n: i + 1 for i, n in enumerate(names)}
-
-    records = []
-    for p in parsed:
-        known = np.array([n in label_of for n in p.names], bool)
-        for n in sorted({n for n in p.names if n not in label_of}):
-            log.add("unknown class dropped", p.xml, n, n=p.names.count(n))
-        raw = p.boxes[known]
-        boxes = np.concatenate([raw[:, :2] - 1.0, raw[:, 2:]], 1) if len(raw) else raw
-        # degenerate means no extent as annotated (xmax <= xmin), not after the +1 of inclusive widths
-        keep = ~((raw[:, 2] <= raw[:, 0]) | (raw[:, 3] <= raw[:, 1]))
-        log.add("zero-area or inverted box dropped", p.xml, n=int((~keep).sum()))
-        boxes, labels = (
-            boxes[keep],
-            np.array([label_of[n] for n, k in zip(p.names, known, strict=True) if k], np.int64)[keep],
-        )
-        keep2 = sanitize_boxes(boxes, p.width, p.height, p.xml, log)
-        records.append(
-            ImageRecord(
-                p.image_id,
-                p.image,
-                p.width,
-                p.height,
-                boxes=boxes[keep2],
-                labels=labels[keep2],
-                difficult=p.difficult[known][keep][keep2],
-                iscrowd=np.zeros(int(keep2.sum()), bool),
-            )
-        )
+    records = [_record(p, label_of, log) for p in parsed]
     return DetectionDataset(f"{root.name}/{split}", kind, records, names, list(names), log, display_names=display)

@@ -88,21 +88,40 @@ def _voc_xml(name: str, cfg: DemoDataConfig, objects: list) -> str:
     )
 
 
-def make_demo_data(out: str | Path, cfg: DemoDataConfig, progress: bool = True) -> dict:
-    """Generate and write the dataset; returns the manifest (counts and a digest of all bytes)."""
-    out = Path(out)
-    tasks = []
-    for split, per_class in (("train", cfg.cls_train_per_class), ("val", cfg.cls_val_per_class)):
-        tasks += [("cls", split, c * per_class + i, c, cfg) for c in range(len(CLASSES)) for i in range(per_class)]
-    for split, n in (("train", cfg.det_train), ("val", cfg.det_val)):
-        tasks += [("det", split, i, None, cfg) for i in range(n)]
-
+def _make_folders(out: Path) -> Path:
+    """The ImageFolder and VOC/COCO folders under ``out``; returns the detection root."""
     det = out / "det"
     for d in (det / "JPEGImages", det / "Annotations", det / "ImageSets" / "Main", det / "annotations"):
         d.mkdir(parents=True, exist_ok=True)
     for split in ("train", "val"):
         for name in CLASSES:
             (out / "cls" / split / name).mkdir(parents=True, exist_ok=True)
+    return det
+
+
+def _add_coco_objects(annotations: list[dict], image_id: int, objects) -> None:
+    """Append one image's objects to a COCO ``annotations`` list (``bbox`` is xywh)."""
+    for o in objects:
+        x1, y1, x2, y2 = o.box
+        annotations.append({"id": len(annotations) + 1, "image_id": image_id, "category_id": o.label + 1,
+                            "bbox": [x1, y1, x2 - x1, y2 - y1], "area": o.area, "iscrowd": 0})  # fmt: skip
+
+
+def _tasks(cfg: DemoDataConfig) -> list[tuple]:
+    """One ``(kind, split, index, label or None, cfg)`` per image to make, classification first."""
+    tasks = []
+    for split, per_class in (("train", cfg.cls_train_per_class), ("val", cfg.cls_val_per_class)):
+        tasks += [("cls", split, c * per_class + i, c, cfg) for c in range(len(CLASSES)) for i in range(per_class)]
+    for split, n in (("train", cfg.det_train), ("val", cfg.det_val)):
+        tasks += [("det", split, i, None, cfg) for i in range(n)]
+    return tasks
+
+
+def make_demo_data(out: str | Path, cfg: DemoDataConfig, progress: bool = True) -> dict:
+    """Generate and write the dataset; returns the manifest (counts and a digest of all bytes)."""
+    out = Path(out)
+    tasks = _tasks(cfg)
+    det = _make_folders(out)
 
     digest = hashlib.sha256()
     coco = {
@@ -110,14 +129,8 @@ def make_demo_data(out: str | Path, cfg: DemoDataConfig, progress: bool = True) 
         for s in ("train", "val")
     }
     lists: dict[str, list[str]] = {"train": [], "val": []}
-    counts = {
-        "cls_train": 0,
-        "cls_val": 0,
-        "det_train_images": 0,
-        "det_val_images": 0,
-        "det_train_boxes": 0,
-        "det_val_boxes": 0,
-    }
+    counts = dict.fromkeys(("cls_train", "cls_val", "det_train_images", "det_val_images", "det_train_boxes",
+                            "det_val_boxes"), 0)  # fmt: skip
     ctx = get_context("fork") if cfg.workers > 1 else None
     pool = ctx.Pool(cfg.workers) if ctx else None
     try:
@@ -140,18 +153,7 @@ def make_demo_data(out: str | Path, cfg: DemoDataConfig, progress: bool = True) 
             coco[split]["images"].append(
                 {"id": image_id, "file_name": f"{stem}.jpg", "width": cfg.det_width, "height": cfg.det_height}
             )
-            for o in objects:
-                x1, y1, x2, y2 = o.box
-                coco[split]["annotations"].append(
-                    {
-                        "id": len(coco[split]["annotations"]) + 1,
-                        "image_id": image_id,
-                        "category_id": o.label + 1,
-                        "bbox": [x1, y1, x2 - x1, y2 - y1],
-                        "area": o.area,
-                        "iscrowd": 0,
-                    }
-                )
+            _add_coco_objects(coco[split]["annotations"], image_id, objects)
             counts[f"det_{split}_images"] += 1
             counts[f"det_{split}_boxes"] += len(objects)
     finally:

@@ -27,6 +27,7 @@ from backbones.weights import is_onnx, is_trunk_key, safe_load
 from ..classify.multicrop import read_classifier
 from ..errors import UserError
 from ..rcnn.model import RegionDetector
+from ..rcnn.predict import load_detector
 from .networks import Head, RegionNet, Trunk, output_names
 
 TOLERANCE = 1e-4
@@ -122,8 +123,6 @@ def export_checkpoint(
         raise UserError(f"{out}: the output file must end in .onnx")
     obj = None if is_onnx(path) else safe_load(path, "checkpoint")
     if isinstance(obj, dict) and "class_names" in obj:
-        from ..rcnn.predict import load_detector
-
         return export_detector(load_detector(path, torch.device("cpu"), fold=False).model, out, opset)
     if isinstance(obj, dict) and isinstance(obj.get("model"), dict) and any(map(is_trunk_key, obj["model"])):
         raise UserError(f"{path}: a MultiBox checkpoint; export_onnx writes classifiers and detectors")

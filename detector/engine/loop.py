@@ -15,6 +15,11 @@ the steps before the stop), an epoch's validation that had not finished (``pendi
 metrics (records past the checkpoint are dropped and written again), the plot, ``final.pth``
 and the returned last validation, also when the run had already finished.
 
+The loop is state plus steps (:class:`Trainer`): a :class:`TrainState` (where the run is, what it
+reported; with the modules and the RNG, what ``last.pth`` holds), and :meth:`Trainer.train_epoch`,
+:meth:`~Trainer.validate`, :meth:`~Trainer.checkpoint` and :meth:`~Trainer.run`, the epoch loop.
+:func:`run_training` is what all three trainers call.
+
 The config object passed in is a :class:`RunConfig` (the trainers' configs derive from it) with
 ``optim`` (:class:`~.optim.OptimConfig`) and ``data.workers``.
 """
@@ -25,7 +30,7 @@ import contextlib
 import signal
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -125,181 +130,284 @@ def resume_state(out_dir: Path, resume: bool, ctx: dist_.DistContext) -> dict | 
     return None
 
 
-def train_step(
-    net, model, loss_fn, batch, opt, sched, scaler, ema: ModelEMA, cfg, ctx: dist_.DistContext, stop: bool = False
-):
-    """One optimizer step; returns ``(loss, batch size, flags)`` where ``flags`` (summed over
-    processes) are ``[non-finite loss, stop requested]``. Nothing is updated when the loss is
-    not finite."""
-    with torch.autocast("cuda", enabled=ctx.device.type == "cuda" and cfg.amp):
-        loss, n = loss_fn(net, batch)
-    flags = dist_.all_reduce_sum(torch.tensor([float(not torch.isfinite(loss)), float(stop)], device=ctx.device), ctx)
-    if flags[0] > 0:
-        return loss, n, flags
-    opt.zero_grad(set_to_none=True)
-    scaler.scale(loss).backward()
-    if cfg.optim.grad_clip:
-        scaler.unscale_(opt)
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip)
-    scaler.step(opt)
-    scaler.update()
-    sched.step()
-    ema.update(model)
-    return loss, n, flags
+@dataclass
+class TrainingKit:
+    """What a training step updates: the model (on its device, in the config's memory format),
+    its EMA, the optimizer, the AMP GradScaler (enabled on CUDA with ``cfg.amp``) and the
+    learning-rate schedule (stepped once per optimizer step)."""
+
+    model: nn.Module
+    ema: ModelEMA
+    opt: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler
+    sched: torch.optim.lr_scheduler.LRScheduler
 
 
-def training_kit(model: torch.nn.Module, cfg, device: torch.device):
-    """What :func:`fit` trains with: ``(model on device in cfg's memory format, its ModelEMA,
-    the optimizer, the AMP GradScaler (enabled on CUDA with cfg.amp))``; also used to time a step."""
+def training_kit(model: nn.Module, cfg, device: torch.device, steps_per_epoch: int | None = None) -> TrainingKit:
+    """The :class:`TrainingKit` for ``model`` per ``cfg``: the schedule follows ``cfg.optim.schedule``
+    over ``steps_per_epoch``; without it the learning rate stays constant (to time a step)."""
     mf = torch.channels_last if cfg.channels_last else torch.contiguous_format
     model = model.to(device, memory_format=mf)
     ema = ModelEMA(model, cfg.optim.ema_decay)
     opt = make_optimizer(model, cfg.optim)
     scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda" and cfg.amp)
-    return model, ema, opt, scaler
+    o = cfg.optim
+    factor = (lambda s: lr_factor(o.schedule, s, steps_per_epoch, o.epochs)) if steps_per_epoch else (lambda _: 1.0)
+    return TrainingKit(model, ema, opt, scaler, torch.optim.lr_scheduler.LambdaLR(opt, factor))
+
+
+def train_step(net: nn.Module, kit: TrainingKit, loss_fn, batch, cfg, ctx: dist_.DistContext, stop: bool = False):
+    """One optimizer step of ``net`` (``kit.model``, or its DDP wrapper); returns ``(loss, batch
+    size, flags)`` where ``flags`` (summed over processes) are ``[non-finite loss, stop
+    requested]``. Nothing is updated when the loss is not finite."""
+    with torch.autocast("cuda", enabled=ctx.device.type == "cuda" and cfg.amp):
+        loss, n = loss_fn(net, batch)
+    flags = dist_.all_reduce_sum(torch.tensor([float(not torch.isfinite(loss)), float(stop)], device=ctx.device), ctx)
+    if flags[0] > 0:
+        return loss, n, flags
+    kit.opt.zero_grad(set_to_none=True)
+    kit.scaler.scale(loss).backward()
+    if cfg.optim.grad_clip:
+        kit.scaler.unscale_(kit.opt)
+        torch.nn.utils.clip_grad_norm_(kit.model.parameters(), cfg.optim.grad_clip)
+    kit.scaler.step(kit.opt)
+    kit.scaler.update()
+    kit.sched.step()
+    kit.ema.update(kit.model)
+    return loss, n, flags
+
+
+@dataclass
+class EpochProgress:
+    """The running epoch's sums, kept in checkpoints so that a resumed epoch reports the whole
+    epoch: images seen, the loss since the last log line and over the epoch, seconds."""
+
+    seen: int = 0
+    loss_sum: float = 0.0
+    loss_n: int = 0
+    ep_sum: float = 0.0
+    ep_n: int = 0
+    seconds: float = 0.0
+
+    def add(self, loss: float, images: int) -> None:
+        self.seen += images
+        self.loss_sum, self.loss_n = self.loss_sum + loss, self.loss_n + 1
+        self.ep_sum, self.ep_n = self.ep_sum + loss, self.ep_n + 1
+
+
+@dataclass
+class TrainState:
+    """Where a run is and what it has reported: with the modules' states and the RNG, what a
+    checkpoint holds and ``--resume`` restores (the one list of it: :meth:`state_dict`)."""
+
+    epoch: int = 0  # epochs trained
+    step: int = 0  # optimizer steps taken
+    batch_in_epoch: int = 0  # steps of the running epoch
+    val: dict = field(default_factory=dict)  # the last validation
+    pending_eval: bool = False  # epoch `epoch` is trained but its validation has not finished
+    epoch_stats: dict = field(default_factory=dict)  # the finished epoch's line: loss, img/s, seconds, skipped
+    progress: EpochProgress = field(default_factory=EpochProgress)
+
+    def state_dict(self) -> dict:
+        return {
+            "epoch": self.epoch, "step": self.step, "batch_in_epoch": self.batch_in_epoch, "val": self.val,
+            "pending_eval": self.pending_eval, "epoch_stats": self.epoch_stats,
+            "epoch_progress": asdict(self.progress) if self.batch_in_epoch else {},
+        }  # fmt: skip
+
+    def load_state_dict(self, state: dict) -> None:
+        self.epoch, self.step, self.batch_in_epoch = state["epoch"], state["step"], state["batch_in_epoch"]
+        self.val, self.pending_eval = dict(state.get("val") or {}), bool(state.get("pending_eval"))
+        self.epoch_stats = state.get("epoch_stats", {})
+        self.progress = EpochProgress(**(state.get("epoch_progress") or {})) if self.batch_in_epoch else EpochProgress()
+
+
+class Trainer:
+    """:func:`fit`'s machinery as state plus steps: :meth:`train_epoch`, :meth:`validate`,
+    :meth:`checkpoint`, :meth:`epoch_line`; :meth:`run` is the epoch loop. ``state_dict`` /
+    ``load_state_dict`` are what ``last.pth`` holds and ``--resume`` restores."""
+
+    def __init__(self, task: Task, cfg, out_dir: Path, ctx: dist_.DistContext):
+        o = cfg.optim
+        if o.batch_size % ctx.world_size:
+            raise UserError(f"optim.batch_size={o.batch_size} is not divisible by the {ctx.world_size} processes")
+        self.task, self.cfg, self.out_dir, self.ctx = task, cfg, Path(out_dir), ctx
+        self.last = self.out_dir / "last.pth"
+        self.per_rank = o.batch_size // ctx.world_size
+        self.cuda = ctx.device.type == "cuda"
+        self.log = MetricsLog(self.out_dir / "metrics.jsonl", enabled=ctx.is_main)
+        self.sampler = ShardedSampler(len(task.train_ds), ctx.rank, ctx.world_size, shuffle=True, seed=cfg.seed,
+                                      drop_last=True)  # fmt: skip
+        self.steps_per_epoch = self.sampler.num_samples // self.per_rank
+        if self.steps_per_epoch == 0:
+            raise UserError(f"{len(task.train_ds)} training images are fewer than one batch of {o.batch_size}")
+        self.kit = training_kit(task.model, cfg, ctx.device, self.steps_per_epoch)
+        self.state = TrainState()
+        val_sampler = ShardedSampler(len(task.val_ds), ctx.rank, ctx.world_size, shuffle=False)
+        self.val_loader = make_loader(task.val_ds, self.per_rank, val_sampler, cfg.data.workers, cfg.seed, self.cuda,
+                                      False, task.val_collate or task.collate)  # fmt: skip
+        self.net = self.kit.model
+
+    def state_dict(self) -> dict:
+        k = self.kit
+        return {"model": k.model.state_dict(), "ema": k.ema.state_dict(), "optimizer": k.opt.state_dict(),
+                "scheduler": k.sched.state_dict(), "scaler": k.scaler.state_dict(), "rng": torch.get_rng_state(),
+                **self.state.state_dict()}  # fmt: skip
+
+    def load_state_dict(self, ckpt: dict) -> None:
+        k = self.kit
+        k.model.load_state_dict(ckpt["model"])
+        k.ema.load_state_dict(ckpt["ema"])
+        k.opt.load_state_dict(ckpt["optimizer"])
+        k.sched.load_state_dict(ckpt["scheduler"])
+        k.scaler.load_state_dict(ckpt["scaler"])
+        torch.set_rng_state(ckpt["rng"])
+        self.state.load_state_dict(ckpt)
+
+    def checkpoint(self) -> None:
+        """``last.pth``: everything :meth:`load_state_dict` needs, plus the config and task extras."""
+        if self.ctx.is_main:
+            s = self.state_dict()
+            save_checkpoint(self.last, s.pop("model"), self.cfg, **s, **self.task.extra)
+
+    def resume(self, ckpt: dict) -> None:
+        """Continue from a ``last.pth``: restore, drop the metrics past it, say where."""
+        self.load_state_dict(ckpt)
+        s = self.state
+        self.log.truncate_after(s.step, drop_val_at_step=s.pending_eval)
+        if self.ctx.is_main:
+            print(f"resumed from {self.last} at epoch {min(s.epoch + 1, self.cfg.optim.epochs)}, step {s.step}"
+                  + (f"; validating epoch {s.epoch} first" if s.pending_eval else ""))  # fmt: skip
+
+    def wrap(self) -> None:
+        """SyncBatchNorm and DDP around the model, for the training steps (after resuming)."""
+        model, ctx = self.kit.model, self.ctx
+        if ctx.distributed and self.cuda and self.cfg.sync_bn:
+            model = self.kit.model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        self.net = (
+            DistributedDataParallel(model, device_ids=[ctx.device] if self.cuda else None) if ctx.distributed else model
+        )
+
+    def epoch_line(self, val: str | None) -> str:
+        """The epoch's summary: its loss, ``val`` (the validation's description) when one ran,
+        speed, and the unreadable images it skipped."""
+        st, s = self.state.epoch_stats, self.state
+        skips = f"; skipped {st['skipped']} unreadable images (e.g. {st['example']})" if st["skipped"] else ""
+        return (f"epoch {s.epoch}/{self.cfg.optim.epochs}: loss {st['loss']:.3f}, " + (f"{val}, " if val else "")
+                + f"{st['img_per_s']:.0f} img/s, {st['seconds']:.0f} s{skips}")  # fmt: skip
+
+    def validate(self) -> None:
+        """Validate the epoch just trained, log and print it, then checkpoint: the step that an
+        interrupted run left pending and its resumption runs first."""
+        s, task, ema = self.state, self.task, self.kit.ema
+        s.val = task.evaluate(ema.module, self.val_loader)
+        self.log.write("val", step=s.step, epoch=s.epoch, skipped_train=s.epoch_stats["skipped"],
+                       **{k: s.val[k] for k in task.val_keys})  # fmt: skip
+        if self.ctx.is_main and task.snapshot is not None:
+            self.log.images(s.step, task.snapshot(ema.module))
+        if self.ctx.is_main:
+            print(self.epoch_line(task.describe(s.val)))
+        s.pending_eval = False
+        self.checkpoint()
+
+    def _after_step(self, loss: float, n: int, flags, t0: float, bar) -> None:
+        """Count the step, log every ``log_every``, checkpoint when asked to or told to stop."""
+        s, cfg, p = self.state, self.cfg, self.state.progress
+        if flags[0] > 0:
+            raise TrainingStopped(
+                f"non-finite loss at step {s.step + 1} (epoch {s.epoch + 1}); lower optim.lr or check the data. "
+                f"Last good checkpoint: {self.last if self.last.is_file() else 'none yet'}"
+            )
+        s.step, s.batch_in_epoch = s.step + 1, s.batch_in_epoch + 1
+        p.add(loss, n * self.ctx.world_size)
+        if s.step % cfg.log_every == 0:
+            ips = p.seen / (time.perf_counter() - t0)
+            self.log.write("train", step=s.step, epoch=round(s.step / self.steps_per_epoch, 4),
+                           lr=self.kit.opt.param_groups[0]["lr"], loss=p.loss_sum / p.loss_n, img_per_s=ips)  # fmt: skip
+            bar.set_postfix(loss=f"{p.loss_sum / p.loss_n:.3f}", ips=f"{ips:.0f}")
+            p.loss_sum, p.loss_n = 0.0, 0
+        p.seconds = time.perf_counter() - t0
+        if cfg.checkpoint_every and s.step % cfg.checkpoint_every == 0:
+            self.checkpoint()
+        if flags[1] > 0:
+            self.checkpoint()
+            raise TrainingStopped(
+                f"interrupted at step {s.step} (epoch {s.epoch + 1}); state saved in {self.last}: continue with --resume"
+            )
+
+    def train_epoch(self, stop: _StopFlag) -> None:
+        """Train the rest of epoch ``state.epoch``, then record its numbers in ``state.epoch_stats``."""
+        s, cfg, task, ctx = self.state, self.cfg, self.task, self.ctx
+        self.sampler.set_epoch(s.epoch, s.batch_in_epoch, self.per_rank)
+        task.train_ds.set_epoch(s.epoch)
+        loader = make_loader(task.train_ds, self.per_rank, self.sampler, cfg.data.workers, cfg.seed + s.epoch,
+                             self.cuda, True, task.collate)  # fmt: skip
+        bar = tqdm(loader, total=self.steps_per_epoch - s.batch_in_epoch, desc=f"epoch {s.epoch + 1}/{cfg.optim.epochs}",
+                   disable=not ctx.is_main, leave=False, dynamic_ncols=True)  # fmt: skip
+        t0 = time.perf_counter() - s.progress.seconds
+        skipped = []
+        self.net.train()
+        for batch in bar:
+            skipped += getattr(batch, "skipped", [])
+            loss, n, flags = train_step(self.net, self.kit, task.loss, batch, cfg, ctx, stop.set)
+            self._after_step(loss.item(), n, flags, t0, bar)
+        bar.close()
+        n_skipped = int(dist_.all_reduce_sum(torch.tensor([float(len(skipped))], device=ctx.device), ctx).item())
+        secs, p = time.perf_counter() - t0, s.progress
+        s.epoch_stats = {"loss": p.ep_sum / max(p.ep_n, 1), "img_per_s": p.seen / max(secs, 1e-9), "seconds": secs,
+                         "skipped": n_skipped, "example": skipped[0] if skipped else "another process's image"}  # fmt: skip
+        s.epoch, s.batch_in_epoch, s.progress = s.epoch + 1, 0, EpochProgress()
+
+    def run(self) -> dict:
+        """The epoch loop (a resumed run's pending validation first), then ``final.pth`` (the
+        EMA weights) and the plot; returns the last validation with the step."""
+        s, cfg, ctx = self.state, self.cfg, self.ctx
+        plot = lambda: plot_metrics(self.log.path, self.out_dir / "curves.png", self.task.val_keys)  # noqa: E731
+        with _StopFlag() as stop, contextlib.closing(self.log):  # closing: the TensorBoard writer's thread ends
+            if s.pending_eval:  # interrupted between an epoch's last step and the end of its validation
+                self.validate()
+            while s.epoch < cfg.optim.epochs:
+                self.train_epoch(stop)
+                s.pending_eval = cfg.eval_every > 0 and (s.epoch % cfg.eval_every == 0 or s.epoch == cfg.optim.epochs)
+                self.checkpoint()  # the epoch's training is safe before its validation starts
+                if s.pending_eval:
+                    self.validate()
+                elif ctx.is_main:  # no validation this epoch: its summary (and skipped images) all the same
+                    print(self.epoch_line(None))
+                if ctx.is_main and s.epoch < cfg.optim.epochs:  # the last epoch's plot is drawn below
+                    plot()
+        if ctx.is_main:  # also for a resumed run that had no epoch left to train
+            plot()
+            ema = self.kit.ema.module.state_dict()
+            save_checkpoint(self.out_dir / "final.pth", ema, self.cfg, val=s.val, step=s.step, **self.task.extra)
+        dist_.barrier(ctx)
+        return {**s.val, "step": s.step}
 
 
 def fit(task: Task, cfg, out_dir: Path, ctx: dist_.DistContext, state: dict | None) -> dict:
-    """Train ``task.model`` per ``cfg`` into ``out_dir``; returns the last evaluation."""
-    log = MetricsLog(out_dir / "metrics.jsonl", enabled=ctx.is_main)
-    last = out_dir / "last.pth"
-    o = cfg.optim
-    if o.batch_size % ctx.world_size:
-        raise UserError(f"optim.batch_size={o.batch_size} is not divisible by the {ctx.world_size} processes")
-    per_rank = o.batch_size // ctx.world_size
-    cuda = ctx.device.type == "cuda"
-    model, ema, opt, scaler = training_kit(task.model, cfg, ctx.device)
-    sampler = ShardedSampler(len(task.train_ds), ctx.rank, ctx.world_size, shuffle=True, seed=cfg.seed, drop_last=True)
-    steps_per_epoch = sampler.num_samples // per_rank
-    if steps_per_epoch == 0:
-        raise UserError(f"{len(task.train_ds)} training images are fewer than one batch of {o.batch_size}")
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(o.schedule, s, steps_per_epoch, o.epochs))
-    epoch = step = batch_in_epoch = 0
-    result: dict = {}  # the last validation
-    pending = False  # epoch `epoch` is trained but its validation has not run yet
-    stats: dict = {}  # the finished epoch's numbers for its line: loss, img/s, seconds, skipped
-    progress: dict = {}  # the running epoch's sums, so that a resumed epoch reports the whole epoch
+    """Train ``task.model`` per ``cfg`` into ``out_dir`` (from ``state``, a ``last.pth``, when
+    resuming); returns the last evaluation."""
+    trainer = Trainer(task, cfg, out_dir, ctx)
     if state is not None:
-        model.load_state_dict(state["model"])
-        ema.load_state_dict(state["ema"])
-        opt.load_state_dict(state["optimizer"])
-        sched.load_state_dict(state["scheduler"])
-        scaler.load_state_dict(state["scaler"])
-        epoch, step, batch_in_epoch = state["epoch"], state["step"], state["batch_in_epoch"]
-        torch.set_rng_state(state["rng"])
-        result, pending, stats = (
-            dict(state.get("val") or {}),
-            bool(state.get("pending_eval")),
-            state.get("epoch_stats", {}),
-        )
-        progress = state.get("epoch_progress", {}) if batch_in_epoch else {}
-        log.truncate_after(step, drop_val_at_step=pending)
-        if ctx.is_main:
-            print(f"resumed from {last} at epoch {min(epoch + 1, o.epochs)}, step {step}"
-                  + (f"; validating epoch {epoch} first" if pending else ""))  # fmt: skip
-    log.open_tensorboard(out_dir / "tensorboard", purge_step=step if state is not None else None)
-    if ctx.distributed and cuda and cfg.sync_bn:
-        model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
-    net = DistributedDataParallel(model, device_ids=[ctx.device] if cuda else None) if ctx.distributed else model
+        trainer.resume(state)
+    trainer.log.open_tensorboard(trainer.out_dir / "tensorboard", purge_step=trainer.state.step if state else None)
+    trainer.wrap()
     if ctx.is_main:
-        save_config(cfg, out_dir / "config.yaml")
+        save_config(cfg, trainer.out_dir / "config.yaml")
+    return trainer.run()
 
-    def checkpoint() -> None:
-        if ctx.is_main:
-            save_checkpoint(
-                last, model.state_dict(), cfg, ema=ema.state_dict(), optimizer=opt.state_dict(), scheduler=sched.state_dict(),
-                scaler=scaler.state_dict(), epoch=epoch, step=step, batch_in_epoch=batch_in_epoch,
-                rng=torch.get_rng_state(), val=result, pending_eval=pending, epoch_stats=stats,
-                epoch_progress=progress if batch_in_epoch else {}, **task.extra,
-            )  # fmt: skip
 
-    val_sampler = ShardedSampler(len(task.val_ds), ctx.rank, ctx.world_size, shuffle=False)
-    val_loader = make_loader(
-        task.val_ds, per_rank, val_sampler, cfg.data.workers, cfg.seed, cuda, False, task.val_collate or task.collate
-    )
-
-    def epoch_line(val: str | None) -> str:
-        """The epoch's summary: its loss, ``val`` (the validation's description) when one ran,
-        speed, and the unreadable images it skipped."""
-        skips = f"; skipped {stats['skipped']} unreadable images (e.g. {stats['example']})" if stats["skipped"] else ""
-        return (f"epoch {epoch}/{o.epochs}: loss {stats['loss']:.3f}, " + (f"{val}, " if val else "")
-                + f"{stats['img_per_s']:.0f} img/s, {stats['seconds']:.0f} s{skips}")  # fmt: skip
-
-    def validate() -> None:
-        """Validate the epoch just trained, log and print it, then checkpoint: the step that an
-        interrupted run left ``pending`` and its resumption runs first."""
-        nonlocal result, pending
-        result = task.evaluate(ema.module, val_loader)
-        log.write(
-            "val", step=step, epoch=epoch, skipped_train=stats["skipped"], **{k: result[k] for k in task.val_keys}
-        )
-        if ctx.is_main and task.snapshot is not None:
-            log.images(step, task.snapshot(ema.module))
-        if ctx.is_main:
-            print(epoch_line(task.describe(result)))
-        pending = False
-        checkpoint()
-
-    with _StopFlag() as stop, contextlib.closing(log):  # closing: the TensorBoard writer's thread ends
-        if pending:  # interrupted between an epoch's last step and the end of its validation
-            validate()
-        while epoch < o.epochs:
-            sampler.set_epoch(epoch, batch_in_epoch, per_rank)
-            task.train_ds.set_epoch(epoch)
-            loader = make_loader(
-                task.train_ds, per_rank, sampler, cfg.data.workers, cfg.seed + epoch, cuda, True, task.collate
-            )
-            bar = tqdm(loader, total=steps_per_epoch - batch_in_epoch, desc=f"epoch {epoch + 1}/{o.epochs}",
-                       disable=not ctx.is_main, leave=False, dynamic_ncols=True)  # fmt: skip
-            t0 = time.perf_counter() - progress.get("seconds", 0.0)
-            seen, loss_sum, loss_n, ep_sum, ep_n = (
-                progress.get(k, 0) for k in ("seen", "loss_sum", "loss_n", "ep_sum", "ep_n")
-            )
-            skipped = []
-            net.train()
-            for batch in bar:
-                skipped += getattr(batch, "skipped", [])
-                loss, n, flags = train_step(net, model, task.loss, batch, opt, sched, scaler, ema, cfg, ctx, stop.set)
-                if flags[0] > 0:
-                    raise TrainingStopped(
-                        f"non-finite loss at step {step + 1} (epoch {epoch + 1}); lower optim.lr or check the data. "
-                        f"Last good checkpoint: {last if last.is_file() else 'none yet'}"
-                    )
-                step, batch_in_epoch = step + 1, batch_in_epoch + 1
-                seen += n * ctx.world_size
-                loss_sum, loss_n = loss_sum + loss.item(), loss_n + 1
-                ep_sum, ep_n = ep_sum + loss.item(), ep_n + 1
-                if step % cfg.log_every == 0:
-                    ips = seen / (time.perf_counter() - t0)
-                    log.write("train", step=step, epoch=round(step / steps_per_epoch, 4), lr=opt.param_groups[0]["lr"],
-                              loss=loss_sum / loss_n, img_per_s=ips)  # fmt: skip
-                    bar.set_postfix(loss=f"{loss_sum / loss_n:.3f}", ips=f"{ips:.0f}")
-                    loss_sum, loss_n = 0.0, 0
-                progress = {"seen": seen, "loss_sum": loss_sum, "loss_n": loss_n, "ep_sum": ep_sum, "ep_n": ep_n,
-                            "seconds": time.perf_counter() - t0}  # fmt: skip
-                if cfg.checkpoint_every and step % cfg.checkpoint_every == 0:
-                    checkpoint()
-                if flags[1] > 0:
-                    checkpoint()
-                    raise TrainingStopped(
-                        f"interrupted at step {step} (epoch {epoch + 1}); state saved in {last}: continue with --resume"
-                    )
-            bar.close()
-            n_skipped = int(dist_.all_reduce_sum(torch.tensor([float(len(skipped))], device=ctx.device), ctx).item())
-            secs = time.perf_counter() - t0
-            epoch, batch_in_epoch, progress = epoch + 1, 0, {}
-            stats = {"loss": ep_sum / max(ep_n, 1), "img_per_s": seen / max(secs, 1e-9), "seconds": secs,
-                     "skipped": n_skipped, "example": skipped[0] if skipped else "another process's image"}  # fmt: skip
-            pending = cfg.eval_every > 0 and (epoch % cfg.eval_every == 0 or epoch == o.epochs)
-            checkpoint()  # the epoch's training is safe before its validation starts
-            if pending:
-                validate()
-            elif ctx.is_main:  # no validation this epoch: its summary (and skipped images) all the same
-                print(epoch_line(None))
-            if ctx.is_main and epoch < o.epochs:  # the last epoch's plot is drawn below
-                plot_metrics(log.path, out_dir / "curves.png", task.val_keys)
-    if ctx.is_main:  # also for a resumed run that had no epoch left to train
-        plot_metrics(log.path, out_dir / "curves.png", task.val_keys)
-        save_checkpoint(out_dir / "final.pth", ema.module.state_dict(), cfg, val=result, step=step, **task.extra)
-    dist_.barrier(ctx)
-    return {**result, "step": step}
+def run_training(make_task: Callable[[dist_.DistContext], tuple[Task, Any]], cfg, out_dir: str | Path,
+                 resume: bool = False) -> dict:  # fmt: skip
+    """What every trainer does around :func:`fit`: set up the process group (``torchrun``) or one
+    process on ``cfg.device``, find the checkpoint to resume, build the task (``make_task(ctx)``
+    returns it with the config it settled, e.g. the number of classes it found), train, and leave
+    the process group whatever happens. Returns the last evaluation."""
+    out_dir = Path(out_dir)
+    ctx = dist_.setup(cfg.device)
+    try:
+        state = resume_state(out_dir, resume, ctx)
+        task, cfg = make_task(ctx)
+        return fit(task, cfg, out_dir, ctx, state)
+    finally:
+        dist_.cleanup()

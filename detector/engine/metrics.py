@@ -12,6 +12,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from torch.utils.tensorboard import SummaryWriter
+
+from ..plotting import pyplot
+
 
 class MetricsLog:
     def __init__(self, path: str | Path, enabled: bool = True):
@@ -23,8 +27,6 @@ class MetricsLog:
         """Mirror the records into TensorBoard under ``log_dir``; a resumed run passes its step
         as ``purge_step``, so that the events it repeats replace the interrupted run's."""
         if self.enabled and self.tb is None:
-            from torch.utils.tensorboard import SummaryWriter
-
             self.tb = SummaryWriter(str(log_dir), purge_step=purge_step)
 
     def write(self, kind: str, **values: float | int | str) -> None:
@@ -74,10 +76,7 @@ def read_metrics(path: str | Path) -> list[dict]:
 
 def plot_metrics(path: str | Path, out: str | Path, val_keys: tuple[str, ...]) -> Path:
     """Training loss (and lr) against step, and the ``val_keys`` against epoch, in one PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     recs = read_metrics(path)
     train = [r for r in recs if r["kind"] == "train"]

@@ -93,6 +93,89 @@ class _Worker:
         self.kill()
 
 
+def _inline(fn: Callable, tasks: list, initializer: Callable | None, initargs: tuple) -> Iterator[Outcome]:
+    """The tasks one after another in this process (one worker, or one task)."""
+    if initializer is not None:
+        initializer(*initargs)
+    for i, t in enumerate(tasks):
+        try:
+            yield Outcome(i, t, fn(t))
+        except Exception as e:  # noqa: BLE001 - the caller skips and names the task
+            yield Outcome(i, t, error=f"{type(e).__name__}: {e}".splitlines()[0])
+
+
+class _TaskPool:
+    """:func:`run_tasks`'s state: spawned workers, the tasks still to hand out, the attempts made."""
+
+    def __init__(self, fn: Callable, tasks: list, workers: int, timeout: float, retries: int,
+                 initializer: Callable | None, initargs: tuple):  # fmt: skip
+        self.ctx = mp.get_context("spawn")
+        self.fn, self.tasks, self.timeout, self.retries = fn, tasks, timeout, retries
+        self.init = (initializer, initargs)
+        self.todo, self.attempts = deque(range(len(tasks))), [0] * len(tasks)
+        self.workers = [self._new() for _ in range(min(workers, len(tasks)))]
+
+    def _new(self) -> _Worker:
+        return _Worker(self.ctx, self.fn, *self.init)
+
+    def _died(self, w: _Worker) -> Outcome | None:
+        return self.retry_or_fail(w, f"worker process died (exit code {w.proc.exitcode})")
+
+    def retry_or_fail(self, w: _Worker, why: str) -> Outcome | None:
+        """Replace ``w``; put its task back while it has attempts left, else its failure."""
+        i = w.index
+        self.workers[self.workers.index(w)] = self._new()
+        w.kill()
+        if self.attempts[i] <= self.retries:
+            self.todo.appendleft(i)
+            return None
+        return Outcome(i, self.tasks[i], error=why, attempts=self.attempts[i])
+
+    def hand_out(self) -> list[Outcome]:
+        """A task to each idle worker; the failures of workers that died before taking theirs."""
+        outs = []
+        for w in list(self.workers):
+            if w.index is None and self.todo:
+                i = self.todo.popleft()
+                self.attempts[i] += 1
+                try:
+                    w.give(i, self.tasks[i], self.timeout)
+                except (BrokenPipeError, OSError):  # died before its task (e.g. in the initializer)
+                    w.index = i
+                    outs.append(self._died(w))
+        return [o for o in outs if o is not None]
+
+    def busy(self) -> list[_Worker]:
+        return [w for w in self.workers if w.index is not None]
+
+    def collect(self) -> list[Outcome]:
+        """Wait (until the earliest deadline at most) for replies, deaths and time-outs."""
+        busy = self.busy()
+        ready = wait([w.conn for w in busy] + [w.proc.sentinel for w in busy],
+                     timeout=max(0.0, min(w.deadline for w in busy) - time.monotonic()))  # fmt: skip
+        outs = [self._check(w, ready) for w in busy]
+        return [o for o in outs if o is not None]
+
+    def _check(self, w: _Worker, ready: list) -> Outcome | None:
+        if w.conn in ready:
+            try:
+                index, ok, value = w.conn.recv()
+            except (EOFError, OSError):  # died mid-reply
+                return self._died(w)
+            w.index = None
+            return Outcome(index, self.tasks[index], value if ok else None, None if ok else value, self.attempts[index])
+        if w.proc.sentinel in ready:
+            w.proc.join(1)
+            return self._died(w)
+        if time.monotonic() >= w.deadline:
+            return self.retry_or_fail(w, f"timed out after {self.timeout:g} s")
+        return None
+
+    def close(self) -> None:
+        for w in self.workers:
+            w.stop() if w.index is None else w.kill()
+
+
 def run_tasks(
     fn: Callable[[Any], Any], tasks: Iterable[Any], workers: int, timeout: float = 600.0, retries: int = 1,
     initializer: Callable | None = None, initargs: tuple = (),
@@ -104,70 +187,17 @@ def run_tasks(
     """
     tasks = list(tasks)
     if workers <= 1 or len(tasks) <= 1:
-        if initializer is not None:
-            initializer(*initargs)
-        for i, t in enumerate(tasks):
-            try:
-                yield Outcome(i, t, fn(t))
-            except Exception as e:  # noqa: BLE001 - the caller skips and names the task
-                yield Outcome(i, t, error=f"{type(e).__name__}: {e}".splitlines()[0])
+        yield from _inline(fn, tasks, initializer, initargs)
         return
-    ctx = mp.get_context("spawn")
-    todo, attempts = deque(range(len(tasks))), [0] * len(tasks)
-    pool = [_Worker(ctx, fn, initializer, initargs) for _ in range(min(workers, len(tasks)))]
+    pool = _TaskPool(fn, tasks, workers, timeout, retries, initializer, initargs)
     left = len(tasks)
-
-    def retry_or_fail(w: _Worker, why: str) -> Outcome | None:
-        i = w.index
-        pool[pool.index(w)] = _Worker(ctx, fn, initializer, initargs)
-        w.kill()
-        if attempts[i] <= retries:
-            todo.appendleft(i)
-            return None
-        return Outcome(i, tasks[i], error=why, attempts=attempts[i])
-
     try:
         while left:
-            for w in list(pool):
-                if w.index is None and todo:
-                    i = todo.popleft()
-                    attempts[i] += 1
-                    try:
-                        w.give(i, tasks[i], timeout)
-                    except (BrokenPipeError, OSError):  # died before its task (e.g. in the initializer)
-                        w.index = i
-                        out = retry_or_fail(w, f"worker process died (exit code {w.proc.exitcode})")
-                        if out is not None:
-                            left -= 1
-                            yield out
-            busy = [w for w in pool if w.index is not None]
-            if not busy:  # a task was put back after a failed hand-over: hand it out again
-                continue
-            now = time.monotonic()
-            ready = wait([w.conn for w in busy] + [w.proc.sentinel for w in busy],
-                         timeout=max(0.0, min(w.deadline for w in busy) - now))  # fmt: skip
-            for w in busy:
-                out = None
-                if w.conn in ready:
-                    try:
-                        index, ok, value = w.conn.recv()
-                    except (EOFError, OSError):  # died mid-reply
-                        out = retry_or_fail(w, f"worker process died (exit code {w.proc.exitcode})")
-                    else:
-                        w.index = None
-                        out = Outcome(
-                            index, tasks[index], value if ok else None, None if ok else value, attempts[index]
-                        )
-                elif w.proc.sentinel in ready:
-                    w.proc.join(1)
-                    out = retry_or_fail(w, f"worker process died (exit code {w.proc.exitcode})")
-                elif time.monotonic() >= w.deadline:
-                    out = retry_or_fail(w, f"timed out after {timeout:g} s")
-                else:
-                    continue
-                if out is not None:
-                    left -= 1
-                    yield out
+            done = pool.hand_out()
+            if pool.busy():  # else a task was put back after a failed hand-over: hand it out again
+                done += pool.collect()
+            for out in done:
+                left -= 1
+                yield out
     finally:
-        for w in pool:
-            w.stop() if w.index is None else w.kill()
+        pool.close()

@@ -86,23 +86,23 @@ def paired_bootstrap(
         pair = (score(sub, groups[0].gather(idx), bl), score(sub, groups[1].gather(idx), bl))
         if np.isfinite(pair).all():
             pairs.append(pair)
-    m = np.asarray(pairs, np.float64).reshape(-1, 2)
+    return {"metric": metric, "n": len(pairs), "seed": seed, "images": len(dataset.records), "a": a, "b": b,
+            "diff": b - a, **_spread(np.asarray(pairs, np.float64).reshape(-1, 2))}  # fmt: skip
+
+
+def _spread(m: np.ndarray) -> dict:
+    """The bootstrap's numbers from ``[R, 2]`` resampled scores (a, b): the difference's median,
+    95% interval and sd, each score's sd, and how often b scored higher (NaN when R is 0)."""
     diff = m[:, 1] - m[:, 0]
-    lo, mid, hi = np.percentile(diff, [2.5, 50, 97.5]) if len(diff) else (np.nan,) * 3
+    nan = float("nan")
+    lo, mid, hi = np.percentile(diff, [2.5, 50, 97.5]) if len(diff) else (nan,) * 3
     return {
-        "metric": metric,
-        "n": len(diff),
-        "seed": seed,
-        "images": len(dataset.records),
-        "a": a,
-        "b": b,
-        "diff": b - a,
         "diff_median": float(mid),
         "diff_ci95": [float(lo), float(hi)],
-        "diff_sd": float(diff.std()) if len(diff) else float("nan"),
-        "sd_a": float(m[:, 0].std()) if len(m) else float("nan"),
-        "sd_b": float(m[:, 1].std()) if len(m) else float("nan"),
-        "p_b_above_a": float((diff > 0).mean()) if len(diff) else float("nan"),
+        "diff_sd": float(diff.std()) if len(diff) else nan,
+        "sd_a": float(m[:, 0].std()) if len(m) else nan,
+        "sd_b": float(m[:, 1].std()) if len(m) else nan,
+        "p_b_above_a": float((diff > 0).mean()) if len(diff) else nan,
     }
 
 

@@ -61,6 +61,63 @@ def _chunks(counts_d: np.ndarray, counts_t: np.ndarray) -> list[np.ndarray]:
     return chunks
 
 
+def _layout(det_group: np.ndarray, det_score: np.ndarray, gt_group: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Detections sorted by group then descending score (ties in input order), ground truth by
+    group, and per group present among the detections: where its detections and its ground truth
+    start in those orders and how many there are. Returns ``(d_order, t_order, d_start, d_count,
+    t_start, t_count)``."""
+    d_order = np.lexsort((np.arange(len(det_group)), -np.asarray(det_score, np.float64), det_group))
+    t_order = np.argsort(gt_group, kind="stable")
+    dg, tg = det_group[d_order], gt_group[t_order]
+    groups, d_start, d_count = np.unique(dg, return_index=True, return_counts=True)
+    t_start = np.searchsorted(tg, groups, "left")
+    return d_order, t_order, d_start, d_count, t_start, np.searchsorted(tg, groups, "right") - t_start
+
+
+def _padded(start: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of indices ``start[g] + 0..count[g]-1`` padded with 0 to the longest: ``(index
+    [G, max count], valid [G, max count])``."""
+    ar = np.arange(int(count.max()))
+    valid = ar[None] < count[:, None]
+    return np.where(valid, start[:, None] + ar[None], 0), valid
+
+
+def _match_block(
+    rule: str, iou: np.ndarray, ign: np.ndarray, thr: np.ndarray, valid_d: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Greedy matching in ``G`` groups at once, detections in score order: ``iou [G, n_d, n_t]``
+    (-1 where a ground-truth slot is padding), ``ign``/``thr [G, n_t]``, ``valid_d [G, n_d]``.
+    Returns ``(tp, fp, j)`` ``[G, n_d]``: ``j`` the slot a true positive took, or the ignored box a
+    detection hit, -1 else."""
+    g, n_d, n_t = iou.shape
+    matched = np.zeros((g, n_t), bool)
+    rows = np.arange(g)
+    tp_blk, fp_blk = np.zeros((g, n_d), bool), np.zeros((g, n_d), bool)
+    j_blk = np.full((g, n_d), -1, np.int64)
+    for r in range(n_d):
+        ov = iou[:, r, :]
+        if rule == "voc":
+            j = ov.argmax(1)
+            hit = ov[rows, j] >= thr[rows, j]
+            is_ign, taken = ign[rows, j], matched[rows, j]
+            tp_r = hit & ~is_ign & ~taken
+            fp_r = ~hit | (~is_ign & taken)
+        else:
+            cand = np.where(~matched & (ov >= thr), ov, -np.inf)
+            j = cand.argmax(1)
+            hit = np.isfinite(cand[rows, j])
+            tp_r = hit & ~ign[rows, j]
+            fp_r = ~hit
+        active = valid_d[:, r]
+        tp_r &= active
+        fp_r &= active
+        matched[rows[tp_r], j[tp_r]] = True
+        tp_blk[:, r], fp_blk[:, r] = tp_r, fp_r
+        took = active & ~fp_r  # a true positive, or a hit on an ignored box
+        j_blk[took, r] = j[took]
+    return tp_blk, fp_blk, j_blk
+
+
 def greedy_match(
     det_group: np.ndarray,
     det_score: np.ndarray,
@@ -96,12 +153,7 @@ def greedy_match(
     match = np.full(n_det, -1, np.int64)
     if n_det == 0:
         return (tp, fp, match) if return_match else (tp, fp)
-    d_order = np.lexsort((np.arange(n_det), -np.asarray(det_score, np.float64), det_group))
-    t_order = np.argsort(gt_group, kind="stable")
-    dg, tg = det_group[d_order], gt_group[t_order]
-    groups, d_start, d_count = np.unique(dg, return_index=True, return_counts=True)
-    t_start = np.searchsorted(tg, groups, "left")
-    t_count = np.searchsorted(tg, groups, "right") - t_start
+    d_order, t_order, d_start, d_count, t_start, t_count = _layout(det_group, det_score, gt_group)
 
     no_gt = t_count == 0
     fp[d_order[np.repeat(no_gt, d_count)]] = True  # a group without ground truth: all false positives
@@ -110,42 +162,14 @@ def greedy_match(
     ign_t, thr_t = gt_ignore[t_order], gt_thresh[t_order]
     for chunk in _chunks(d_count[sel], t_count[sel]):
         g = sel[chunk]
-        n_d, n_t = int(d_count[g].max()), int(t_count[g].max())
-        ar_d, ar_t = np.arange(n_d), np.arange(n_t)
-        valid_d = ar_d[None] < d_count[g, None]
-        valid_t = ar_t[None] < t_count[g, None]
-        di = np.where(valid_d, d_start[g, None] + ar_d[None], 0)
-        ti = np.where(valid_t, t_start[g, None] + ar_t[None], 0)
+        di, valid_d = _padded(d_start[g], d_count[g])
+        ti, valid_t = _padded(t_start[g], t_count[g])
         iou = _batched_iou(boxes_d[di], boxes_t[ti])
         iou[~np.broadcast_to(valid_t[:, None, :], iou.shape)] = -1.0
-        ign, thr = ign_t[ti], thr_t[ti]
-        matched = np.zeros((len(g), n_t), bool)
-        rows = np.arange(len(g))
-        tp_blk = np.zeros((len(g), n_d), bool)
-        fp_blk = np.zeros((len(g), n_d), bool)
-        match_blk = np.full((len(g), n_d), -1, np.int64)
-        for r in range(n_d):
-            ov = iou[:, r, :]
-            if rule == "voc":
-                j = ov.argmax(1)
-                hit = ov[rows, j] >= thr[rows, j]
-                is_ign, taken = ign[rows, j], matched[rows, j]
-                tp_r = hit & ~is_ign & ~taken
-                fp_r = ~hit | (~is_ign & taken)
-            else:
-                cand = np.where(~matched & (ov >= thr), ov, -np.inf)
-                j = cand.argmax(1)
-                hit = np.isfinite(cand[rows, j])
-                is_ign = ign[rows, j]
-                tp_r = hit & ~is_ign
-                fp_r = ~hit
-            active = valid_d[:, r]
-            tp_r &= active
-            fp_r &= active
-            matched[rows[tp_r], j[tp_r]] = True
-            tp_blk[:, r], fp_blk[:, r] = tp_r, fp_r
-            took = active & ~fp_r  # a true positive, or a hit on an ignored box
-            match_blk[took, r] = t_order[ti[rows[took], j[took]]]
+        tp_blk, fp_blk, j_blk = _match_block(rule, iou, ign_t[ti], thr_t[ti], valid_d)
+        took = j_blk >= 0
+        match_blk = np.full(j_blk.shape, -1, np.int64)
+        match_blk[took] = t_order[np.take_along_axis(ti, np.maximum(j_blk, 0), 1)[took]]
         tp[d_order[di[valid_d]]] = tp_blk[valid_d]
         fp[d_order[di[valid_d]]] = fp_blk[valid_d]
         match[d_order[di[valid_d]]] = match_blk[valid_d]

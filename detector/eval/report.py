@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..plotting import pyplot
+
 
 def format_report(report: dict) -> str:
     """The per-class table and the headline numbers, as printed by the tools."""
@@ -36,16 +38,14 @@ def write_report(report: dict, path: str | Path) -> Path:
     return path
 
 
-def _safe(name: str) -> str:
+def safe_filename(name: str) -> str:
+    """``name`` (a class name) as a file-name part: runs of anything but ``[A-Za-z0-9_.-]`` become ``_``."""
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_") or "class"
 
 
 def plot_pr_curves(curves: dict[str, tuple[np.ndarray, np.ndarray]], report: dict, out_dir: str | Path) -> list[Path]:
     """One PNG per class (``pr_<class>.png``) with its precision-recall curve and AP."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -60,7 +60,7 @@ def plot_pr_curves(curves: dict[str, tuple[np.ndarray, np.ndarray]], report: dic
         ax.set_title(f"{name}: AP {'n/a' if ap is None else f'{ap:.3f}'} ({kind})", fontsize=9)
         ax.grid(alpha=0.3)
         fig.tight_layout()
-        path = out_dir / f"pr_{_safe(name)}.png"
+        path = out_dir / f"pr_{safe_filename(name)}.png"
         fig.savefig(path, dpi=80)
         plt.close(fig)
         paths.append(path)

@@ -14,11 +14,13 @@ import numpy as np
 import torch
 from torchvision.ops import box_iou
 
+from ..data.images import to_uint8_rgb
 from ..data.load import load_train_val
 from ..data.records import ImageRecord
 from ..engine import distributed as dist_
-from ..engine.loop import Task, fit, resume_state
+from ..engine.loop import Task, run_training
 from ..errors import UserError
+from ..structures import Detections, draw_detections
 from .multibox import MultiBoxConfig, MultiBoxNet, build_multibox, decode_multibox
 from .multibox_data import BoxBatch, BoxImageDataset, collate_boxes, normalized_boxes
 from .multibox_loss import kmeans_priors, multibox_loss
@@ -65,10 +67,6 @@ def draw_proposals(
 ) -> dict:
     """``{"val/proposals/<i>": [S, S, 3] uint8}``: the network's ``top`` proposals on the first
     ``images`` validation images (its input frame), for TensorBoard."""
-    from ..data.images import IMAGENET_MEAN, IMAGENET_STD
-    from ..rcnn.draw import draw_detections
-    from ..rcnn.postprocess import Detections
-
     was = model.training
     model.eval()
     out = {}
@@ -80,9 +78,8 @@ def draw_proposals(
         ((props, scores),) = decode_multibox(
             boxes.float().cpu(), logits.float().cpu(), [(x.shape[2], x.shape[1])], top, cfg.nms_iou, 0.0
         )
-        rgb = (x.permute(1, 2, 0) * torch.tensor(IMAGENET_STD) + torch.tensor(IMAGENET_MEAN)).clamp(0, 1)
         dets = Detections(props.float(), scores.float(), torch.ones(len(props), dtype=torch.int64))
-        out[f"val/proposals/{i}"] = draw_detections((rgb * 255).round().byte().numpy(), dets, ["object"])
+        out[f"val/proposals/{i}"] = draw_detections(to_uint8_rgb(x), dets, ["object"])
     model.train(was)
     return out
 
@@ -122,15 +119,13 @@ def multibox_task(
 
 def train_multibox(cfg: MultiBoxConfig, data: str, train_split: str | None, val_split: str | None, out_dir: str | Path,
                    images: str | None = None, resume: bool = False) -> dict:  # fmt: skip
-    out_dir = Path(out_dir)
-    ctx = dist_.setup(cfg.device)
-    try:
-        state = resume_state(out_dir, resume, ctx)
+
+    def make_task(ctx):
         train, val = load_train_val(data, train_split, val_split, images, verbose=ctx.is_main)
         torch.manual_seed(cfg.seed)
-        return fit(multibox_task(cfg, train.records, val.records, ctx), cfg, out_dir, ctx, state)
-    finally:
-        dist_.cleanup()
+        return multibox_task(cfg, train.records, val.records, ctx), cfg
+
+    return run_training(make_task, cfg, out_dir, resume)
 
 
 __all__ = ["multibox_task", "train_multibox"]

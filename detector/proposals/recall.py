@@ -15,6 +15,7 @@ import torch
 from torchvision.ops import box_iou
 
 from ..data.records import DetectionDataset
+from ..plotting import pyplot
 from .cache import ProposalCache
 
 COUNTS = (1, 2, 5, 10, 20, 50, 100, 200, 300, 500, 1000, 2000, 5000)
@@ -74,10 +75,7 @@ def proposal_recall(dataset: DetectionDataset, cache: ProposalCache, counts: tup
 
 
 def plot_recall_curve(result: dict, out: str, title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     c = result["curve"]
     fig, ax = plt.subplots(figsize=(5, 4))

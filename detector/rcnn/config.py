@@ -9,6 +9,7 @@ from ..backbone import ModelConfig
 from ..engine.optim import OptimConfig
 from ..engine.run_config import RunConfig
 from ..proposals.selective_search import SelectiveSearchConfig
+from .data import DetDataConfig
 from .model import HeadConfig
 from .postprocess import PostprocessConfig
 from .sampling import SamplingConfig
@@ -24,15 +25,6 @@ class ProposalConfig:
     top_k: int | None = None  # MultiBox boxes kept per image (None: the checkpoint's)
     workers: int = 2  # selective-search processes
     max_train: int = 2000  # proposals per image considered for training (rank order)
-
-
-@dataclass
-class DetDataConfig:
-    workers: int = 2
-    hflip: float = 0.5
-    photometric: float = 0.5  # probability of colour jitter (brightness, contrast, saturation, hue)
-    vflip: float = 0.0  # probability of a vertical flip (views without an up: microscopy, aerial)
-    rotate90: float = 0.0  # probability of a rotation by 90, 180 or 270 degrees (likewise)
 
 
 @dataclass

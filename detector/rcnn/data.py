@@ -67,20 +67,28 @@ def clean_ground_truth(record: ImageRecord, width: int, height: int) -> tuple[np
     return b[valid], record.labels[valid], (record.difficult | record.iscrowd)[valid]
 
 
+@dataclass
+class DetDataConfig:
+    workers: int = 2
+    hflip: float = 0.5
+    photometric: float = 0.5  # probability of colour jitter (brightness, contrast, saturation, hue)
+    vflip: float = 0.0  # probability of a vertical flip (views without an up: microscopy, aerial)
+    rotate90: float = 0.0  # probability of a rotation by 90, 180 or 270 degrees (likewise)
+
+
 class RegionTrainDataset(RecordDataset):
     """Items ``(image [3, H, W], Regions in that frame, path)``, or ``(None, None, path)`` for an
     unreadable image."""
 
     def __init__(
         self, records: list[ImageRecord], cache: ProposalCache, head: HeadConfig, sampling: SamplingConfig,
-        regions_per_image: int, hflip: float, photometric: float, max_proposals: int, seed: int = 0,
-        vflip: float = 0.0, rotate90: float = 0.0,
+        data: DetDataConfig, regions_per_image: int, max_proposals: int, seed: int = 0,
     ):  # fmt: skip
         super().__init__(records)
         self.cache, self.head, self.sampling = cache, head, sampling
         self.num, self.max_proposals, self.seed = regions_per_image, max_proposals, seed
         self.transform = A.Compose(
-            flip_and_jitter(hflip, photometric, vflip, rotate90),
+            flip_and_jitter(data.hflip, data.photometric, data.vflip, data.rotate90),
             bbox_params=A.BboxParams(format="pascal_voc", label_fields=["ids"], clip=True, min_area=0.0),
         )
 

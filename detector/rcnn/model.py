@@ -98,6 +98,10 @@ class RegionDetector(nn.Module):
                 if isinstance(m, nn.BatchNorm2d):
                     m.requires_grad_(False)
 
+    @property
+    def device(self) -> torch.device:
+        return self.cls_score.weight.device
+
     def train(self, mode: bool = True):
         super().train(mode)
         if self.cfg.frozen_bn:

@@ -8,6 +8,7 @@ import torch
 from torchvision.ops import batched_nms, clip_boxes_to_image, remove_small_boxes
 
 from ..data.records import BACKGROUND
+from ..structures import Detections
 from .boxes import decode_boxes
 
 
@@ -18,19 +19,6 @@ class PostprocessConfig:
     max_dets: int = 100  # per image
     max_proposals: int = 2000  # proposals scored per image (rank order)
     min_size: float = 1.0  # decoded boxes narrower or lower than this (pixels) are dropped
-
-
-@dataclass
-class Detections:
-    """One image's detections: ``boxes`` ``[D, 4]`` xyxy in the image's continuous pixel frame,
-    ``scores`` ``[D]``, ``labels`` ``[D]`` int64 in ``1..K``, by descending score."""
-
-    boxes: torch.Tensor
-    scores: torch.Tensor
-    labels: torch.Tensor
-
-    def __len__(self) -> int:
-        return len(self.scores)
 
 
 def postprocess(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -27,10 +28,11 @@ from ..engine.distributed import DistContext, all_gather_objects
 from ..engine.workers import loader_processes
 from ..errors import UserError
 from ..eval.results import DetectionArrays
+from ..structures import Detections
 from .config import DetTrainConfig
 from .data import ProposalImageDataset, prepare_image
-from .model import RegionDetector, fold_for_inference
-from .postprocess import Detections, PostprocessConfig, postprocess
+from .model import HeadConfig, RegionDetector, fold_for_inference
+from .postprocess import PostprocessConfig, postprocess
 
 
 def build_detector(cfg: DetTrainConfig, num_classes: int) -> RegionDetector:
@@ -41,9 +43,22 @@ def build_detector(cfg: DetTrainConfig, num_classes: int) -> RegionDetector:
     return RegionDetector(backbone, num_classes, cfg.head)
 
 
+class RegionScorer(Protocol):
+    """What an ensemble member scores regions with: a :class:`RegionDetector` (eval mode, BN
+    folded) or :class:`detector.deploy.runtime.OnnxRegionDetector` (onnxruntime, CPU)."""
+
+    cfg: HeadConfig
+    num_classes: int
+
+    @property
+    def device(self) -> torch.device: ...
+
+    def predict(self, image: torch.Tensor, boxes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]: ...
+
+
 @dataclass
 class LoadedDetector:
-    model: RegionDetector  # eval mode, BN folded (or a detector.deploy.OnnxRegionDetector)
+    model: RegionScorer
     cfg: DetTrainConfig
     class_names: list[str]
     display_names: list[str]
@@ -90,8 +105,7 @@ class Ensemble:
 
     @property
     def device(self) -> torch.device:
-        model = self.members[0].model  # a RegionDetector, or an OnnxRegionDetector (CPU)
-        return getattr(model, "device", None) or next(model.parameters()).device
+        return self.members[0].model.device
 
     @torch.inference_mode()
     def score(self, image: torch.Tensor, proposals: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:

@@ -19,13 +19,15 @@ import torch
 import torch.nn.functional as F
 
 from ..data.augment import check_probabilities
+from ..data.images import read_rgb
 from ..data.load import load_train_val
 from ..data.records import DetectionDataset
 from ..engine import distributed as dist_
-from ..engine.loop import Task, fit, resume_state
+from ..engine.loop import Task, run_training
 from ..errors import UserError
 from ..eval import evaluate_arrays
 from ..proposals.cache import ProposalCache
+from ..structures import Detections, draw_detections
 from .config import DetTrainConfig
 from .data import ProposalImageDataset, RegionBatch, RegionTrainDataset, collate_regions
 from .model import check_head
@@ -55,10 +57,6 @@ def draw_validation(
 ) -> dict[str, np.ndarray]:
     """``{"val/detections/<image id>": [H, W, 3] uint8}``: the first ``images`` validation images
     with their ``top`` detections scoring at least ``score`` drawn (for TensorBoard)."""
-    from ..data.images import read_rgb
-    from .draw import draw_detections
-    from .postprocess import Detections
-
     out = {}
     for i, rec in enumerate(val.records[:images]):
         rgb = read_rgb(rec.file)
@@ -131,18 +129,8 @@ def detection_task(
     return Task(
         model=model,
         train_ds=RegionTrainDataset(
-            train.records,
-            train_cache,
-            cfg.head,
-            cfg.sampling,
-            per_image,
-            cfg.data.hflip,
-            cfg.data.photometric,
-            cfg.proposals.max_train,
-            cfg.seed,
-            vflip=cfg.data.vflip,
-            rotate90=cfg.data.rotate90,
-        ),  # fmt: skip
+            train.records, train_cache, cfg.head, cfg.sampling, cfg.data, per_image, cfg.proposals.max_train, cfg.seed
+        ),
         val_ds=ProposalImageDataset(val.records, val_cache.boxes_for, cfg.test.max_proposals),
         collate=collate_regions
         if cfg.sampling.per == "image"
@@ -168,9 +156,8 @@ def train_detector(
     check_config(cfg)  # a config error stops the run before any proposals are computed
     if cfg.proposals.multibox_ckpt:  # saved in the checkpoints: infer.py and eval_det.py may run elsewhere
         cfg.proposals.multibox_ckpt = str(Path(cfg.proposals.multibox_ckpt).resolve())
-    ctx = dist_.setup(cfg.device)
-    try:
-        state = resume_state(out_dir, resume, ctx)
+
+    def make_task(ctx):
         train, val = load_train_val(data, train_split, val_split, images, class_map, val_images, verbose=ctx.is_main)
         if ctx.is_main:
             print(
@@ -184,6 +171,6 @@ def train_detector(
         val_cache = ensure_proposals(val, val_root, cfg.proposals, ctx) if val is not train else train_cache
         torch.manual_seed(cfg.seed)
         np.random.seed(cfg.seed)
-        return fit(detection_task(cfg, train, val, train_cache, val_cache, ctx), cfg, out_dir, ctx, state)
-    finally:
-        dist_.cleanup()
+        return detection_task(cfg, train, val, train_cache, val_cache, ctx), cfg
+
+    return run_training(make_task, cfg, out_dir, resume)

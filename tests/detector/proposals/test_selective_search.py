@@ -248,3 +248,40 @@ def test_torchrun_ranks_share_the_images(tmp_path):
     assert res.returncode == 0, res.stderr[-2000:]
     assert "rank 0: 3 images computed" in res.stdout and "rank 1: 2 images computed" in res.stdout
     assert sorted(p.stem for p in (out / "boxes").glob("*.npz")) == [f"im{i}" for i in range(5)]
+
+
+def test_proposals_tool_reads_a_detector_configs_section_opts_and_flags_and_saves_them(tmp_path):
+    """tools/proposals.py's settings: the proposals: section of a train_det config, then --opts,
+    then the flags, saved beside the cache; the cached boxes are the ones those settings give."""
+    from detector.config import read_yaml
+    from tests.detector.data.builders import write_voc
+
+    root = tmp_path / "voc"
+    write_voc(root, "val", {"a": (160, 120, [("cat", 21, 31, 71, 91, 0)])})
+    img = _scene(seed=3)
+    cv2.imwrite(str(root / "JPEGImages" / "a.jpg"), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+    cfg = tmp_path / "det.yaml"
+    cfg.write_text("proposals:\n  workers: 1\n  selective_search:\n    mode: single\n    k_scale: 3.0\n")
+    out = tmp_path / "props"
+    res = run_tool("proposals.py", "--data", str(root), "--split", "val", "--out", str(out), "--config", str(cfg),
+                   "--opts", "selective_search.min_size=4", "--resize-width", "0")  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    saved = read_yaml(out / "proposals.yaml")
+    ss = saved["selective_search"]
+    assert (saved["workers"], ss["mode"], ss["k_scale"], ss["min_size"], ss["resize_width"]) == (
+        1,
+        "single",
+        3.0,
+        4.0,
+        None,
+    )
+    what = read_rgb(root / "JPEGImages" / "a.jpg")  # the decoded JPEG, as the tool reads it
+    want = selective_search(what, SelectiveSearchConfig("single", 3.0, resize_width=None, min_size=4.0))
+    np.testing.assert_array_equal(np.load(out / "boxes" / "a.npz")["boxes"], want)
+    bad = run_tool("proposals.py", "--data", str(root), "--split", "val", "--out", str(tmp_path / "x"),
+                   "--opts", "selective_search.k_scal=2")  # fmt: skip
+    assert bad.returncode == 2 and "k_scal" in bad.stderr and "Traceback" not in bad.stderr
+    bad = run_tool(
+        "proposals.py", "--data", str(root), "--split", "val", "--out", str(tmp_path / "y"), "--workers", "0"
+    )
+    assert bad.returncode == 2 and "workers=0" in bad.stderr

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from detector.data.records import ImageRecord
-from detector.rcnn.data import RegionTrainDataset, prepare_image
+from detector.rcnn.data import DetDataConfig, RegionTrainDataset, prepare_image
 from detector.rcnn.model import HeadConfig
 from detector.rcnn.sampling import SamplingConfig
 
@@ -48,8 +48,8 @@ def _train_set(tmp_path, sizes, **augment):
     rec = ImageRecord("a", tmp_path / "a.png", 80, 60, gt, np.array([1]), np.zeros(1, bool), np.zeros(1, bool))
     props = np.array([[11, 12, 40, 44], [0, 0, 30, 30], [40, 10, 79, 59]], np.float32)
     head = HeadConfig(mode="fast", image_size=120, max_image_size=400, train_sizes=sizes)
-    flips = {"hflip": 0.0, "photometric": 0.0} | augment
-    return RegionTrainDataset([rec], _Cache(props), head, SamplingConfig(), 8, max_proposals=100, seed=3, **flips)
+    data = DetDataConfig(**({"hflip": 0.0, "photometric": 0.0} | augment))
+    return RegionTrainDataset([rec], _Cache(props), head, SamplingConfig(), data, 8, max_proposals=100, seed=3)
 
 
 def test_train_sizes_draw_each_items_size_reproducibly_and_scale_its_boxes(tmp_path):

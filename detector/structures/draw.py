@@ -1,4 +1,5 @@
-"""Drawing detections on an image (OpenCV), one stable colour per class."""
+"""Drawing detections on an image (OpenCV), one stable colour per class (shared by the API, the
+trainers' TensorBoard snapshots and MultiBox's)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import colorsys
 import cv2
 import numpy as np
 
-from .postprocess import Detections
+from .detections import Detections
 
 
 def class_color(label: int) -> tuple[int, int, int]:

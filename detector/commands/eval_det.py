@@ -1,5 +1,6 @@
-"""The detection-evaluation tools as library functions: ``tools/eval_det.py`` and
-``tools/analyze_det.py`` are thin layers over :func:`main` (see their docstrings)."""
+"""The detection-evaluation commands: ``tools/eval_det.py`` and ``tools/analyze_det.py`` are thin
+layers over :func:`main` (see their docstrings). Command-line code sits here, at the top layer,
+above the evaluation it runs and the API whose detectors it loads."""
 
 from __future__ import annotations
 
@@ -9,11 +10,15 @@ import sys
 import time
 from pathlib import Path
 
+from ..api import Detector
 from ..cli import UserError, add_runtime_args, runtime_device
 from ..data import load_dataset
-from .detection import METRICS, evaluate_detections, read_blacklist
-from .report import format_report, plot_pr_curves, write_report
-from .results import read_results, write_results
+from ..engine.distributed import setup
+from ..eval.bootstrap import format_bootstrap, paired_bootstrap
+from ..eval.detection import METRICS, evaluate_detections, read_blacklist
+from ..eval.report import format_report
+from ..eval.results import read_results, write_results
+from .outputs import AnalysisOptions, write_evaluation
 
 
 def _default_proposals(args) -> Path:
@@ -34,8 +39,6 @@ def run_checkpoints(args, dataset, det, ctx) -> tuple[list[dict], int]:
 
 def _compare(args, dataset, results, blacklist) -> dict:
     """``--compare``: the paired bootstrap of ``--compare``'s score minus this run's, printed."""
-    from .bootstrap import format_bootstrap, paired_bootstrap
-
     if args.bootstrap < 1:
         raise UserError(f"--bootstrap must be at least 1, got {args.bootstrap}")
     other = read_results(args.compare)
@@ -45,9 +48,8 @@ def _compare(args, dataset, results, blacklist) -> dict:
     return dict(r, a_source=str(this), b_source=str(args.compare))
 
 
-def main(argv: list[str] | None = None, description: str = "", analysis_tool: bool = False) -> int:
-    """``tools/eval_det.py`` (``analysis_tool=False``) or ``tools/analyze_det.py`` (``--out`` is
-    then the analysis folder, and the analysis is what the tool is for)."""
+def _parser(description: str, analysis_tool: bool) -> argparse.ArgumentParser:
+    """The arguments of ``tools/eval_det.py``, or of ``tools/analyze_det.py`` (``analysis_tool``)."""
     ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--gt", "--data", dest="gt", required=True, help="COCO .json file, or a VOC/ILSVRC dataset folder")
     ap.add_argument("--dets", help="detections in the COCO results format")
@@ -87,7 +89,13 @@ def main(argv: list[str] | None = None, description: str = "", analysis_tool: bo
         )
         ap.add_argument("--bootstrap", type=int, default=1000, help="--compare: resamplings of the images")
     add_runtime_args(ap)
-    args = ap.parse_args(argv)
+    return ap
+
+
+def main(argv: list[str] | None = None, description: str = "", analysis_tool: bool = False) -> int:
+    """``tools/eval_det.py`` (``analysis_tool=False``) or ``tools/analyze_det.py`` (``--out`` is
+    then the analysis folder, and the analysis is what the tool is for)."""
+    args = _parser(description, analysis_tool).parse_args(argv)
     if analysis_tool:
         args.analyze, args.plots, args.out = args.out, None, str(Path(args.out) / "report.json")
     logging.basicConfig(level=logging.WARNING, format="warning: %(message)s")
@@ -98,9 +106,6 @@ def main(argv: list[str] | None = None, description: str = "", analysis_tool: bo
     det = ctx = None
     skipped = 0
     if args.ckpt:
-        from detector.api import Detector
-        from detector.engine.distributed import setup
-
         ctx = setup(runtime_device(args))
         det = Detector.load(args.ckpt, ctx.device, args.multibox, runtime=args.runtime, onnx=args.onnx)
     names = det.class_names if det and not args.class_map else None  # a split may lack classes
@@ -115,20 +120,10 @@ def main(argv: list[str] | None = None, description: str = "", analysis_tool: bo
     print(format_report(ev.report))
     if not analysis_tool and args.compare:
         ev.report["compare"] = _compare(args, dataset, results, blacklist)
-    if args.out:
-        print(f"report: {write_report(ev.report, args.out)}")
-    if args.plots:
-        paths = plot_pr_curves(ev.curves, ev.report, args.plots)
-        print(f"plots: {len(paths)} precision-recall curves in {args.plots}")
-    if args.analyze and (ctx is None or ctx.is_main):
-        from ..analysis.analyze import analyze
-        from ..analysis.page import write_page
-
-        cache = args.proposals or (_default_proposals(args) if det is not None else None)
-        a = analyze(dataset, results, args.metric, args.groups, cache, args.confusion_score, blacklist, args.lenient)
-        shares = a.data["fp_types"]["overall"]["at_num_gt"]
-        print("top detections: " + ", ".join(f"{t} {v:.1%}" for t, v in shares.items()))
-        print(f"analysis: {write_page(args.analyze, dataset, a)}")
+    cache = args.proposals or (_default_proposals(args) if det is not None else None)
+    options = AnalysisOptions(args.groups, cache, args.confusion_score, blacklist, args.lenient)
+    analysis = args.analyze if ctx is None or ctx.is_main else None
+    write_evaluation(dataset, results, ev, args.metric, args.out, args.plots, analysis, options)
     print(f"({time.perf_counter() - t0:.1f} s)")
     if skipped:
         print(f"error: {skipped} images skipped (named above); the scores count them as missed", file=sys.stderr)
