@@ -1,28 +1,18 @@
 """Every shipped config loads, strictly, into the config class of the tool it is for."""
 
-import importlib.util
-import sys
-
 import pytest
 
 from detector.classify.config import ClsTrainConfig
+from detector.commands.demo import DemoConfig
 from detector.config import load_config
 from detector.proposals.multibox import MultiBoxConfig
 from detector.rcnn.config import DetTrainConfig
 from tests.helpers import ROOT
 
 
-def _demo_config_class():
-    spec = importlib.util.spec_from_file_location("demo_tool", ROOT / "tools" / "demo.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["demo_tool"] = mod  # dataclasses look their module up
-    spec.loader.exec_module(mod)
-    return mod.DemoConfig
-
-
 def _class_for(name: str):
     if name == "demo":
-        return _demo_config_class()
+        return DemoConfig
     if name.endswith("_cls"):
         return ClsTrainConfig
     if name.endswith(("_det", "_custom")):
