@@ -1,6 +1,7 @@
 # Two entry points; each creates .venv and installs the project into it when missing.
 #   make demo   the main job on the embedded default data
 #   make test   the test suite
+#   make test-fast   the suite without the tests marked slow (under 90 s)
 #   make test-numerics   the numerically sensitive tests under each MKL_CBWR branch and thread count
 #   make browser-test   installs Debian's chromium (apt-get) and opens the analysis page in it
 PYTHON ?= python3
@@ -10,7 +11,7 @@ STAMP := $(VENV)/.installed
 OPENCV_VERSION := $(shell sed -n 's/^OPENCV_VERSION = "\(.*\)"/\1/p' setup.py)
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: demo test test-numerics install lint clean browser-test
+.PHONY: demo test test-fast test-numerics install lint clean browser-test
 
 install: $(STAMP)
 
@@ -30,6 +31,11 @@ test: $(STAMP)
 	$(BIN)/ruff format --check backbones detector tools tests
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -q tests
+
+# Everything but the tests marked `slow` (end to end, training, DDP, the wheel): the edit-test loop.
+test-fast: $(STAMP)
+	$(BIN)/ruff check backbones detector tools tests
+	$(BIN)/python -m pytest -q -m "not slow" tests
 
 # The tests marked `numerics` (training, round trips between code paths) under every MKL_CBWR
 # branch this CPU supports and on 1 and 2 threads; run it before resolving work on a numeric path.

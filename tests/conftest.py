@@ -11,8 +11,22 @@ def pytest_configure(config):
         " under every MKL_CBWR branch the CPU supports, on 1 and 2 threads",
     )
     config.addinivalue_line(
+        "markers",
+        "slow: end to end (the demo, the wheel, DDP), trains, or takes over ~2 s; `make test-fast` leaves these out",
+    )
+    config.addinivalue_line(
         "markers", "smoke_subset: a benchmark run on a few images to check that it works; its numbers mean nothing"
     )
+
+
+# Fixtures that train or export a network (5-30 s each): every test that uses one is slow.
+SLOW_FIXTURES = {"trained", "trained_fast", "rcnn", "fast", "exported", "awkward"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(autouse=True)

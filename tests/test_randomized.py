@@ -60,6 +60,7 @@ def detectors(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_detector_on_random_sizes_and_proposals(detectors, request):
     rng = np.random.default_rng(SEED)
     cases = 0

@@ -22,6 +22,7 @@ def _tracked_modules() -> set[str]:
     return {f for f in out.stdout.split() if f.endswith(".py")}
 
 
+@pytest.mark.slow
 def test_wheel_holds_every_tracked_module_and_imports_elsewhere(tmp_path, request):
     tracked = _tracked_modules()
     src = tmp_path / "src"  # a copy: setuptools' build/ folder in the checkout could hold stale files

@@ -151,6 +151,7 @@ def test_missing_auxiliary_heads_are_logged(zoo_file, caplog):
     assert any("no auxiliary heads" in r.message and r.levelno == logging.WARNING for r in caplog.records)
 
 
+@pytest.mark.slow
 def test_our_export_loads_back_with_identical_logits(tmp_path, picture):
     model = _bvlc_like_model(classes=10, seed=1, transform="none")
     path = export_classifier(model, tmp_path / "ours.onnx")
@@ -233,6 +234,7 @@ def test_a_residual_join_is_named_where_it_appears(tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_torchvision_layout_export_is_refused_at_its_first_difference(tmp_path):
     """torchvision's structure (BatchNorm, no LRN) exported to ONNX: the paper variant expects
     LRN after the first pool; the bn variant cannot take ONNX weights at all."""

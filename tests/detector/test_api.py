@@ -145,6 +145,7 @@ def torchvision_weights(tmp_path_factory):
     return path, model.eval()
 
 
+@pytest.mark.slow
 def test_classifier_on_torchvision_weights_names_imagenet_classes(torchvision_weights, photo):
     path, model = torchvision_weights
     clf = Classifier.load(path, "cpu")

@@ -160,6 +160,7 @@ def test_runtime_errors(rcnn, photo, tmp_path):
     assert res.returncode == 2 and res.stderr.strip() == "error: onnx files are run with runtime='onnxruntime'"
 
 
+@pytest.mark.slow
 def test_export_bvlc_classifier_serves_the_same_probabilities(tmp_path):
     """tools/export_onnx.py on a BVLC ONNX file (zoo-shaped): the export takes our normalized RGB
     (the BVLC transform inside) and loads back as the same network with the same convention."""

@@ -158,6 +158,7 @@ def test_infer_keeps_same_stem_inputs_apart(awkward, trained, tmp_path):
     assert images == {str(tmp_path / "one" / "x.jpg"), str(tmp_path / "two" / "x.jpg")}
 
 
+@pytest.mark.slow
 def test_very_large_image_is_read_and_detected_with_bounded_memory(tmp_path):
     """An 8000x6000 photo goes through infer (selective search at 500 px, boxes back in its own
     pixels); an image over the pixel limit is refused from its header in one line."""

@@ -37,6 +37,7 @@ def run_tiny_demo(root, seed: int = 0):
 
 
 @pytest.mark.numerics
+@pytest.mark.slow
 def test_demo_pipeline_and_reuse(tmp_path):
     out = tmp_path / "demo"
     res = run_tiny_demo(tmp_path)  # from another folder, with a relative output folder

@@ -36,6 +36,7 @@ def test_a_flipped_item_keeps_its_box_on_the_object(tmp_path):
     torch.testing.assert_close(image, unflipped.flip(-1))
 
 
+@pytest.mark.slow
 def test_unreadable_images_are_skipped_and_counted(tmp_path):
     root = write_trivial_voc(tmp_path / "voc", n_train=4, n_val=1)
     ds = load_dataset(root, "train")

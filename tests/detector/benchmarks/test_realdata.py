@@ -27,6 +27,7 @@ def _small_config(path):
     return path
 
 
+@pytest.mark.slow
 def test_realdata_on_a_6_image_subset(tmp_path):
     root = write_trivial_voc(tmp_path / "voc", n_train=10, n_val=8)
     out = tmp_path / "bench"

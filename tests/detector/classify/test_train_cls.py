@@ -51,6 +51,7 @@ def _train(data, out, *opts, resume=False):
     return run_tool("train_cls.py", *args, *(["--resume"] if resume else []))
 
 
+@pytest.mark.slow
 def test_run_writes_everything_and_final_loads(cls_data, tmp_path):
     res = _train(cls_data, tmp_path / "run", "optim.epochs=2")
     assert res.returncode == 0, res.stderr
@@ -77,6 +78,7 @@ def test_run_writes_everything_and_final_loads(cls_data, tmp_path):
 
 
 @pytest.mark.numerics
+@pytest.mark.slow
 def test_interrupted_run_resumes_to_the_same_weights(cls_data, tmp_path):
     full = _train(cls_data, tmp_path / "full")
     assert full.returncode == 0, full.stderr
@@ -105,6 +107,7 @@ def test_interrupted_run_resumes_to_the_same_weights(cls_data, tmp_path):
     assert steps == list(range(1, 19))  # the log has each step once
 
 
+@pytest.mark.slow
 def test_corrupt_image_is_skipped_and_counted(cls_data, tmp_path):
     data = tmp_path / "data"
     subprocess.run(["cp", "-r", str(cls_data), str(data)], check=True)
@@ -138,6 +141,7 @@ def test_bad_config_and_data(cls_data, tmp_path):
 
 
 @pytest.mark.numerics
+@pytest.mark.slow
 def test_ddp_two_processes_match_one_process(cls_data, tmp_path):
     # the paper variant (no BatchNorm) without dropout: two ranks of 5 must equal one of 10
     opts = [
@@ -165,6 +169,7 @@ def test_ddp_two_processes_match_one_process(cls_data, tmp_path):
         torch.testing.assert_close(b["model"][k], a["model"][k], rtol=1e-4, atol=1e-5, msg=k)
 
 
+@pytest.mark.slow
 def test_eval_cls_ensemble_and_table3(cls_data, tmp_path):
     for name, seed in (("a", 0), ("b", 1)):
         res = _train(cls_data, tmp_path / name, "optim.epochs=1", f"seed={seed}")

@@ -30,6 +30,7 @@ def test_results_errors_and_order(workers):
     assert out[20].value is None and out[20].error.startswith("ValueError: bad task 7")
 
 
+@pytest.mark.slow
 def test_dead_and_hung_workers_are_replaced_retried_then_reported(tmp_path):
     tasks = [("ok", 1), ("die", 0), ("hang", 0), ("die_once", str(tmp_path / "marker")), ("ok", 2)]
     t0 = time.monotonic()
@@ -55,6 +56,7 @@ def _images(tmp_path, n):
     return records
 
 
+@pytest.mark.slow
 def test_stress_500_selective_search_calls_over_2_workers(tmp_path):
     """500 calls (50 images, 10 times each) finish, none fails, and every call returns exactly
     the boxes, in the order, that a freshly started interpreter gets for the same image (the

@@ -114,6 +114,7 @@ def train_multibox_overfit(root, seed: int = 0) -> dict:
 
 
 @pytest.mark.numerics
+@pytest.mark.slow
 def test_train_then_extract(tmp_path):
     run = train_multibox_overfit(tmp_path)
     out, data, losses, recalls = run["out"], run["data"], run["losses"], run["recalls"]

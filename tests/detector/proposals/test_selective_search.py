@@ -175,6 +175,7 @@ def test_recall_by_hand(tmp_path):
     assert res["curve"]["recall@0.5"] == pytest.approx([1 / 3, 2 / 3])  # first n proposals
 
 
+@pytest.mark.slow
 def test_tools_resume_and_report(tmp_path):
     root = tmp_path / "voc"
     from tests.detector.data.builders import write_voc
@@ -223,6 +224,7 @@ def test_tools_resume_and_report(tmp_path):
     assert f"selective search: {np.mean(stored):.3f} s per image" in rep.stdout
 
 
+@pytest.mark.slow
 def test_torchrun_ranks_share_the_images(tmp_path):
     import os
     import socket

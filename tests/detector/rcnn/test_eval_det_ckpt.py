@@ -62,6 +62,7 @@ def test_eval_det_ckpt_computes_missing_proposals_and_rejects_bad_use(demo_run, 
     assert bad.returncode == 2 and "not both" in bad.stderr
 
 
+@pytest.mark.slow
 def test_train_and_evaluate_on_coco_json(demo_run, tmp_path):
     root, _ = demo_run
     ann = root / "data" / "det" / "annotations"

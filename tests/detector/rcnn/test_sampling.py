@@ -86,6 +86,7 @@ def test_background_low_threshold(low):
     assert torch.equal(lab == 0, (best < 0.5) & (best >= low))
 
 
+@pytest.mark.slow
 def test_class_balance_gives_each_class_the_same_chance_per_draw():
     """balance: class weights a positive by 1 / its class's count: a class with 1/10 of the
     windows wins the first draw half the time (uniform: its share of the windows)."""

@@ -95,6 +95,7 @@ def test_bad_inputs_are_one_line_errors(trivial_voc, tmp_path):
         assert not (tmp_path / "o4" / "proposals").exists()
 
 
+@pytest.mark.slow
 def test_init_from_a_classifier_checkpoint(trivial_voc, tmp_path):
     from backbones import googlenet
     from detector.checkpoint import save_checkpoint
@@ -115,6 +116,7 @@ def test_init_from_a_classifier_checkpoint(trivial_voc, tmp_path):
 
 
 @pytest.mark.numerics
+@pytest.mark.slow
 def test_ddp_two_processes_match_one_process(trivial_voc, tmp_path):
     # no BatchNorm, no dropout, the same regions per image: two ranks of 2 images equal one of 4
     opts = ["model.variant=paper", "model.dropout=0.0", "optim.epochs=1", "optim.name=sgd", "optim.lr=0.01",
@@ -137,6 +139,7 @@ def test_ddp_two_processes_match_one_process(trivial_voc, tmp_path):
     assert maps[0] == pytest.approx(maps[1], abs=1e-3)  # the val split shared out and gathered
 
 
+@pytest.mark.slow
 def test_unreadable_training_image_is_skipped_and_counted(trivial_voc, tmp_path):
     voc = tmp_path / "voc"
     shutil.copytree(trivial_voc, voc)
@@ -154,6 +157,7 @@ class Killed(Exception):
 
 
 @pytest.mark.numerics
+@pytest.mark.slow
 def test_killed_during_the_final_validation_resumes_to_the_same_end(trivial_voc, tmp_path, monkeypatch):
     """The reported failure: stopped during the last validation, ``--resume`` skipped it, wrote
     final.pth and died with KeyError 'mAP'. Now it validates, logs, plots and prints the same
