@@ -32,6 +32,7 @@ setup(
         "onnxruntime==1.32.0",  # CPU runtime: checks every export, --runtime onnxruntime
         "tensorboard==2.21.0",  # event files the trainers write (torch.utils.tensorboard)
     ],
+    entry_points={"console_scripts": ["googlenet-det = detector.commands.main:entry_point"]},
     extras_require={
         "dev": [
             "pytest>=8.0",  # the test suite

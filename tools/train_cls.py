@@ -1,35 +1,12 @@
 #!/usr/bin/env python
 """Classification pre-training of GoogLeNet (the paper's recipe), one process or torchrun.
 
-    tools/train_cls.py --config configs/demo_cls.yaml --data DIR --out DIR [--resume] [--opts k=v ...]
-    torchrun --nproc_per_node=N tools/train_cls.py ...   (DistributedDataParallel)
-
-DIR holds train/ and val/ in the ImageFolder layout (<split>/<class>/<image>).
+The command is ``googlenet-det train-cls`` once installed; its code and full usage are in
+:mod:`detector.commands.train_cls` (``tools/train_cls.py --help`` prints it).
 """
 
-from __future__ import annotations
-
-import argparse
-
-from detector.classify.config import ClsTrainConfig
-from detector.classify.train import train_classifier
-from detector.cli import run_tool, training_done
-from detector.config import load_config
-
-
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--config", required=True)
-    ap.add_argument("--data", required=True, help="folder with train/ and val/ class folders")
-    ap.add_argument("--out", required=True, help="run folder (checkpoints, metrics, plots)")
-    ap.add_argument("--resume", action="store_true", help="continue from OUT/last.pth")
-    ap.add_argument("--opts", nargs="*", default=[], help="dotted overrides, e.g. optim.lr=0.05")
-    args = ap.parse_args(argv)
-    cfg = load_config(ClsTrainConfig, args.config, args.opts)
-    res = train_classifier(cfg, args.data, args.out, resume=args.resume)
-    print(training_done(args.out, f"val top-1 {res['top1']:.2%}, top-5 {res['top5']:.2%}" if "top1" in res else None))
-    return 0
-
+from detector.cli import run_tool
+from detector.commands.train_cls import main
 
 if __name__ == "__main__":
     raise SystemExit(run_tool(main))

@@ -64,6 +64,13 @@ class Classification:
     def __iter__(self):
         return iter(zip(self.names, self.probs.tolist(), strict=True))
 
+    def __repr__(self) -> str:
+        """The image and its classes, best first, as ``name probability``."""
+        best = ", ".join(f"{n} {p:.3f}" for n, p in self)
+        return f"Classification({self.path or 'image'}, top {len(self.names)}: {best})"
+
+    __str__ = __repr__
+
 
 class Classifier:
     """One classifier or an ensemble (same classes and input size); see the module doc."""

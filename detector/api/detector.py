@@ -35,7 +35,18 @@ from ..rcnn.proposals import OnTheFly, ensure_proposals
 from .inputs import ImageInput, as_rgb
 from .result import Result
 
-RUNTIMES = ("torch", "onnxruntime")  # what scores the regions: PyTorch, or onnxruntime (CPU)
+RUNTIMES = ("torch", "onnxruntime")
+DEMO_DETECTOR = Path("outputs/demo/det/final.pth")  # what `make demo` trains, under the folder it ran in
+
+
+def default_checkpoint() -> Path:
+    """The demo's detector (``outputs/demo/det/final.pth`` under the current folder), the
+    checkpoint used when none is named; a one-line :class:`UserError` says what to do without it."""
+    if not DEMO_DETECTOR.is_file():
+        raise UserError(
+            f"no checkpoint given and no demo detector at {DEMO_DETECTOR}: run `make demo` here, or pass --ckpt det.pth"
+        )
+    return DEMO_DETECTOR  # what scores the regions: PyTorch, or onnxruntime (CPU)
 
 
 def _onnx_members(paths: list, device, multibox: str | None, onnx) -> list[LoadedDetector]:
@@ -83,12 +94,13 @@ class Detector:
 
     @classmethod
     def load(
-        cls, checkpoints: str | Path | list[str | Path], device: str | torch.device = "auto",
+        cls, checkpoints: str | Path | list[str | Path] | None = None, device: str | torch.device = "auto",
         multibox: str | Path | None = None, score_thresh: float | None = None, max_dets: int | None = None,
         runtime: str = "torch", proposals: str | Path | None = None,
         onnx: str | Path | list[str | Path | None] | None = None,
     ) -> Detector:  # fmt: skip
-        """Load ``train_det`` checkpoint(s) onto ``device`` ("auto", "cpu", "cuda").
+        """Load ``train_det`` checkpoint(s) onto ``device`` ("auto", "cpu", "cuda"); with none,
+        the demo's detector (:func:`default_checkpoint`).
 
         ``multibox`` replaces the MultiBox checkpoint the detector trained with (for on-the-fly
         proposals); ``score_thresh`` (default: the checkpoint's, 0.01, meant for evaluation) and
@@ -99,6 +111,8 @@ class Detector:
         ``tools/export_onnx.py`` wrote from each checkpoint (one per checkpoint, in order);
         without, each checkpoint's network is exported when loaded.
         """
+        if checkpoints is None:
+            checkpoints = default_checkpoint()
         paths = [checkpoints] if isinstance(checkpoints, (str, Path)) else list(checkpoints)
         if not paths:
             raise UserError("Detector.load needs at least one checkpoint")

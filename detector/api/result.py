@@ -33,6 +33,23 @@ class Result:
     def __len__(self) -> int:
         return len(self.scores)
 
+    SHOWN = 3  # detections a repr lists; the rest are counted
+
+    def __repr__(self) -> str:
+        """The image, its size and detection count, then the best few as ``class score [x1, y1,
+        x2, y2]`` (pixels, one decimal) and how many more; the arrays stay attributes."""
+        n = len(self)
+        head = f"Result({self.path or 'image'}, {self.width}x{self.height}, {n} detection{'s' * (n != 1)}"
+        head += f" from {self.num_proposals} proposals" if self.num_proposals else ""
+        rows = [
+            f"  {r['class']} {r['score']:.2f} [{', '.join(f'{v:.1f}' for v in r['box'])}]"
+            for r in self.rows()[: self.SHOWN]
+        ]
+        more = [f"  ... and {n - self.SHOWN} more"] if n > self.SHOWN else []
+        return "\n".join([head + (":" if n else ")"), *rows, *more]) + (")" if n else "")
+
+    __str__ = __repr__
+
     @property
     def names(self) -> list[str]:
         """The class name of each detection."""

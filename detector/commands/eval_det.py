@@ -1,6 +1,25 @@
-"""The detection-evaluation commands: ``tools/eval_det.py`` and ``tools/analyze_det.py`` are thin
-layers over :func:`main` (see their docstrings). Command-line code sits here, at the top layer,
-above the evaluation it runs and the API whose detectors it loads."""
+"""Score detections with the COCO, VOC07, VOC or ILSVRC metric: from a results file, or by running
+trained detectors (an ensemble when several) on a split.
+
+    tools/eval_det.py --gt GT --dets DETS.json --metric coco|voc07|voc|ilsvrc [--split NAME]
+        [--class-map map_det.txt] [--blacklist FILE] [--lenient] [--out report.json] [--plots DIR]
+    tools/eval_det.py --ckpt det.pth [--ckpt det2.pth ...] --data GT --split NAME --metric voc
+        [--proposals CACHE] [--multibox MB.pth] [--save-dets DETS.json] [--out report.json] [--plots DIR]
+        [--device auto] [--runtime torch|onnxruntime [--onnx det.onnx ...]]
+    either form: [--analyze DIR [--groups FILE] [--confusion-score 0.5]] writes the error-analysis page;
+        [--compare B.json [--bootstrap 1000]] adds B's score minus this one's, with a paired
+        bootstrap over the images (detector.eval.bootstrap): is the difference more than the split's noise?
+
+GT (``--gt`` or ``--data``) is a COCO instances JSON file or the root of a VOC/ILSVRC-layout
+dataset. With ``--ckpt``, proposals come from ``--proposals`` (computed into it first where
+missing, with the first checkpoint's proposal method; default: a ``proposals`` folder beside the
+report), and the detections are written as COCO results JSON (``--save-dets``) before scoring;
+images that cannot be read are named and skipped, and the exit status is then 1. ``--analyze``
+adds tools/analyze_det.py's page (detector.analysis).
+
+The code of ``googlenet-det eval-det`` and ``googlenet-det analyze`` (:mod:`.analyze_det`), and of
+their ``tools/*.py`` shims.
+"""
 
 from __future__ import annotations
 
@@ -92,7 +111,7 @@ def _parser(description: str, analysis_tool: bool) -> argparse.ArgumentParser:
     return ap
 
 
-def main(argv: list[str] | None = None, description: str = "", analysis_tool: bool = False) -> int:
+def run_evaluation(argv: list[str] | None = None, description: str = "", analysis_tool: bool = False) -> int:
     """``tools/eval_det.py`` (``analysis_tool=False``) or ``tools/analyze_det.py`` (``--out`` is
     then the analysis folder, and the analysis is what the tool is for)."""
     args = _parser(description, analysis_tool).parse_args(argv)
@@ -128,3 +147,7 @@ def main(argv: list[str] | None = None, description: str = "", analysis_tool: bo
     if skipped:
         print(f"error: {skipped} images skipped (named above); the scores count them as missed", file=sys.stderr)
     return 1 if skipped else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_evaluation(argv, __doc__.splitlines()[0])

@@ -1,5 +1,9 @@
-"""``tools/proposals.py``: compute region proposals for a split into a per-image cache (resumable,
-parallel, torchrun-sharded), from the same ``proposals:`` settings a detector config holds.
+"""Compute region proposals for a split into a per-image cache (resumable, parallel, torchrun-sharded).
+
+    googlenet-det proposals --data ROOT|ANN.json --split NAME --out DIR [--config det.yaml]
+        [--opts key=value ...] [--method ss|multibox|combined] [--multibox-ckpt MB.pth]
+        [--workers N] [--mode fast|quality|single] [--k-scale 2.0] [--resize-width 500|0] [--min-size 2]
+    torchrun --nproc_per_node=N tools/proposals.py ...   (each rank takes its share of the images)
 
 The settings are :class:`~detector.rcnn.config.ProposalConfig`'s: its defaults (with as many
 selective-search processes as CPUs), then the ``proposals:`` section of ``--config`` (a
@@ -98,8 +102,8 @@ def compute_proposals(cfg: ProposalConfig, data: str, split: str | None, images:
         cleanup()
 
 
-def main(argv: list[str] | None = None, description: str = "") -> int:
-    args = parser(description).parse_args(argv)
+def main(argv: list[str] | None = None) -> int:
+    args = parser(__doc__.splitlines()[0]).parse_args(argv)
     return compute_proposals(proposal_config(args), args.data, args.split, args.images, args.out)
 
 
