@@ -47,7 +47,13 @@ def test_resize_maps_boxes_back_to_original_pixels():
     # segmenting a 2x upscaled copy at width 160 is segmenting the original: boxes scale by 2
     big = cv2.resize(img, (320, 240), interpolation=cv2.INTER_NEAREST)
     mapped = selective_search(big, SelectiveSearchConfig(resize_width=160, min_size=0))
-    np.testing.assert_allclose(mapped, small * 2, atol=1e-4)
+
+    # as sets of boxes: the rank order is C rand()'s, which another thread of this process can move
+    # (seen once in `make test-fast`; the order itself is checked by test_order_is_reproducible)
+    def rows(b):
+        return b[np.lexsort(b.T[::-1])]
+
+    np.testing.assert_allclose(rows(mapped), rows(small * 2), atol=1e-4)
 
 
 def test_order_is_reproducible(tmp_path):
