@@ -159,6 +159,11 @@ def load_config(cls: type[T], path: str | Path | None = None, opts: list[str] | 
     return cfg
 
 
+def merge_config(cfg: T, data: dict, source: str) -> T:
+    """A copy of ``cfg`` with the nested mapping ``data`` merged in (the same checks as a YAML file)."""
+    return _merge(cfg, data, source)
+
+
 def apply_opts(cfg: T, opts: list[str] | None, source: str = "--opts") -> T:
     """``cfg`` with dotted ``key=value`` overrides merged in (the same checks as a YAML file)."""
     return _merge(cfg, parse_opts(opts), source) if opts else cfg
@@ -194,9 +199,11 @@ def save_config(cfg: Any, path: str | Path) -> Path:
 
 __all__ = [
     "ConfigError",
+    "apply_opts",
     "config_from_dict",
     "config_to_dict",
     "load_config",
+    "merge_config",
     "parse_opts",
     "read_yaml",
     "save_config",

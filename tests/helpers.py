@@ -25,13 +25,7 @@ def run_tool(
     if fresh_process:
         return subprocess.run([sys.executable, str(ROOT / "tools" / script), *args], capture_output=True, text=True,
                               cwd=cwd or ROOT, timeout=300)  # fmt: skip
-    import contextlib
     import importlib.util
-    import io
-    import logging
-    import os
-
-    from detector.cli import run_tool as run_main
 
     name = f"tools_{Path(script).stem}"
     module = sys.modules.get(name)
@@ -39,6 +33,20 @@ def run_tool(
         spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / script)
         module = sys.modules[name] = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
+    return run_main(module.main, *args, cwd=cwd, name=script)
+
+
+def run_main(main, *args: str, cwd: Path | None = None, name: str = "main") -> subprocess.CompletedProcess:
+    """``main(list(args))`` in this process as a command line runs it (``detector.cli.run_tool``:
+    user errors become one line and exit status 2; argparse's exit status is kept), with
+    stdout/stderr captured and ``cwd`` entered for the call."""
+    import contextlib
+    import io
+    import logging
+    import os
+
+    from detector import cli
+
     out, err = io.StringIO(), io.StringIO()
     root_logger = logging.getLogger()
     handlers, level, here = list(root_logger.handlers), root_logger.level, os.getcwd()
@@ -46,13 +54,13 @@ def run_tool(
         os.chdir(cwd or ROOT)
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             try:
-                code = run_main(module.main, list(args))
+                code = cli.run_tool(main, list(args))
             except SystemExit as e:  # argparse's usage errors and --help
                 code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
     finally:
         os.chdir(here)
         root_logger.handlers[:], root_logger.level = handlers, level  # a tool's logging.basicConfig
-    return subprocess.CompletedProcess([script, *args], code, out.getvalue(), err.getvalue())
+    return subprocess.CompletedProcess([name, *args], code, out.getvalue(), err.getvalue())
 
 
 def randomize_bn(model, seed: int = 1):

@@ -35,7 +35,7 @@ from ..rcnn.proposals import OnTheFly, ensure_proposals
 from .inputs import ImageInput, as_rgb
 from .result import Result
 
-RUNTIMES = ("torch", "onnxruntime")
+RUNTIMES = ("torch", "onnxruntime")  # what scores the regions: PyTorch, or onnxruntime (CPU)
 DEMO_DETECTOR = Path("outputs/demo/det/final.pth")  # what `make demo` trains, under the folder it ran in
 
 
@@ -46,7 +46,7 @@ def default_checkpoint() -> Path:
         raise UserError(
             f"no checkpoint given and no demo detector at {DEMO_DETECTOR}: run `make demo` here, or pass --ckpt det.pth"
         )
-    return DEMO_DETECTOR  # what scores the regions: PyTorch, or onnxruntime (CPU)
+    return DEMO_DETECTOR
 
 
 def _onnx_members(paths: list, device, multibox: str | None, onnx) -> list[LoadedDetector]:

@@ -21,17 +21,16 @@ import time
 from pathlib import Path
 
 from ..cli import UserError
-from ..config import apply_opts, config_from_dict, read_yaml, save_config
+from ..config import apply_opts, merge_config, read_yaml, save_config
 from ..data import load_dataset
 from ..engine.distributed import barrier, cleanup, setup
 from ..proposals.cache import ProposalCache
 from ..proposals.extract import extract_network, extract_selective_search
 from ..rcnn.config import ProposalConfig
 
-# shorthand flag -> the ProposalConfig key it sets
-FLAGS = {"method": "method", "multibox_ckpt": "multibox_ckpt", "top_k": "top_k", "workers": "workers",
-         "mode": "selective_search.mode", "k_scale": "selective_search.k_scale",
-         "resize_width": "selective_search.resize_width", "min_size": "selective_search.min_size"}  # fmt: skip
+# shorthand flags of ProposalConfig's own keys, and of its selective_search section's
+FLAGS = ("method", "multibox_ckpt", "top_k", "workers")
+SS_FLAGS = ("mode", "k_scale", "resize_width", "min_size")
 
 
 def parser(description: str) -> argparse.ArgumentParser:
@@ -58,13 +57,11 @@ def proposal_config(args) -> ProposalConfig:
     cfg = ProposalConfig(workers=os.cpu_count() or 1)
     if args.config:
         data = read_yaml(args.config)
-        section = data.get("proposals", data) if isinstance(data, dict) else data
-        cfg = config_from_dict(
-            ProposalConfig, {"workers": cfg.workers, **(section or {})}, f"{args.config} (proposals)"
-        )
+        cfg = merge_config(cfg, data.get("proposals", data) or {}, f"{args.config} (proposals)")
     cfg = apply_opts(cfg, args.opts)
-    flags = {key: getattr(args, name) for name, key in FLAGS.items() if getattr(args, name) is not None}
-    cfg = apply_opts(cfg, [f"{k}={'null' if v is None else v}" for k, v in flags.items()], "flags")
+    flags = {k: getattr(args, k) for k in FLAGS if getattr(args, k) is not None}
+    ss = {k: getattr(args, k) for k in SS_FLAGS if getattr(args, k) is not None}
+    cfg = merge_config(cfg, {**flags, **({"selective_search": ss} if ss else {})}, "flags")
     if cfg.selective_search.resize_width == 0:
         cfg.selective_search.resize_width = None  # 0 keeps the original size
     if cfg.workers < 1:

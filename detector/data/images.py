@@ -100,5 +100,6 @@ def to_tensor(img: np.ndarray):
 def to_uint8_rgb(x) -> np.ndarray:
     """The inverse of :func:`to_tensor`: ``[3, H, W]`` normalized float tensor -> ``[H, W, 3]``
     uint8 RGB array (contiguous, for drawing on), e.g. a network's input shown in TensorBoard."""
-    rgb = x.detach().cpu().permute(1, 2, 0) * x.new_tensor(IMAGENET_STD).cpu() + x.new_tensor(IMAGENET_MEAN).cpu()
+    x = x.detach().cpu()
+    rgb = x.permute(1, 2, 0) * x.new_tensor(IMAGENET_STD) + x.new_tensor(IMAGENET_MEAN)
     return np.ascontiguousarray((rgb.clamp(0, 1) * 255).round().byte().numpy())

@@ -1,31 +1,18 @@
 """The installed command ``googlenet-det``: its verbs, the default detector, and readable results."""
 
-import contextlib
-import io
-import os
-
 import numpy as np
 import pytest
 
 from detector.api.classifier import Classification
 from detector.api.result import Result
 from detector.commands.main import VERBS, main
-from tests.helpers import tiny_detector_checkpoint, write_photo
+from tests.helpers import run_main, tiny_detector_checkpoint, write_photo
 
 
 def _run(argv, cwd=None):
     """``googlenet-det argv`` in this process: ``(exit status, stdout, stderr)``."""
-    out, err, here = io.StringIO(), io.StringIO(), os.getcwd()
-    try:
-        os.chdir(cwd or here)
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                code = main(argv)
-            except SystemExit as e:  # argparse's --help and usage errors
-                code = e.code if isinstance(e.code, int) else 0
-    finally:
-        os.chdir(here)
-    return code, out.getvalue(), err.getvalue()
+    res = run_main(main, *argv, cwd=cwd, name="googlenet-det")
+    return res.returncode, res.stdout, res.stderr
 
 
 def test_help_lists_every_verb_with_one_line():
