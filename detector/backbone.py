@@ -7,6 +7,8 @@ from typing import Literal
 
 from backbones import CAFFE_MEAN, GoogLeNet, googlenet
 
+from .config import PositiveInt, Probability
+
 
 @dataclass
 class ModelConfig:
@@ -20,9 +22,9 @@ class ModelConfig:
     """
 
     variant: Literal["paper", "bn"] = "bn"
-    num_classes: int = 1000
+    num_classes: PositiveInt = 1000
     aux_logits: bool = False
-    dropout: float | None = None
+    dropout: Probability | None = None
     transform_input: bool | Literal["none", "torchvision", "bvlc"] = False
     bvlc_mean: tuple[float, float, float] = CAFFE_MEAN
     weights: str | None = None

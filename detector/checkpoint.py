@@ -7,7 +7,6 @@ reads the ``"model"`` entry, so a checkpoint initializes a backbone directly.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ from backbones.weights import CHECKPOINT_MODEL_KEY, WeightsError, safe_load
 
 from .config import config_to_dict
 from .errors import UserError
+from .files import atomic_path
 
 
 class CheckpointError(UserError, WeightsError):
@@ -25,16 +25,15 @@ class CheckpointError(UserError, WeightsError):
 
 
 def save_checkpoint(path: str | Path, model_state: dict[str, torch.Tensor], config: Any, **extra: Any) -> Path:
-    """Write ``{"model", "config", **extra}`` to ``path`` via a temporary file and ``os.replace``,
-    so an interruption never leaves a truncated checkpoint. ``config`` is a config dataclass or
+    """Write ``{"model", "config", **extra}`` to ``path`` atomically and synced
+    (:func:`~detector.files.atomic_path`), so an interruption never leaves a truncated checkpoint. ``config`` is a config dataclass or
     an already plain dict."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     cfg = config if isinstance(config, dict) else config_to_dict(config)
     payload = {CHECKPOINT_MODEL_KEY: {k: v.detach().cpu() for k, v in model_state.items()}, "config": cfg, **extra}
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
     return path
 
 

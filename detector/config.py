@@ -9,6 +9,11 @@ Every tool defines its config as a tree of dataclasses with defaults, then calls
   ``--opts``).
 - ``--opts key.sub=value`` overrides are parsed as YAML scalars/lists (``lr=0.1``,
   ``steps=[3,6]``, ``weights=null``) and checked like file values.
+- Ranges live in the types: a field annotated :data:`PositiveInt`, :data:`NonNegInt`,
+  :data:`PositiveFloat`, :data:`NonNegFloat` or :data:`Probability` (``typing.Annotated`` with a
+  :class:`Range`) is checked on every merge, so a value out of range is the same one-line
+  :class:`ConfigError` naming the dotted key, for every tool, before any work is done; a known
+  name is a ``Literal``.
 - :func:`config_to_dict` gives plain data to save next to a run (:func:`save_config`) and inside
   every checkpoint.
 """
@@ -16,12 +21,15 @@ Every tool defines its config as a tree of dataclasses with defaults, then calls
 from __future__ import annotations
 
 import dataclasses
-import os
+import math
 import types
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
+from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
 
 import yaml
+
+from .files import write_text
 
 T = TypeVar("T")
 
@@ -30,7 +38,35 @@ class ConfigError(ValueError):
     """A config file or override that does not fit the config's dataclasses (one-line message)."""
 
 
+@dataclass(frozen=True)
+class Range:
+    """The values a number field accepts: at least ``low`` (above it with ``open_low``), at most
+    ``high``, and finite; ``text`` says so in the error."""
+
+    low: float | None = None
+    high: float | None = None
+    open_low: bool = False
+    text: str = ""
+
+    def accepts(self, v: float) -> bool:
+        if not math.isfinite(v):
+            return False
+        if self.low is not None and (v <= self.low if self.open_low else v < self.low):
+            return False
+        return self.high is None or v <= self.high
+
+
+PositiveInt = Annotated[int, Range(1, text="at least 1")]
+NonNegInt = Annotated[int, Range(0, text="at least 0")]
+PositiveFloat = Annotated[float, Range(0, open_low=True, text="a finite number above 0")]
+NonNegFloat = Annotated[float, Range(0, text="a finite number at least 0")]
+Probability = Annotated[float, Range(0, 1, text="between 0 and 1")]
+Percent = Annotated[int, Range(0, 100, text="between 0 and 100")]
+
+
 def _type_name(tp: Any) -> str:
+    if get_origin(tp) is Annotated:
+        return _type_name(get_args(tp)[0])
     return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
 
 
@@ -40,10 +76,20 @@ def _coerce(value: Any, tp: Any, key: str, source: str) -> Any:
     origin = get_origin(tp)
     if tp is Any:
         return value
+    if origin is Annotated:
+        base, *marks = get_args(tp)
+        value = _coerce(value, base, key, source)
+        for m in marks:
+            if isinstance(m, Range) and not m.accepts(value):
+                raise ConfigError(f"{source}: '{key}' must be {m.text}, got {value!r}")
+        return value
     if origin is Union or origin is types.UnionType:
         args = get_args(tp)
         if value is None and type(None) in args:
             return None
+        others = [a for a in args if a is not type(None)]
+        if len(others) == 1:  # Optional[X]: X's own message (a range, a type)
+            return _coerce(value, others[0], key, source)
         for arg in args:
             if arg is type(None):
                 continue
@@ -95,7 +141,7 @@ def _coerce(value: Any, tp: Any, key: str, source: str) -> Any:
 
 def _merge(cfg: T, data: dict, source: str, prefix: str = "") -> T:
     """A copy of dataclass ``cfg`` with ``data`` merged in, strictly."""
-    hints = get_type_hints(type(cfg))
+    hints = get_type_hints(type(cfg), include_extras=True)
     names = {f.name for f in dataclasses.fields(cfg)}
     updates = {}
     for k, v in data.items():
@@ -189,16 +235,18 @@ def config_to_dict(cfg: Any) -> dict:
 
 def save_config(cfg: Any, path: str | Path) -> Path:
     """Write the resolved config as YAML (atomically) and return the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
-    os.replace(tmp, path)
-    return path
+    return write_text(path, yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
 
 
 __all__ = [
     "ConfigError",
+    "NonNegFloat",
+    "NonNegInt",
+    "Percent",
+    "PositiveFloat",
+    "PositiveInt",
+    "Probability",
+    "Range",
     "apply_opts",
     "config_from_dict",
     "config_to_dict",

@@ -22,7 +22,7 @@ from ..api import Detector
 from ..classify.config import ClsTrainConfig
 from ..classify.multicrop import evaluate_multicrop, load_classifier
 from ..classify.train import train_classifier
-from ..config import config_to_dict, load_config, save_config
+from ..config import PositiveInt, Probability, config_to_dict, load_config, save_config
 from ..data import load_dataset
 from ..demo_data import DemoDataConfig, make_demo_data
 from ..engine.distributed import setup
@@ -46,13 +46,13 @@ class DemoConfig:
     data: DemoDataConfig = field(default_factory=DemoDataConfig)
     cls_config: str = "configs/demo_cls.yaml"
     cls_opts: list[str] = field(default_factory=list)
-    eval_crops: list[int] = field(default_factory=lambda: [1, 10])
+    eval_crops: list[PositiveInt] = field(default_factory=lambda: [1, 10])
     multibox_config: str = "configs/demo_multibox.yaml"
     multibox_opts: list[str] = field(default_factory=list)
     det_config: str = "configs/demo_det.yaml"
     det_opts: list[str] = field(default_factory=list)
     infer_image: str | None = None  # a demo val image stem; default: the first with 3+ objects
-    infer_score_thresh: float = 0.5
+    infer_score_thresh: Probability = 0.5
 
 
 def _stage(k: int, text: str) -> None:

@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from ..config import config_to_dict
+from ..config import NonNegInt, Percent, PositiveFloat, PositiveInt, config_to_dict
 from .scene import classification_scene, detection_scene
 from .shapes import CLASSES
 
@@ -34,19 +34,19 @@ _TASK_CODE = {"cls": 1, "det": 2}
 
 @dataclass
 class DemoDataConfig:
-    seed: int = 0
-    cls_size: int = 80  # classification images are cls_size x cls_size
-    cls_train_per_class: int = 400
-    cls_val_per_class: int = 100
-    det_width: int = 192
-    det_height: int = 144
-    det_train: int = 600
-    det_val: int = 150
-    max_objects: int = 5
-    min_radius: float = 8.0
-    max_radius: float = 40.0
-    jpeg_quality: int = 92
-    workers: int = 2
+    seed: NonNegInt = 0
+    cls_size: PositiveInt = 80  # classification images are cls_size x cls_size
+    cls_train_per_class: PositiveInt = 400
+    cls_val_per_class: PositiveInt = 100
+    det_width: PositiveInt = 192
+    det_height: PositiveInt = 144
+    det_train: PositiveInt = 600
+    det_val: PositiveInt = 150
+    max_objects: NonNegInt = 5
+    min_radius: PositiveFloat = 8.0
+    max_radius: PositiveFloat = 40.0
+    jpeg_quality: Percent = 92
+    workers: NonNegInt = 2
 
 
 PRESETS = {

@@ -7,23 +7,24 @@ from typing import Literal
 
 import torch
 
+from ..config import NonNegFloat, PositiveFloat, PositiveInt, Probability
 from .schedule import ScheduleConfig
 
 
 @dataclass
 class OptimConfig:
     name: Literal["sgd", "adamw"] = "sgd"  # the paper's SGD with momentum, or AdamW
-    batch_size: int = 32  # global, split across processes
-    epochs: int = 90
-    lr: float = 0.01
-    momentum: float = 0.9  # SGD
+    batch_size: PositiveInt = 32  # global, split across processes
+    epochs: PositiveInt = 90
+    lr: PositiveFloat = 0.01
+    momentum: Probability = 0.9  # SGD
     nesterov: bool = False  # SGD
-    betas: tuple[float, float] = (0.9, 0.999)  # AdamW
-    weight_decay: float = 2e-4
-    label_smoothing: float = 0.0
-    aux_weight: float = 0.3
-    ema_decay: float = 0.9999
-    grad_clip: float | None = None
+    betas: tuple[Probability, Probability] = (0.9, 0.999)  # AdamW
+    weight_decay: NonNegFloat = 2e-4
+    label_smoothing: Probability = 0.0
+    aux_weight: NonNegFloat = 0.3
+    ema_decay: Probability = 0.9999
+    grad_clip: PositiveFloat | None = None
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
 
 

@@ -11,14 +11,16 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
+from ..config import NonNegFloat, PositiveFloat, Probability
+
 
 @dataclass
 class ScheduleConfig:
     kind: Literal["step", "cosine"] = "step"
-    step_epochs: float = 8.0
-    gamma: float = 0.96
-    min_factor: float = 0.0
-    warmup_epochs: float = 0.0
+    step_epochs: PositiveFloat = 8.0
+    gamma: PositiveFloat = 0.96
+    min_factor: Probability = 0.0
+    warmup_epochs: NonNegFloat = 0.0
 
 
 def lr_factor(cfg: ScheduleConfig, step: int, steps_per_epoch: int, epochs: int) -> float:

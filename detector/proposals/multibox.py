@@ -23,7 +23,7 @@ from backbones import GoogLeNet, load_weights
 
 from ..backbone import ModelConfig, build_backbone
 from ..checkpoint import load_checkpoint
-from ..config import config_from_dict
+from ..config import NonNegFloat, NonNegInt, PositiveInt, Probability, config_from_dict
 from ..engine.optim import OptimConfig
 from ..engine.run_config import RunConfig
 from ..errors import UserError
@@ -31,19 +31,19 @@ from ..errors import UserError
 
 @dataclass
 class MultiBoxDataConfig:
-    input_size: int = 224
-    workers: int = 4
-    hflip: float = 0.5
-    photometric: float = 0.5
+    input_size: PositiveInt = 224
+    workers: NonNegInt = 4
+    hflip: Probability = 0.5
+    photometric: Probability = 0.5
 
 
 @dataclass
 class MultiBoxConfig(RunConfig):
     model: ModelConfig = field(default_factory=lambda: ModelConfig(variant="bn", aux_logits=False))
-    num_priors: int = 200  # K slots (the public model used 800)
-    alpha: float = 0.3  # weight of the location loss
-    top_k: int = 200  # proposals kept per image at inference
-    nms_iou: float = 0.7
+    num_priors: PositiveInt = 200  # K slots (the public model used 800)
+    alpha: NonNegFloat = 0.3  # weight of the location loss
+    top_k: PositiveInt = 200  # proposals kept per image at inference
+    nms_iou: Probability = 0.7
     data: MultiBoxDataConfig = field(default_factory=MultiBoxDataConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     init: str | None = None  # a train_cls checkpoint (classifier layers skipped)

@@ -33,6 +33,8 @@ from typing import Literal
 import cv2
 import numpy as np
 
+from ..config import NonNegFloat, NonNegInt, PositiveFloat, PositiveInt
+
 BASE_K = {"fast": 150, "quality": 150, "single": 200}
 MAX_SEGMENT_SIDE = 2000
 RAND_SEED = 1  # srand(1): the state of rand() at a process's start
@@ -43,11 +45,11 @@ _SRAND = None  # libc's srand once found; False where there is none
 @dataclass
 class SelectiveSearchConfig:
     mode: Literal["fast", "quality", "single"] = "fast"
-    k_scale: float = 1.0
-    sigma: float = 0.8
-    resize_width: int | None = 500  # None: segment at the original size
-    min_size: float = 2.0  # boxes narrower or lower than this (original pixels) are dropped
-    max_boxes: int | None = None
+    k_scale: PositiveFloat = 1.0
+    sigma: NonNegFloat = 0.8
+    resize_width: NonNegInt | None = 500  # None or 0: segment at the original size
+    min_size: NonNegFloat = 2.0  # boxes narrower or lower than this (original pixels) are dropped
+    max_boxes: PositiveInt | None = None
 
 
 def _run_opencv(bgr: np.ndarray, cfg: SelectiveSearchConfig) -> np.ndarray:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from ..backbone import ModelConfig
+from ..config import NonNegInt, PositiveInt
 from ..engine.optim import OptimConfig
 from ..engine.run_config import RunConfig
 from ..proposals.selective_search import SelectiveSearchConfig
@@ -22,9 +23,9 @@ class ProposalConfig:
     method: Literal["ss", "multibox", "combined"] = "ss"
     selective_search: SelectiveSearchConfig = field(default_factory=SelectiveSearchConfig)
     multibox_ckpt: str | None = None  # tools/train_multibox.py's final.pth (multibox, combined)
-    top_k: int | None = None  # MultiBox boxes kept per image (None: the checkpoint's)
-    workers: int = 2  # selective-search processes
-    max_train: int = 2000  # proposals per image considered for training (rank order)
+    top_k: PositiveInt | None = None  # MultiBox boxes kept per image (None: the checkpoint's)
+    workers: NonNegInt = 2  # selective-search processes
+    max_train: PositiveInt = 2000  # proposals per image considered for training (rank order)
 
 
 @dataclass

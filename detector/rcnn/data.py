@@ -20,6 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..config import NonNegInt, Probability
 from ..data.augment import flip_and_jitter
 from ..data.dataset import RecordDataset
 from ..data.images import ImageError, read_image, read_rgb, to_tensor
@@ -69,11 +70,11 @@ def clean_ground_truth(record: ImageRecord, width: int, height: int) -> tuple[np
 
 @dataclass
 class DetDataConfig:
-    workers: int = 2
-    hflip: float = 0.5
-    photometric: float = 0.5  # probability of colour jitter (brightness, contrast, saturation, hue)
-    vflip: float = 0.0  # probability of a vertical flip (views without an up: microscopy, aerial)
-    rotate90: float = 0.0  # probability of a rotation by 90, 180 or 270 degrees (likewise)
+    workers: NonNegInt = 2
+    hflip: Probability = 0.5
+    photometric: Probability = 0.5  # probability of colour jitter (brightness, contrast, saturation, hue)
+    vflip: Probability = 0.0  # probability of a vertical flip (views without an up: microscopy, aerial)
+    rotate90: Probability = 0.0  # probability of a rotation by 90, 180 or 270 degrees (likewise)
 
 
 class RegionTrainDataset(RecordDataset):

@@ -31,6 +31,7 @@ from torchvision.ops import roi_align
 from backbones import TAPS, GoogLeNet, for_inference
 from backbones.inference import InferenceGoogLeNet
 
+from ..config import NonNegFloat, PositiveFloat, PositiveInt
 from ..errors import UserError
 from .warp import warp_regions
 
@@ -40,23 +41,23 @@ MIN_TRUNK_SIDE = 32  # the smallest input side the paper network's pools accept 
 @dataclass
 class HeadConfig:
     mode: Literal["rcnn", "fast"] = "rcnn"
-    input_size: int = 224  # rcnn: regions are warped to input_size x input_size
-    context: float = 16.0  # rcnn: pixels of context around the region at input_size
+    input_size: PositiveInt = 224  # rcnn: regions are warped to input_size x input_size
+    context: NonNegFloat = 16.0  # rcnn: pixels of context around the region at input_size
     warp_antialias: bool = False  # rcnn: False is R-CNN's bilinear warp; True averages when shrinking
-    image_size: int = 600  # fast: images resized so the shorter side is image_size ...
-    max_image_size: int = 1000  # ... and the longer at most this
-    train_sizes: tuple[int, ...] = ()  # fast, training only: each image's shorter side drawn from
+    image_size: PositiveInt = 600  # fast: images resized so the shorter side is image_size ...
+    max_image_size: PositiveInt = 1000  # ... and the longer at most this
+    train_sizes: tuple[PositiveInt, ...] = ()  # fast, training only: each image's shorter side drawn from
     # these (Fast R-CNN's scale jitter; the longer side's limit scales alike); () = image_size
     roi_tap: str = "inception_4e"  # fast: the feature map RoIAlign pools from
-    roi_size: int = 8  # fast: RoIAlign output; 8 -> 4x4 after the 5a pool (14 -> 7x7 is the 224 px
+    roi_size: PositiveInt = 8  # fast: RoIAlign output; 8 -> 4x4 after the 5a pool (14 -> 7x7 is the 224 px
     # geometry but costs 3.5x as much per region: tools/benchmark.py detect)
-    roi_dilation: float = 1.0  # fast: each RoI's half-sides grow by this before pooling, for context
+    roi_dilation: PositiveFloat = 1.0  # fast: each RoI's half-sides grow by this before pooling, for context
     # around the object as rcnn's warp has (rcnn's 4.5 px at 64: 64 / 55 = 1.16)
-    image_scales: tuple[float, ...] = (1.0,)  # fast: the trunk runs on the (image_size) image
+    image_scales: tuple[PositiveFloat, ...] = (1.0,)  # fast: the trunk runs on the (image_size) image
     # resized by each factor; each RoI is pooled from the one where it spans closest to roi_size cells
     box_regression: bool = True
     frozen_bn: bool = False  # keep BatchNorm statistics and affine fixed while fine-tuning
-    region_chunk: int = 128  # inference: regions per backbone batch
+    region_chunk: PositiveInt = 128  # inference: regions per backbone batch
 
 
 def check_head(cfg: HeadConfig) -> None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import torch
 from torchvision.ops import batched_nms, clip_boxes_to_image, remove_small_boxes
 
+from ..config import NonNegFloat, PositiveInt, Probability
 from ..data.records import BACKGROUND
 from ..structures import Detections
 from .boxes import decode_boxes
@@ -14,11 +15,11 @@ from .boxes import decode_boxes
 
 @dataclass
 class PostprocessConfig:
-    score_thresh: float = 0.01  # for evaluation; tools/infer.py shows 0.5 by default
-    nms_iou: float = 0.3  # R-CNN's per-class NMS
-    max_dets: int = 100  # per image
-    max_proposals: int = 2000  # proposals scored per image (rank order)
-    min_size: float = 1.0  # decoded boxes narrower or lower than this (pixels) are dropped
+    score_thresh: Probability = 0.01  # for evaluation; tools/infer.py shows 0.5 by default
+    nms_iou: Probability = 0.3  # R-CNN's per-class NMS
+    max_dets: PositiveInt = 100  # per image
+    max_proposals: PositiveInt = 2000  # proposals scored per image (rank order)
+    min_size: NonNegFloat = 1.0  # decoded boxes narrower or lower than this (pixels) are dropped
 
 
 def postprocess(

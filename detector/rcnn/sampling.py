@@ -31,6 +31,7 @@ import numpy as np
 import torch
 from torchvision.ops import box_iou
 
+from ..config import PositiveInt, Probability
 from ..data.records import BACKGROUND
 from .boxes import encode_boxes
 
@@ -39,11 +40,11 @@ IGNORE = -1
 
 @dataclass
 class SamplingConfig:
-    regions_per_batch: int = 128  # regions per optimizer step, over all images of the step
-    positive_fraction: float = 0.25  # 32 of 128
-    fg_iou: float = 0.5
-    bg_iou_low: float = 0.0
-    reg_iou: float = 0.6
+    regions_per_batch: PositiveInt = 128  # regions per optimizer step, over all images of the step
+    positive_fraction: Probability = 0.25  # 32 of 128
+    fg_iou: Probability = 0.5
+    bg_iou_low: Probability = 0.0
+    reg_iou: Probability = 0.6
     include_gt: bool = True  # ground-truth boxes join the proposals as positives
     per: Literal["image", "step"] = "image"  # see the module doc
     balance: Literal["none", "class"] = "none"  # positives drawn uniformly, or each class alike
