@@ -3,34 +3,91 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 
 from backbones.errors import WeightsError
 from backbones.transform import CAFFE_MEAN, parse_bvlc_mean
 
 from .config import ConfigError
 from .data.records import DatasetError
-from .errors import UserError
+from .errors import Interrupted, UserError
 
 USER_ERRORS = (UserError, ConfigError, DatasetError, WeightsError, FileNotFoundError)
 EXIT_USER_ERROR = 2
 
 
-def run_tool(main: Callable[[list[str] | None], int | None], argv: list[str] | None = None) -> int:
-    """Call ``main(argv)``; turn a user error into ``error: <message>`` on stderr and exit code 2."""
+def first_line(e: BaseException) -> str:
+    return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+
+
+def _user_error_names() -> set[str]:
+    names, todo = set(), list(USER_ERRORS)
+    while todo:
+        cls = todo.pop()
+        names.add(cls.__name__)
+        todo += cls.__subclasses__()
+    return names
+
+
+def worker_message(e: BaseException) -> str | None:
+    """The user error's own message when ``e`` is torch's re-raise of one from a DataLoader
+    worker ("Caught DatasetError in DataLoader worker process 0." and the worker's traceback, whose
+    last line is ``module.DatasetError: <message>``); None for anything else."""
+    text = str(e)
+    if not text.startswith("Caught ") or "Original Traceback" not in text:
+        return None
+    last = text.strip().splitlines()[-1]
+    kind, sep, message = last.partition(": ")
+    return message.strip() if sep and kind.rsplit(".", 1)[-1] in _user_error_names() else None
+
+
+def _raise_interrupted(signum: int, _frame) -> None:
+    raise Interrupted(signum)
+
+
+@contextlib.contextmanager
+def signals_interrupt() -> Iterator[None]:
+    """SIGTERM (and SIGINT) raise :class:`~detector.errors.Interrupted` in the main thread while
+    the block runs, so that ``finally`` blocks end worker processes and the process group, and the
+    tool exits at once with 128 + the signal (the training loop handles them itself, to checkpoint)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = {sig: signal.signal(sig, _raise_interrupted) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        return int(main(argv) or 0)
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+
+
+def run_tool(main: Callable[[list[str] | None], int | None], argv: list[str] | None = None) -> int:
+    """Call ``main(argv)``; turn a user error into ``error: <message>`` on stderr and exit code 2,
+    and SIGINT/SIGTERM at any stage into ``interrupted`` and exit code 130/143."""
+    try:
+        with signals_interrupt():
+            return int(main(argv) or 0)
     except USER_ERRORS as e:
-        message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        print(f"error: {worker_message(e) or first_line(e)}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except RuntimeError as e:  # a user error of a DataLoader worker that torch could not rebuild
+        message = worker_message(e)
+        if message is None:
+            raise
         print(f"error: {message}", file=sys.stderr)
         return EXIT_USER_ERROR
     except BrokenPipeError:  # output piped into head & co.
         sys.stderr.close()
         return 0
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as e:  # Interrupted included
+        signum = getattr(e, "signum", signal.SIGINT)
+        message = getattr(e, "message", "") or str(e)
+        print(f"interrupted ({signal.Signals(signum).name}){': ' + message if message else ''}", file=sys.stderr)
+        return 128 + int(signum)
 
 
 def training_done(out: str, summary: str | None) -> str:

@@ -30,7 +30,8 @@ class WriteError(UserError):
     """An output that could not be written (full disk, no permission): names the file."""
 
 
-def _sync_folder(folder: Path) -> None:
+def sync_folder(folder: Path) -> None:
+    """Sync a folder's entries (renames in it) to disk, where the platform allows."""
     try:
         fd = os.open(folder, os.O_RDONLY)
     except OSError:  # a platform or file system without directory handles
@@ -53,10 +54,12 @@ def fsync_file(path: str | Path) -> None:
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | Path, suffix: str = "") -> Iterator[Path]:
+def atomic_path(path: str | Path, suffix: str = "", durable: bool = True) -> Iterator[Path]:
     """A temporary path beside ``path`` to write to; on a clean exit it is synced and renamed to
     ``path``. ``suffix`` ends the temporary name (libraries that add one, e.g. ``np.savez``'s
-    ``.npz``). An ``OSError`` inside or while committing is a :class:`WriteError`."""
+    ``.npz``). ``durable=False`` skips the syncs (many small files; the caller syncs once with
+    ``os.sync()`` before writing what marks them complete). An ``OSError`` inside or while
+    committing is a :class:`WriteError`."""
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -67,7 +70,8 @@ def atomic_path(path: str | Path, suffix: str = "") -> Iterator[Path]:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp{suffix}")
     try:
         yield tmp
-        fsync_file(tmp)
+        if durable:
+            fsync_file(tmp)
         os.replace(tmp, path)
     except OSError as e:
         tmp.unlink(missing_ok=True)
@@ -75,19 +79,20 @@ def atomic_path(path: str | Path, suffix: str = "") -> Iterator[Path]:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    _sync_folder(path.parent)
+    if durable:
+        sync_folder(path.parent)
 
 
-def write_bytes(path: str | Path, data: bytes) -> Path:
-    """``data`` to ``path``, atomically (see the module doc)."""
-    with atomic_path(path) as tmp:
+def write_bytes(path: str | Path, data: bytes, durable: bool = True) -> Path:
+    """``data`` to ``path``, atomically (see the module doc and :func:`atomic_path`)."""
+    with atomic_path(path, durable=durable) as tmp:
         with open(tmp, "wb") as f:
             f.write(data)
     return Path(path)
 
 
-def write_text(path: str | Path, text: str) -> Path:
-    return write_bytes(path, text.encode("utf-8"))
+def write_text(path: str | Path, text: str, durable: bool = True) -> Path:
+    return write_bytes(path, text.encode("utf-8"), durable)
 
 
 def strict(obj: Any) -> Any:
@@ -106,9 +111,9 @@ def json_text(obj: Any, indent: int | None = 2) -> str:
     return json.dumps(strict(obj), indent=indent, allow_nan=False)
 
 
-def write_json(path: str | Path, obj: Any, indent: int | None = 2) -> Path:
+def write_json(path: str | Path, obj: Any, indent: int | None = 2, durable: bool = True) -> Path:
     """``obj`` as strict JSON to ``path``, atomically."""
-    return write_text(path, json_text(obj, indent) + "\n")
+    return write_text(path, json_text(obj, indent) + "\n", durable)
 
 
 def append_line(path: str | Path, line: str) -> None:
@@ -154,6 +159,7 @@ __all__ = [
     "fsync_file",
     "json_text",
     "read_json_lines",
+    "sync_folder",
     "strict",
     "write_bytes",
     "write_json",

@@ -24,7 +24,7 @@ from ..classify.multicrop import evaluate_multicrop, load_classifier
 from ..classify.train import train_classifier
 from ..config import PositiveInt, Probability, config_to_dict, load_config, save_config
 from ..data import load_dataset
-from ..demo_data import DemoDataConfig, make_demo_data
+from ..demo_data import DemoDataConfig, make_demo_data, read_manifest
 from ..engine.distributed import setup
 from ..errors import UserError
 from ..eval import topk_error
@@ -60,8 +60,8 @@ def _stage(k: int, text: str) -> None:
 
 
 def _data(cfg: DemoConfig, root: Path) -> Path:
-    manifest = root / "manifest.json"
-    if manifest.is_file() and json.loads(manifest.read_text())["config"] == config_to_dict(cfg.data):
+    manifest = read_manifest(root)
+    if manifest is not None and manifest["config"] == config_to_dict(cfg.data):
         _stage(1, f"demo data: reusing {root}")
     else:
         _stage(1, f"demo data: generating into {root}")

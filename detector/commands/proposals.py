@@ -93,7 +93,7 @@ def compute_proposals(cfg: ProposalConfig, data: str, split: str | None, images:
         )
         for file, why in res["failed"]:
             print(f"error: {file}: {why}, skipped", file=sys.stderr)
-        barrier(ctx)
+        barrier(ctx, "the end of the proposals")
         return 1 if res["failed"] else 0
     finally:
         cleanup()

@@ -133,14 +133,17 @@ class DetectionDataset:
 def sanitize_boxes(boxes: np.ndarray, width: int, height: int, file: Path, log: AnnotationLog) -> np.ndarray:
     """Boolean keep-mask over ``[N, 4]`` xyxy ``boxes``; clips them to the image in place.
 
-    A box with no extent (``x2 <= x1`` or ``y2 <= y1``, as annotated) is dropped; a box reaching
+    A box with a NaN or infinite coordinate, or with no extent (``x2 <= x1`` or ``y2 <= y1``, as annotated) is dropped; a box reaching
     outside ``[0, width] x [0, height]`` is clipped, and dropped if nothing is left."""
     keep = np.ones(len(boxes), bool)
     if not len(boxes):
         return keep
-    degenerate = (boxes[:, 2] <= boxes[:, 0]) | (boxes[:, 3] <= boxes[:, 1])
+    finite = np.isfinite(boxes).all(1)
+    log.add("box with a NaN or infinite coordinate dropped", file, n=int((~finite).sum()))
+    boxes[~finite] = 0  # dropped below; zeros keep the comparisons quiet
+    degenerate = finite & ((boxes[:, 2] <= boxes[:, 0]) | (boxes[:, 3] <= boxes[:, 1]))
     log.add("zero-area or inverted box dropped", file, n=int(degenerate.sum()))
-    keep &= ~degenerate
+    keep &= finite & ~degenerate
     limits = np.array([width, height, width, height], np.float32)
     outside = keep & ((boxes < 0).any(1) | (boxes > limits).any(1))
     if outside.any():

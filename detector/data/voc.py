@@ -83,6 +83,40 @@ def _text(node: ET.Element | None, tag: str) -> str | None:
     return child.text.strip() if child is not None and child.text else None
 
 
+def _plain_name(name: str) -> bool:
+    """Whether ``name`` is one path component: not empty, no separator, not ``.`` or ``..``, so that
+    a file built from it stays in its folder."""
+    return bool(name) and "/" not in name and "\\" not in name and name not in (".", "..") and "\0" not in name
+
+
+def safe_id(image_id: str) -> bool:
+    """Whether a split list's ``image_id`` is a relative path that stays in its folder: ILSVRC's
+    ids name subfolders (``n02672831/n02672831_11478``), but no part may be ``..`` or empty and
+    the id may not be absolute (ids become annotation, image and cache file names)."""
+    parts = image_id.split("/")
+    return all(p not in ("", ".", "..") for p in parts) and "\\" not in image_id and "\0" not in image_id
+
+
+def read_split_ids(list_file: Path, log: AnnotationLog) -> list[str]:
+    """The image ids of a split list (first word of each line), in order; an id listed again is
+    ignored with a counted warning, and one that leaves its folder (:func:`safe_id`) is a one-line error."""
+    ids, seen = [], set()
+    for n, line in enumerate(list_file.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        image_id = line.split()[0]
+        if not safe_id(image_id):
+            raise DatasetError(
+                f"{list_file}: line {n}: image id {image_id!r} leaves the dataset folder (absolute or '..')"
+            )
+        if image_id in seen:
+            log.add("image id listed twice, repeat ignored", list_file, image_id)
+            continue
+        seen.add(image_id)
+        ids.append(image_id)
+    return ids
+
+
 def _parse_xml(image_id: str, xml: Path, image_cands: list[Path], log: AnnotationLog) -> _Parsed | None:
     try:
         tree = ET.parse(xml).getroot()
@@ -91,6 +125,8 @@ def _parse_xml(image_id: str, xml: Path, image_cands: list[Path], log: Annotatio
     filename = _text(tree, "filename")
     if filename and not Path(filename).suffix:  # ILSVRC writes the stem only
         filename = None
+    if filename and not _plain_name(filename):
+        raise DatasetError(f"{xml}: <filename> {filename!r} is not a plain file name (no folders, no '..')")
     image = _first_existing(([c.parent / filename for c in image_cands] if filename else []) + image_cands)
     size = tree.find("size")
     try:
@@ -101,8 +137,12 @@ def _parse_xml(image_id: str, xml: Path, image_cands: list[Path], log: Annotatio
         if not image.is_file():
             log.add("no image size and no image file, image dropped", xml)
             return None
-        with Image.open(image) as im:
-            width, height = im.size
+        try:
+            with Image.open(image) as im:
+                width, height = im.size
+        except (OSError, ValueError, Image.DecompressionBombError):  # UnidentifiedImageError is an OSError
+            log.add("no image size and an unreadable image, image dropped", xml, image.name)
+            return None
     names, boxes, difficult = [], [], []
     for obj in tree.iter("object"):
         name, bb = _text(obj, "name"), obj.find("bndbox")
@@ -187,8 +227,8 @@ def load_voc(
     """
     root = Path(root)
     kind, list_file = _layout(root, split)
-    ids = [line.split()[0] for line in list_file.read_text().splitlines() if line.strip()]
     log = AnnotationLog(f"{root.name}/{split}")
+    ids = read_split_ids(list_file, log)
     parsed = _parse_split(root, kind, split, ids, log)
     display = None
     if class_map is not None:

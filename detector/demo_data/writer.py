@@ -9,15 +9,15 @@ Layout under ``out``::
     classes.txt, manifest.json
 
 Every image is a pure function of ``(seed, split, index)``, so the bytes do not depend on the
-number of worker processes.
+number of worker processes; ``manifest.json`` is written last and only over a complete dataset.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass
-from multiprocessing import get_context
 from pathlib import Path
 
 import cv2
@@ -25,9 +25,13 @@ import numpy as np
 from tqdm import tqdm
 
 from ..config import NonNegInt, Percent, PositiveFloat, PositiveInt, config_to_dict
+from ..engine.workers import run_tasks
+from ..files import sync_folder, write_bytes, write_json, write_text
 from .scene import classification_scene, detection_scene
 from .shapes import CLASSES
 
+CHUNK = 16  # images per task handed to a worker process
+CHUNK_TIMEOUT = 300.0  # seconds one chunk may take before its worker is replaced
 _SPLIT_CODE = {"train": 0, "val": 1}
 _TASK_CODE = {"cls": 1, "det": 2}
 
@@ -36,12 +40,12 @@ _TASK_CODE = {"cls": 1, "det": 2}
 class DemoDataConfig:
     seed: NonNegInt = 0
     cls_size: PositiveInt = 80  # classification images are cls_size x cls_size
-    cls_train_per_class: PositiveInt = 400
-    cls_val_per_class: PositiveInt = 100
+    cls_train_per_class: NonNegInt = 400
+    cls_val_per_class: NonNegInt = 100
     det_width: PositiveInt = 192
     det_height: PositiveInt = 144
-    det_train: PositiveInt = 600
-    det_val: PositiveInt = 150
+    det_train: NonNegInt = 600
+    det_val: NonNegInt = 150
     max_objects: NonNegInt = 5
     min_radius: PositiveFloat = 8.0
     max_radius: PositiveFloat = 40.0
@@ -117,13 +121,59 @@ def _tasks(cfg: DemoDataConfig) -> list[tuple]:
     return tasks
 
 
+def _make_chunk(chunk: list[tuple]) -> list[tuple]:
+    """:func:`_make` over a chunk of tasks (one round trip to a worker process per chunk)."""
+    return [_make(t) for t in chunk]
+
+
+def _worker_init() -> None:
+    cv2.setNumThreads(1)  # the worker processes share the cores
+
+
+def _image_path(out: Path, task: tuple) -> Path:
+    kind, split, index, label, cfg = task
+    if kind == "cls":
+        per_class = cfg.cls_train_per_class if split == "train" else cfg.cls_val_per_class
+        name = CLASSES[label]
+        return out / "cls" / split / name / f"{name}_{index - label * per_class:05d}.jpg"
+    return out / "det" / "JPEGImages" / f"{split}_{index:05d}.jpg"
+
+
+def _write_images(out: Path, cfg: DemoDataConfig, tasks: list[tuple], progress: bool) -> list[tuple]:
+    """Make every image in ``cfg.workers`` spawned processes (:func:`~detector.engine.workers.run_tasks`:
+    no fork, bounded waits, a dead worker's chunk retried) and write each as it arrives (atomic
+    renames; synced once at the end); returns ``(sha256, objects)`` per task, in task order."""
+    chunks = [tasks[i : i + CHUNK] for i in range(0, len(tasks), CHUNK)]
+    done: list[tuple | None] = [None] * len(tasks)
+    bar = tqdm(total=len(tasks), desc="demo data", disable=not progress)
+    for o in run_tasks(_make_chunk, chunks, cfg.workers, CHUNK_TIMEOUT, retries=2, initializer=_worker_init):
+        if o.error is not None:
+            raise RuntimeError(
+                f"demo data: images {o.index * CHUNK}..{o.index * CHUNK + len(o.task) - 1} failed: {o.error}"
+            )
+        for k, (task, (data, objects)) in enumerate(zip(o.task, o.value, strict=True)):
+            write_bytes(_image_path(out, task), data, durable=False)
+            if task[0] == "det":
+                stem = f"{task[1]}_{task[2]:05d}"
+                write_text(out / "det" / "Annotations" / f"{stem}.xml", _voc_xml(stem, cfg, objects), durable=False)
+            done[o.index * CHUNK + k] = (hashlib.sha256(data).digest(), objects)
+        bar.update(len(o.task))
+    bar.close()
+    return done
+
+
 def make_demo_data(out: str | Path, cfg: DemoDataConfig, progress: bool = True) -> dict:
-    """Generate and write the dataset; returns the manifest (counts and a digest of all bytes)."""
+    """Generate and write the dataset; returns the manifest (counts and a digest of all bytes).
+
+    ``manifest.json`` is removed first and written last (synced, after every other file is), so
+    its presence means a complete dataset of its config: a run interrupted half-way leaves none,
+    and the next one regenerates everything."""
     out = Path(out)
+    (out / "manifest.json").unlink(missing_ok=True)
+    sync_folder(out)
     tasks = _tasks(cfg)
     det = _make_folders(out)
-
-    digest = hashlib.sha256()
+    made = _write_images(out, cfg, tasks, progress)
     coco = {
         s: {"images": [], "annotations": [], "categories": [{"id": i + 1, "name": n} for i, n in enumerate(CLASSES)]}
         for s in ("train", "val")
@@ -131,44 +181,41 @@ def make_demo_data(out: str | Path, cfg: DemoDataConfig, progress: bool = True) 
     lists: dict[str, list[str]] = {"train": [], "val": []}
     counts = dict.fromkeys(("cls_train", "cls_val", "det_train_images", "det_val_images", "det_train_boxes",
                             "det_val_boxes"), 0)  # fmt: skip
-    ctx = get_context("fork") if cfg.workers > 1 else None
-    pool = ctx.Pool(cfg.workers) if ctx else None
-    try:
-        results = pool.imap(_make, tasks, chunksize=16) if pool else map(_make, tasks)
-        for (kind, split, index, label, _), (data, objects) in tqdm(
-            zip(tasks, results, strict=True), total=len(tasks), desc="demo data", disable=not progress
-        ):
-            digest.update(data)
-            if kind == "cls":
-                per_class = cfg.cls_train_per_class if split == "train" else cfg.cls_val_per_class
-                name = CLASSES[label]
-                (out / "cls" / split / name / f"{name}_{index - label * per_class:05d}.jpg").write_bytes(data)
-                counts[f"cls_{split}"] += 1
-                continue
-            stem = f"{split}_{index:05d}"
-            (det / "JPEGImages" / f"{stem}.jpg").write_bytes(data)
-            (det / "Annotations" / f"{stem}.xml").write_text(_voc_xml(stem, cfg, objects))
-            lists[split].append(stem)
-            image_id = len(coco[split]["images"]) + 1
-            coco[split]["images"].append(
-                {"id": image_id, "file_name": f"{stem}.jpg", "width": cfg.det_width, "height": cfg.det_height}
-            )
-            _add_coco_objects(coco[split]["annotations"], image_id, objects)
-            counts[f"det_{split}_images"] += 1
-            counts[f"det_{split}_boxes"] += len(objects)
-    finally:
-        if pool:
-            pool.close()
-            pool.join()
+    digest = hashlib.sha256()
+    for (kind, split, index, _, _), (sha, objects) in zip(tasks, made, strict=True):
+        digest.update(sha)
+        if kind == "cls":
+            counts[f"cls_{split}"] += 1
+            continue
+        stem = f"{split}_{index:05d}"
+        lists[split].append(stem)
+        image_id = len(coco[split]["images"]) + 1
+        coco[split]["images"].append(
+            {"id": image_id, "file_name": f"{stem}.jpg", "width": cfg.det_width, "height": cfg.det_height}
+        )
+        _add_coco_objects(coco[split]["annotations"], image_id, objects)
+        counts[f"det_{split}_images"] += 1
+        counts[f"det_{split}_boxes"] += len(objects)
     for split in ("train", "val"):
-        (det / "ImageSets" / "Main" / f"{split}.txt").write_text("\n".join(lists[split]) + "\n")
-        (det / "annotations" / f"instances_{split}.json").write_text(json.dumps(coco[split]))
-    (out / "classes.txt").write_text("\n".join(CLASSES) + "\n")
+        write_text(det / "ImageSets" / "Main" / f"{split}.txt", "\n".join(lists[split]) + "\n", durable=False)
+        write_json(det / "annotations" / f"instances_{split}.json", coco[split], indent=None, durable=False)
+    write_text(out / "classes.txt", "\n".join(CLASSES) + "\n", durable=False)
+    os.sync()  # every file above on disk before the manifest says the dataset is complete
     manifest = {
         "config": config_to_dict(cfg),
         "classes": CLASSES,
         "counts": counts,
         "sha256_images": digest.hexdigest(),
     }
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    write_json(out / "manifest.json", manifest)
     return manifest
+
+
+def read_manifest(out: str | Path) -> dict | None:
+    """The manifest of a complete dataset at ``out``, or None (none, or unreadable)."""
+    path = Path(out) / "manifest.json"
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and "config" in data else None

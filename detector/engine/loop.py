@@ -41,8 +41,8 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from ..checkpoint import load_checkpoint, save_checkpoint
-from ..config import save_config
-from ..errors import UserError
+from ..config import ConfigError, config_from_dict, save_config
+from ..errors import Interrupted, UserError
 from . import distributed as dist_
 from .ema import ModelEMA
 from .metrics import MetricsLog, plot_metrics
@@ -82,10 +82,16 @@ class Task:
 
 
 class _StopFlag:
-    """SIGINT/SIGTERM set a flag; the loop checkpoints at the next step and stops."""
+    """SIGINT/SIGTERM during the training steps set a flag: the loop checkpoints after the step
+    and stops (all processes at the same step). Anywhere else (validation, a checkpoint, the
+    plot), or a second signal, raises :class:`~detector.errors.Interrupted` at once: what is due
+    is already saved (an epoch's training is checkpointed before its validation starts)."""
 
-    def __init__(self):
+    def __init__(self, hint: Callable[[], str] = str):
+        self.hint = hint  # what was kept, for the message
         self.set = False
+        self.signum = 0
+        self.in_steps = False  # between the steps of an epoch, where stopping waits for the step
         self._old = {}
 
     def __enter__(self):
@@ -93,16 +99,14 @@ class _StopFlag:
             self._old[sig] = signal.signal(sig, self._handler)
         return self
 
-    def _handler(self, *_):
-        self.set = True
+    def _handler(self, signum, _frame):
+        if self.set or not self.in_steps:
+            raise Interrupted(signum, self.hint())
+        self.set, self.signum = True, signum
 
     def __exit__(self, *exc):
         for sig, old in self._old.items():
             signal.signal(sig, old)
-
-
-def _worker_init(_: int) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process handles Ctrl-C
 
 
 def make_loader(ds, batch: int, sampler, workers: int, seed: int, cuda: bool, drop_last: bool, collate) -> DataLoader:
@@ -114,17 +118,27 @@ def make_loader(ds, batch: int, sampler, workers: int, seed: int, cuda: bool, dr
         collate_fn=collate,
         drop_last=drop_last,
         pin_memory=cuda,
-        worker_init_fn=_worker_init if workers else None,
         generator=torch.Generator().manual_seed(seed),
         **loader_processes(workers),
     )
 
 
-def resume_state(out_dir: Path, resume: bool, ctx: dist_.DistContext) -> dict | None:
-    """The checkpoint to continue from (``out_dir/last.pth``), or None for a new run."""
+def resume_state(out_dir: Path, resume: bool, ctx: dist_.DistContext, cfg=None) -> dict | None:
+    """The checkpoint to continue from (``out_dir/last.pth``), or None for a new run. With ``cfg``
+    (the run's config), a ``last.pth`` that another tool or kind of run wrote (its config does not
+    fit ``cfg``'s type, or the training state is missing) is a one-line error before any work."""
     last = out_dir / "last.pth"
     if resume and last.is_file():
-        return load_checkpoint(last)
+        ckpt = load_checkpoint(last, "training state (last.pth)")
+        missing = [k for k in ("ema", "optimizer", "scheduler", "epoch", "step") if k not in ckpt]
+        if missing:
+            raise UserError(f"{last}: not a training state to resume (no {', '.join(missing)}); use another --out")
+        if cfg is not None:
+            try:
+                config_from_dict(type(cfg), ckpt["config"], str(last))
+            except ConfigError as e:
+                raise UserError(f"{last}: written by another kind of run, not {type(cfg).__name__} ({e})") from None
+        return ckpt
     if resume and ctx.is_main:
         print(f"no checkpoint at {last}: starting a new run")
     return None
@@ -247,6 +261,11 @@ class Trainer:
         self.val_loader = make_loader(task.val_ds, self.per_rank, val_sampler, cfg.data.workers, cfg.seed, self.cuda,
                                       False, task.val_collate or task.collate)  # fmt: skip
         self.net = self.kit.model
+        self.stop = _StopFlag(self.resume_hint)
+
+    def resume_hint(self) -> str:
+        """Where an interrupted run's state is, and how to continue it."""
+        return f"state saved in {self.last}: continue with --resume" if self.last.is_file() else "nothing saved yet"
 
     def state_dict(self) -> dict:
         k = self.kit
@@ -271,8 +290,16 @@ class Trainer:
             save_checkpoint(self.last, s.pop("model"), self.cfg, **s, **self.task.extra)
 
     def resume(self, ckpt: dict) -> None:
-        """Continue from a ``last.pth``: restore, drop the metrics past it, say where."""
-        self.load_state_dict(ckpt)
+        """Continue from a ``last.pth``: restore, drop the metrics past it, say where. A file that
+        is not this kind of run's state (another tool's, another model's) is a one-line error."""
+        try:
+            self.load_state_dict(ckpt)
+        except (KeyError, RuntimeError, ValueError, TypeError) as e:
+            why = f"no {e}" if isinstance(e, KeyError) else str(e).strip().splitlines()[0][:160]
+            raise UserError(
+                f"{self.last}: not the state of this training run ({why}); resume with the tool and config that "
+                "wrote it, or use another --out"
+            ) from None
         s = self.state
         self.log.truncate_after(s.step, drop_val_at_step=s.pending_eval)
         if self.ctx.is_main:
@@ -331,8 +358,9 @@ class Trainer:
             self.checkpoint()
         if flags[1] > 0:
             self.checkpoint()
-            raise TrainingStopped(
-                f"interrupted at step {s.step} (epoch {s.epoch + 1}); state saved in {self.last}: continue with --resume"
+            raise Interrupted(
+                self.stop.signum or signal.SIGTERM,  # another rank's signal: this one is told to stop
+                f"stopped at step {s.step} (epoch {s.epoch + 1}); state saved in {self.last}: continue with --resume",
             )
 
     def train_epoch(self, stop: _StopFlag) -> None:
@@ -347,10 +375,12 @@ class Trainer:
         t0 = time.perf_counter() - s.progress.seconds
         skipped = []
         self.net.train()
+        stop.in_steps = True
         for batch in bar:
             skipped += getattr(batch, "skipped", [])
             loss, n, flags = train_step(self.net, self.kit, task.loss, batch, cfg, ctx, stop.set)
             self._after_step(loss.item(), n, flags, t0, bar)
+        stop.in_steps = False
         bar.close()
         n_skipped = int(dist_.all_reduce_sum(torch.tensor([float(len(skipped))], device=ctx.device), ctx).item())
         secs, p = time.perf_counter() - t0, s.progress
@@ -363,7 +393,7 @@ class Trainer:
         EMA weights) and the plot; returns the last validation with the step."""
         s, cfg, ctx = self.state, self.cfg, self.ctx
         plot = lambda: plot_metrics(self.log.path, self.out_dir / "curves.png", self.task.val_keys)  # noqa: E731
-        with _StopFlag() as stop, contextlib.closing(self.log):  # closing: the TensorBoard writer's thread ends
+        with self.stop as stop, contextlib.closing(self.log):  # closing: the TensorBoard writer's thread ends
             if s.pending_eval:  # interrupted between an epoch's last step and the end of its validation
                 self.validate()
             while s.epoch < cfg.optim.epochs:
@@ -380,7 +410,7 @@ class Trainer:
             plot()
             ema = self.kit.ema.module.state_dict()
             save_checkpoint(self.out_dir / "final.pth", ema, self.cfg, val=s.val, step=s.step, **self.task.extra)
-        dist_.barrier(ctx)
+        dist_.barrier(ctx, "the end of training")
         return {**s.val, "step": s.step}
 
 
@@ -404,9 +434,9 @@ def run_training(make_task: Callable[[dist_.DistContext], tuple[Task, Any]], cfg
     returns it with the config it settled, e.g. the number of classes it found), train, and leave
     the process group whatever happens. Returns the last evaluation."""
     out_dir = Path(out_dir)
-    ctx = dist_.setup(cfg.device)
+    ctx = dist_.setup(cfg.device, cfg.dist_timeout)
     try:
-        state = resume_state(out_dir, resume, ctx)
+        state = resume_state(out_dir, resume, ctx, cfg)
         task, cfg = make_task(ctx)
         return fit(task, cfg, out_dir, ctx, state)
     finally:

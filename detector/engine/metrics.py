@@ -1,6 +1,7 @@
 """Training metrics as JSON lines, TensorBoard events, and a plot of them.
 
-Each line is one record: ``{"kind": "train", "step", "epoch", "lr", "loss", ...}`` every few
+Each line is one record (appended and synced; a torn last line left by a kill is read as absent,
+and a resumed run rewrites the file atomically): ``{"kind": "train", "step", "epoch", "lr", "loss", ...}`` every few
 steps, ``{"kind": "val", "epoch", "step", ...}`` after each evaluation. Only rank 0 writes.
 Once :meth:`MetricsLog.open_tensorboard` is called, every record's numbers also go to
 TensorBoard event files (``train/loss``, ``train/lr``, ``val/mAP`` ... against the step), and
@@ -9,11 +10,11 @@ TensorBoard event files (``train/loss``, ``train/lr``, ``val/mAP`` ... against t
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from torch.utils.tensorboard import SummaryWriter
 
+from ..files import append_line, json_text, read_json_lines, write_text
 from ..plotting import pyplot
 
 
@@ -32,9 +33,7 @@ class MetricsLog:
     def write(self, kind: str, **values: float | int | str) -> None:
         if not self.enabled:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a") as f:
-            f.write(json.dumps({"kind": kind, **values}) + "\n")
+        append_line(self.path, json_text({"kind": kind, **values}, indent=None))
         if self.tb is not None:
             step = int(values.get("step", 0))
             for key, v in values.items():
@@ -65,13 +64,13 @@ class MetricsLog:
                 r.get("step", 0) == step and not (drop_val_at_step and r["kind"] == "val")
             )
 
-        keep = [line for line in self.path.read_text().splitlines() if line and kept(json.loads(line))]
-        self.path.write_text("".join(line + "\n" for line in keep))
+        keep = [r for r in read_json_lines(self.path) if kept(r)]  # a torn last record is dropped
+        write_text(self.path, "".join(json_text(r, indent=None) + "\n" for r in keep))  # atomic: no history lost
 
 
 def read_metrics(path: str | Path) -> list[dict]:
-    p = Path(path)
-    return [json.loads(line) for line in p.read_text().splitlines() if line.strip()] if p.is_file() else []
+    """The records of a ``metrics.jsonl`` (a torn last line, from a kill mid-write, left out)."""
+    return read_json_lines(path)
 
 
 def plot_metrics(path: str | Path, out: str | Path, val_keys: tuple[str, ...]) -> Path:

@@ -7,7 +7,9 @@ forever on a lock some thread held at the fork. A ``Pool`` also waits forever on
 worker hangs, and loses the task of a worker that dies. Here workers are started with
 ``spawn`` (a fresh interpreter: no inherited locks), each task has a deadline after which its
 worker is killed and replaced, and a task whose worker died or timed out is retried
-``retries`` times before it is reported as failed, so the caller can skip and name it.
+``retries`` times before it is reported as failed, so the caller can skip and name it. Workers
+end with their parent (:func:`die_with_parent`), also when it is killed with SIGKILL, and leave
+SIGINT to it.
 
 ``fn`` and the tasks must be picklable (``fn`` a module-level function). With ``workers <= 1``
 the tasks run in this process, one after another (no deadline applies there).
@@ -15,7 +17,12 @@ the tasks run in this process, one after another (no deadline applies there).
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import multiprocessing as mp
+import os
+import signal
+import sys
 import time
 import traceback
 from collections import deque
@@ -24,15 +31,24 @@ from dataclasses import dataclass
 from multiprocessing.connection import wait
 from typing import Any
 
+PR_SET_PDEATHSIG = 1  # prctl(2)
 LOADER_TIMEOUT = 600.0  # seconds a DataLoader waits for one batch from its worker processes
 
 
 def loader_processes(workers: int) -> dict[str, Any]:
     """``DataLoader`` keyword arguments for ``workers`` loader processes, by the rules above:
-    started with ``spawn`` (torch's default on Linux forks this threaded process) and each batch
-    waited for at most ``LOADER_TIMEOUT`` seconds (a worker that dies is reported by torch at once).
+    started with ``spawn`` (torch's default on Linux forks this threaded process), each batch
+    waited for at most ``LOADER_TIMEOUT`` seconds (a worker that dies is reported by torch at once),
+    and each worker ending with its parent and leaving SIGINT to it (:func:`loader_worker_init`).
     Nothing with ``workers`` 0: the loading runs in this process."""
-    return {"multiprocessing_context": "spawn", "timeout": LOADER_TIMEOUT} if workers > 0 else {}
+    if workers <= 0:
+        return {}
+    return {"multiprocessing_context": "spawn", "timeout": LOADER_TIMEOUT, "worker_init_fn": loader_worker_init}
+
+
+def loader_worker_init(_: int) -> None:
+    """A DataLoader worker's start: :func:`die_with_parent` (the process that started it)."""
+    die_with_parent(os.getppid())
 
 
 @dataclass
@@ -46,7 +62,27 @@ class Outcome:
     attempts: int = 1
 
 
-def _worker_main(conn, fn: Callable, initializer: Callable | None, initargs: tuple) -> None:
+def die_with_parent(parent: int) -> None:
+    """Make this worker process end when ``parent`` does: Linux's parent-death signal (SIGKILL),
+    then a check that the parent had not already gone before it was set. Ctrl-C reaches the
+    whole process group, so workers ignore SIGINT and leave the stopping to the parent."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+def _worker_main(conn, fn: Callable, initializer: Callable | None, initargs: tuple, parent: int) -> None:
+    die_with_parent(parent)
+    try:
+        _serve(conn, fn, initializer, initargs)
+    except (BrokenPipeError, EOFError, ConnectionResetError):  # the parent is gone: end quietly
+        os._exit(0)
+
+
+def _serve(conn, fn: Callable, initializer: Callable | None, initargs: tuple) -> None:
     if initializer is not None:
         initializer(*initargs)
     while True:
@@ -59,6 +95,8 @@ def _worker_main(conn, fn: Callable, initializer: Callable | None, initargs: tup
         index, task = msg
         try:
             conn.send((index, True, fn(task)))
+        except (BrokenPipeError, ConnectionResetError):
+            raise
         except Exception as e:  # noqa: BLE001 - reported to the parent as this task's failure
             last = traceback.extract_tb(e.__traceback__)[-1:]
             where = f" at {last[0].filename.rsplit('/', 1)[-1]}:{last[0].lineno}" if last else ""
@@ -68,7 +106,7 @@ def _worker_main(conn, fn: Callable, initializer: Callable | None, initargs: tup
 class _Worker:
     def __init__(self, ctx, fn, initializer, initargs):
         self.conn, child = ctx.Pipe(duplex=True)
-        self.proc = ctx.Process(target=_worker_main, args=(child, fn, initializer, initargs), daemon=True)
+        self.proc = ctx.Process(target=_worker_main, args=(child, fn, initializer, initargs, os.getpid()), daemon=True)
         self.proc.start()
         child.close()
         self.index: int | None = None  # the task it runs

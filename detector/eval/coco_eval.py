@@ -43,6 +43,16 @@ def coco_from_dataset(dataset: DetectionDataset) -> COCO:
     return gt
 
 
+def _fill_defaults(gt: COCO) -> None:
+    """Give ground-truth annotations without ``area`` (``w * h`` of their box) or ``iscrowd`` (0)
+    those fields, which COCOeval reads unconditionally (a file that omits them, e.g. one written by
+    another tool, would otherwise end in a KeyError); entries in place, so the index sees them."""
+    for ann in gt.dataset.get("annotations", []):
+        if "area" not in ann:
+            ann["area"] = float(ann["bbox"][2] * ann["bbox"][3])
+        ann.setdefault("iscrowd", 0)
+
+
 def coco_entries(arrays: DetectionArrays) -> list[dict]:
     """Detections as COCO results entries in :func:`coco_from_dataset`'s ids (image ``i + 1``,
     category = label), boxes ``[x, y, w, h]``."""
@@ -72,6 +82,7 @@ def coco_evaluate(dataset: DetectionDataset, results: list[dict] | None, arrays:
         from_file = dataset.kind == "coco" and dataset.ann_file is not None
         if from_file:
             gt = COCO(str(dataset.ann_file))
+            _fill_defaults(gt)
             dets = results if results is not None else arrays_to_results(dataset, arrays)
         else:
             gt = coco_from_dataset(dataset)

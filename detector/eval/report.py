@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 import numpy as np
 
+from ..files import write_json
 from ..plotting import pyplot
 
 
@@ -32,10 +32,9 @@ def format_report(report: dict) -> str:
 
 
 def write_report(report: dict, path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report, indent=2))
-    return path
+    """``report`` as strict JSON, atomically (an undefined number, e.g. the mAP of a split
+    without ground truth, is ``null``)."""
+    return write_json(path, report)
 
 
 def safe_filename(name: str) -> str:

@@ -11,7 +11,7 @@ A results file is a JSON list of ``{"image_id", "category_id", "bbox": [x, y, w,
 
 from __future__ import annotations
 
-import json
+import math
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +20,7 @@ import numpy as np
 
 from ..data.coco import read_json
 from ..data.records import DatasetError, DetectionDataset
+from ..files import write_json
 
 
 @dataclass
@@ -50,6 +51,10 @@ def _offset(dataset: DetectionDataset) -> float:
     return 1.0 if dataset.is_xml else 0.0
 
 
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
 def read_results(path: str | Path) -> list[dict]:
     """Read and check a results file; a malformed one is a one-line :class:`DatasetError`."""
     path = Path(path)
@@ -59,12 +64,17 @@ def read_results(path: str | Path) -> list[dict]:
     for i, d in enumerate(dets):
         ok = isinstance(d, dict) and {"image_id", "category_id", "bbox", "score"} <= d.keys()
         bbox = d.get("bbox") if ok else None
-        if not ok or not (isinstance(bbox, list) and len(bbox) == 4 and all(isinstance(v, (int, float)) for v in bbox)):
+        if not ok or not (isinstance(bbox, list) and len(bbox) == 4 and all(_is_number(v) for v in bbox)):
             raise DatasetError(
                 f"{path}: detection {i} is not {{image_id, category_id, bbox: [x, y, w, h], score}}: {d!r:.120}"
             )
-        if not isinstance(d["score"], (int, float)):
+        for key in ("image_id", "category_id"):
+            if isinstance(d[key], bool) or not isinstance(d[key], (int, str)):
+                raise DatasetError(f"{path}: detection {i} has {key} {d[key]!r:.60}: expected a number or a string")
+        if not _is_number(d["score"]):
             raise DatasetError(f"{path}: detection {i} has a non-numeric score {d['score']!r}")
+        if not all(math.isfinite(v) for v in (*bbox, d["score"])):
+            raise DatasetError(f"{path}: detection {i} has a NaN or infinite score or coordinate: {d!r:.120}")
     return dets
 
 
@@ -122,7 +132,5 @@ def arrays_to_results(dataset: DetectionDataset, arrays: DetectionArrays) -> lis
 
 
 def write_results(path: str | Path, results: list[dict]) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(results))
-    return path
+    """Detections (COCO results format) as JSON, atomically."""
+    return write_json(path, results, indent=None)

@@ -9,7 +9,6 @@ image with :class:`OnTheFly`.
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +16,7 @@ import torch
 
 from ..data.images import to_tensor
 from ..data.records import DetectionDataset
-from ..engine.distributed import DistContext, barrier
+from ..engine.distributed import DistContext, all_reduce_sum, barrier
 from ..errors import UserError
 from ..proposals.cache import ProposalCache
 from ..proposals.extract import extract_network, extract_selective_search, merge_proposals
@@ -29,28 +28,43 @@ from .config import ProposalConfig
 def ensure_proposals(
     dataset: DetectionDataset, root: str | Path, cfg: ProposalConfig, ctx: DistContext
 ) -> ProposalCache:
-    """The cache at ``root`` with every readable image of ``dataset`` in it (computed if missing)."""
+    """The cache at ``root`` with every readable image of ``dataset`` in it (computed if missing).
+
+    Under ``torchrun`` the work is shared from the full list of images (rank ``r`` of ``W`` owns
+    every ``W``-th), never from each rank's own view of what is missing: a rank that starts late
+    sees the others' images as done but still owns the same ones, so no image is computed twice
+    or left out. Every rank joins the count and the barrier, also one with nothing to compute.
+    Unreadable cache entries count as missing and are computed again."""
     cache = ProposalCache(root)
-    missing = [r for r in dataset.records if not cache.has(r.image_id, r.file)]
-    if missing:
+    mine = dataset.records[ctx.rank :: ctx.world_size]
+    n_missing = sum(not cache.has(r.image_id, r.file) for r in mine)
+    n_missing = int(all_reduce_sum(torch.tensor([float(n_missing)], device=ctx.device), ctx).item())
+    if n_missing:
         if ctx.is_main:
-            print(f"proposals: computing {cfg.method} for {len(missing)} of {len(dataset.records)} images into {root}")
-        part = dataclasses.replace(dataset, records=missing)
-        if cfg.method == "ss":
-            res = extract_selective_search(part, cache, cfg.selective_search, cfg.workers, ctx)
-        elif not cfg.multibox_ckpt:
-            raise UserError(
-                f"proposals.method={cfg.method} needs proposals.multibox_ckpt (a train_multibox final.pth; "
-                "--multibox in infer.py and eval_det.py)"
-            )
-        else:
-            res = extract_network(
-                part, cache, cfg.multibox_ckpt, cfg.method, cfg.selective_search, cfg.workers, ctx, top_k=cfg.top_k
-            )
+            print(f"proposals: computing {cfg.method} for {n_missing} of {len(dataset.records)} images into {root}")
+        res = _compute(dataset, cache, cfg, ctx)
         for file, why in res["failed"]:
             print(f"proposals: skipped {file}: {why}")
-        barrier(ctx)
+        barrier(ctx, f"the end of the proposals in {root}")
+    if cache.unreadable:
+        print(
+            f"proposals: {len(cache.unreadable)} unreadable cache entries computed again (e.g. {min(cache.unreadable)})"
+        )
     return cache
+
+
+def _compute(dataset: DetectionDataset, cache: ProposalCache, cfg: ProposalConfig, ctx: DistContext) -> dict:
+    """This rank's share of ``dataset`` (the images the cache lacks) into ``cache``, by ``cfg.method``."""
+    if cfg.method == "ss":
+        return extract_selective_search(dataset, cache, cfg.selective_search, cfg.workers, ctx)
+    if not cfg.multibox_ckpt:
+        raise UserError(
+            f"proposals.method={cfg.method} needs proposals.multibox_ckpt (a train_multibox final.pth; "
+            "--multibox in infer.py and eval_det.py)"
+        )
+    return extract_network(
+        dataset, cache, cfg.multibox_ckpt, cfg.method, cfg.selective_search, cfg.workers, ctx, top_k=cfg.top_k
+    )
 
 
 def val_cache_root(train: DetectionDataset, val: DetectionDataset, root: Path) -> Path:

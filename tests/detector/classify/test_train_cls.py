@@ -92,7 +92,7 @@ def test_interrupted_run_resumes_to_the_same_weights(cls_data, tmp_path):
         time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 2 and "interrupted at step" in err and "--resume" in err, err
+    assert proc.returncode == 130 and "stopped at step" in err and "--resume" in err, err
     stopped = torch.load(out / "last.pth", weights_only=True)
     assert 4 <= stopped["step"] < 18
     resumed = _train(cls_data, out, resume=True)
@@ -133,7 +133,7 @@ def test_bad_config_and_data(cls_data, tmp_path):
     assert res.returncode == 2 and "unknown key 'optim.lrr'" in res.stderr
     res = _train(cls_data, tmp_path / "run", "data.augment.enabled=true", "data.augment.hflip=1.5")
     assert res.returncode == 2 and res.stderr.strip().splitlines() == [
-        "error: data.augment.hflip must be a probability in [0, 1], got 1.5"
+        "error: --opts: 'data.augment.hflip' must be between 0 and 1, got 1.5"
     ], res.stderr
     assert not (tmp_path / "run" / "last.pth").exists()
     res = _train(tmp_path / "nothing", tmp_path / "run")
