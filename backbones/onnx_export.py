@@ -20,6 +20,7 @@ import copy
 import io
 import json
 import logging
+import os
 from pathlib import Path
 
 import numpy as np
@@ -186,7 +187,14 @@ def export_onnx(
                     value.type.tensor_type.shape.dim[axis].dim_param = dim
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    onnx.save(proto, str(path))
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:  # a temporary file, synced, then renamed: a kill never leaves a torn .onnx
+        onnx.save(proto, str(tmp))
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path
 
 

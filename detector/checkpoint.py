@@ -7,6 +7,7 @@ reads the ``"model"`` entry, so a checkpoint initializes a backbone directly.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from backbones.weights import CHECKPOINT_MODEL_KEY, WeightsError, safe_load
 
 from .config import config_to_dict
 from .errors import UserError
-from .files import atomic_path
+from .files import write_bytes
 
 
 class CheckpointError(UserError, WeightsError):
@@ -32,9 +33,9 @@ def save_checkpoint(path: str | Path, model_state: dict[str, torch.Tensor], conf
     path.parent.mkdir(parents=True, exist_ok=True)
     cfg = config if isinstance(config, dict) else config_to_dict(config)
     payload = {CHECKPOINT_MODEL_KEY: {k: v.detach().cpu() for k, v in model_state.items()}, "config": cfg, **extra}
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
-    return path
+    buf = io.BytesIO()  # serialized first: a full disk is then an OSError of the write, one line
+    torch.save(payload, buf)
+    return write_bytes(path, buf.getbuffer())
 
 
 def load_checkpoint(

@@ -16,7 +16,9 @@ from .config import ConfigError
 from .data.records import DatasetError
 from .errors import Interrupted, UserError
 
-USER_ERRORS = (UserError, ConfigError, DatasetError, WeightsError, FileNotFoundError)
+# the OSErrors of a path the user gave (a folder where a file goes, or the reverse; no permission)
+PATH_ERRORS = (FileNotFoundError, FileExistsError, NotADirectoryError, IsADirectoryError, PermissionError)
+USER_ERRORS = (UserError, ConfigError, DatasetError, WeightsError, *PATH_ERRORS)
 EXIT_USER_ERROR = 2
 
 

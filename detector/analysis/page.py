@@ -23,6 +23,7 @@ from ..data.images import read_rgb
 from ..data.records import DetectionDataset
 from ..eval.detection import gt_arrays
 from ..eval.report import plot_pr_curves, safe_filename
+from ..files import write_text
 from .analyze import Analysis
 from .fp_types import TYPES, box_iou_np
 from .plots import plot_breakdown, plot_confusion, plot_fp_types, plot_proposal_recall, plot_sensitivity
@@ -254,9 +255,9 @@ def write_page(out_dir: str | Path, dataset: DetectionDataset, a: Analysis) -> P
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Error analysis</title>'
         f"<style>{STYLE}</style></head><body>{''.join(parts)}<script>{SCRIPT}</script></body></html>"
     )
-    (out / "analysis.json").write_text(json.dumps(_plain(data), indent=1, allow_nan=False))
+    write_text(out / "analysis.json", json.dumps(_plain(data), indent=1, allow_nan=False))
     path = out / "index.html"
-    path.write_text(page, encoding="utf-8")
+    write_text(path, page)
     return path
 
 

@@ -15,7 +15,6 @@ tools/benchmark.py realdata [--data ROOT] [--train-split train] [--test-split te
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import torch
@@ -23,6 +22,8 @@ import torch
 from detector.benchmarks import backbone, crops, detect, onnx, proposals, realdata, train_cls
 from detector.benchmarks import eval as eval_bench
 from detector.cli import UserError
+
+from ..files import write_json
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -101,7 +102,6 @@ def main(argv: list[str] | None = None) -> int:
         raise UserError(str(e)) from None
     print(bench.format_table(res))
     out = out or Path("outputs/benchmarks") / f"{name}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(res, indent=2))
+    write_json(out, res)
     print(f"wrote {out}")
     return 0

@@ -13,7 +13,6 @@ folder (the outputs go below the current one).
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +28,7 @@ from ..engine.distributed import setup
 from ..errors import UserError
 from ..eval import topk_error
 from ..eval.results import write_results
+from ..files import write_json
 from ..proposals.cache import ProposalCache
 from ..proposals.multibox import MultiBoxConfig
 from ..proposals.multibox_train import train_multibox
@@ -123,7 +123,7 @@ def _infer(cfg: DemoConfig, data: Path, det_ckpt: Path, out: Path) -> Path:
     for row in r.rows():
         print(f"  {image}: {row['class']} {row['score']:.3f} {' '.join(f'{v:.1f}' for v in row['box'])}")
     drawn = r.save(out / f"{Path(image).stem}.jpg")
-    (out / f"{Path(image).stem}.json").write_text(json.dumps(r.to_dict(drawn), indent=2))  # tools/infer.py's entry
+    write_json(out / f"{Path(image).stem}.json", r.to_dict(drawn))  # tools/infer.py's entry
     return drawn
 
 
@@ -185,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         "multibox_ckpt": str(mb_dir / "final.pth"),
         "seconds": time.perf_counter() - t0,
     }
-    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    write_json(out / "summary.json", summary)
     print(
         f"done in {summary['seconds']:.0f} s: classifier top-1 error {summary['cls_top1_error']:.2%}, "
         f"proposal recall@0.5 {summary['proposal_recall']:.2%}, detector mAP@0.5 {summary['det_map50']:.4f}\n"

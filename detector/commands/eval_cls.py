@@ -13,7 +13,6 @@ models, each with 1 crop and with the chosen number of crops. The second form sc
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +23,8 @@ from detector.api import Classifier
 from detector.cli import UserError, add_bvlc_mean_arg
 from detector.engine.distributed import setup
 from detector.eval import topk_error
+
+from ..files import write_json
 
 
 def _read(path: str, what: str) -> torch.Tensor:
@@ -90,6 +91,5 @@ def main(argv: list[str] | None = None) -> int:
     else:
         raise UserError("give --data and --ckpt, or --scores and --labels")
     if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(res, indent=2))
+        write_json(args.json, res)
     return 0

@@ -6,13 +6,14 @@ tools/eval_proposals.py --data ROOT|ANN.json --split NAME --proposals DIR [--jso
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 from detector.data import load_dataset
 from detector.proposals.cache import ProposalCache
 from detector.proposals.recall import plot_recall_curve, proposal_recall
+
+from ..files import write_json
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,8 +37,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"selective search: {res['ss_seconds_per_image']:.3f} s per image when computed "
               f"(one worker each; {res['ss_seconds_images']} images recorded it)")  # fmt: skip
     if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(res, indent=2))
+        write_json(args.json, res)
     if args.plots:
         Path(args.plots).mkdir(parents=True, exist_ok=True)
         plot_recall_curve(res, str(Path(args.plots) / "recall_vs_number.png"), f"{dataset.name}: {meta.get('method')}")

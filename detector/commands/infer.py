@@ -17,7 +17,6 @@ detector (outputs/demo/det/final.pth, which `make demo` writes) is used, and a l
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections import Counter
 from pathlib import Path
@@ -28,6 +27,7 @@ from detector.api import Detector
 from detector.api.detector import DEMO_DETECTOR, default_checkpoint
 from detector.cli import UserError, add_runtime_args, runtime_device
 from detector.data.images import IMAGE_EXTENSIONS, ImageError
+from detector.files import write_json
 
 
 def image_files(inputs: list[str]) -> tuple[list[Path], list[str]]:
@@ -133,8 +133,8 @@ def main(argv: list[str] | None = None) -> int:
         entry = r.to_dict(drawn)
         everything.append(entry)
         if not args.json:
-            (out / f"{name}.json").write_text(json.dumps(entry, indent=2))
+            write_json(out / f"{name}.json", entry)
     if args.json:
-        (out / "detections.json").write_text(json.dumps(everything, indent=2))
+        write_json(out / "detections.json", everything)
     print(f"{len(everything)} images processed, {failed} failed; drawn images and JSON in {out}/")
     return 1 if failed else 0

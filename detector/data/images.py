@@ -11,14 +11,17 @@ bounded. ``to_tensor`` turns an array into the networks' input: ``[3, H, W]`` fl
 
 from __future__ import annotations
 
+import io
+import logging
 from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageFile
 
 from ..errors import UserError
 
+LOG = logging.getLogger("detector.data")
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 MAX_IMAGE_PIXELS = 100_000_000  # 10,000 x 10,000; an 8000 x 6000 photo (48 MP) is read
 IMAGENET_MEAN = (0.485, 0.456, 0.406)  # also backbones.IMAGENET_MEAN; here without importing torch
@@ -57,12 +60,32 @@ def _header_size(path: Path) -> tuple[int, int] | None:
         return None
 
 
+def _decode_truncated(data: np.ndarray) -> np.ndarray | None:
+    """``[H, W, 3]`` uint8 RGB of a file whose last bytes are missing (a cut download), as far as
+    its data goes (PIL with ``LOAD_TRUNCATED_IMAGES``: the rest is grey), or None."""
+    old = ImageFile.LOAD_TRUNCATED_IMAGES
+    ImageFile.LOAD_TRUNCATED_IMAGES = True
+    try:
+        with Image.open(io.BytesIO(data.tobytes())) as im:
+            return np.asarray(im.convert("RGB"))
+    except Exception:  # noqa: BLE001 - not an image PIL knows either: the caller's one-line error
+        return None
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = old
+
+
 def decode_rgb(data: np.ndarray, name: str = "image") -> np.ndarray:
-    """Encoded bytes (``[B]`` uint8) -> ``[H, W, 3]`` uint8 RGB; :class:`ImageError` if undecodable."""
+    """Encoded bytes (``[B]`` uint8) -> ``[H, W, 3]`` uint8 RGB; :class:`ImageError` if undecodable.
+    A truncated file (``cv2.imdecode`` refuses it) is decoded as far as it goes, with a one-line
+    warning naming it."""
     img = cv2.imdecode(data, cv2.IMREAD_COLOR) if len(data) else None
-    if img is None or img.size == 0:
+    if img is not None and img.size:
+        return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    rgb = _decode_truncated(data) if len(data) else None
+    if rgb is None or rgb.size == 0:
         raise ImageError(name, "cannot decode (corrupt or not an image)")
-    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    LOG.warning("%s: truncated or damaged image file, decoded what it holds", name)
+    return np.ascontiguousarray(rgb)
 
 
 def read_image(path: str | Path, max_pixels: int = MAX_IMAGE_PIXELS) -> np.ndarray:

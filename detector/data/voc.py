@@ -123,10 +123,10 @@ def _parse_xml(image_id: str, xml: Path, image_cands: list[Path], log: Annotatio
     except ET.ParseError as e:
         raise DatasetError(f"{xml}: malformed XML: {e}") from None
     filename = _text(tree, "filename")
-    if filename and not Path(filename).suffix:  # ILSVRC writes the stem only
-        filename = None
     if filename and not _plain_name(filename):
         raise DatasetError(f"{xml}: <filename> {filename!r} is not a plain file name (no folders, no '..')")
+    if filename and not Path(filename).suffix:  # ILSVRC writes the stem only
+        filename = None
     image = _first_existing(([c.parent / filename for c in image_cands] if filename else []) + image_cands)
     size = tree.find("size")
     try:

@@ -14,6 +14,7 @@ from collections import defaultdict
 import numpy as np
 
 from ..data import DetectionDataset
+from ..errors import UserError
 from .detection import evaluate_arrays
 from .results import DetectionArrays, results_to_arrays
 
@@ -60,7 +61,7 @@ def paired_bootstrap(
     if n < 1:
         raise ValueError(f"n must be at least 1, got {n}")
     if not dataset.records:
-        raise ValueError(f"{dataset.name}: no images to resample")
+        raise UserError(f"{dataset.name}: no images to resample (the split is empty)")
 
     def score(data, arrays, bl, res=None) -> float:
         return float(evaluate_arrays(data, arrays, metric, bl, res).report["mAP"])

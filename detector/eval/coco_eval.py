@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import math
 
 import numpy as np
 from pycocotools.coco import COCO
@@ -43,14 +44,30 @@ def coco_from_dataset(dataset: DetectionDataset) -> COCO:
     return gt
 
 
+def _usable(ann: dict) -> bool:
+    """A ground-truth box COCOeval can match: four finite numbers with a positive width and height
+    (the loader drops the others with a warning; here they would be objects nothing finds)."""
+    b = ann.get("bbox")
+    ok = isinstance(b, list) and len(b) == 4 and all(isinstance(v, (int, float)) and math.isfinite(v) for v in b)
+    return ok and b[2] > 0 and b[3] > 0
+
+
 def _fill_defaults(gt: COCO) -> None:
-    """Give ground-truth annotations without ``area`` (``w * h`` of their box) or ``iscrowd`` (0)
-    those fields, which COCOeval reads unconditionally (a file that omits them, e.g. one written by
-    another tool, would otherwise end in a KeyError); entries in place, so the index sees them."""
-    for ann in gt.dataset.get("annotations", []):
-        if "area" not in ann:
-            ann["area"] = float(ann["bbox"][2] * ann["bbox"][3])
-        ann.setdefault("iscrowd", 0)
+    """Drop ground-truth annotations without a usable box (:func:`_usable`), and give those without
+    ``area`` (``w * h`` of their box) or ``iscrowd`` (0) those fields, which COCOeval reads
+    unconditionally (a file that omits them, e.g. one written by another tool, would otherwise end
+    in a KeyError); then rebuild the index. A well-formed file is evaluated unchanged."""
+    anns = gt.dataset.get("annotations") or []
+    kept = [a for a in anns if isinstance(a, dict) and _usable(a)]
+    changed = len(kept) != len(anns)
+    for ann in kept:
+        if "area" not in ann or "iscrowd" not in ann:
+            ann.setdefault("area", float(ann["bbox"][2] * ann["bbox"][3]))
+            ann.setdefault("iscrowd", 0)
+            changed = True
+    if changed:
+        gt.dataset["annotations"] = kept
+        gt.createIndex()
 
 
 def coco_entries(arrays: DetectionArrays) -> list[dict]:
