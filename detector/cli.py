@@ -13,12 +13,13 @@ from backbones.errors import WeightsError
 from backbones.transform import CAFFE_MEAN, parse_bvlc_mean
 
 from .config import ConfigError
+from .data.images import ImageError
 from .data.records import DatasetError
 from .errors import Interrupted, UserError
 
 # the OSErrors of a path the user gave (a folder where a file goes, or the reverse; no permission)
 PATH_ERRORS = (FileNotFoundError, FileExistsError, NotADirectoryError, IsADirectoryError, PermissionError)
-USER_ERRORS = (UserError, ConfigError, DatasetError, WeightsError, *PATH_ERRORS)
+USER_ERRORS = (UserError, ConfigError, DatasetError, ImageError, WeightsError, *PATH_ERRORS)
 EXIT_USER_ERROR = 2
 
 

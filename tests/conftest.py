@@ -15,6 +15,11 @@ def pytest_configure(config):
         "slow: end to end (the demo, the wheel, DDP), trains, or takes over ~2 s; `make test-fast` leaves these out",
     )
     config.addinivalue_line(
+        "markers",
+        "faults: the fault-injection suite (tools killed at random points, then resumed); `make test-faults` and CI"
+        " run it, `make test` leaves it out",
+    )
+    config.addinivalue_line(
         "markers", "smoke_subset: a benchmark run on a few images to check that it works; its numbers mean nothing"
     )
 

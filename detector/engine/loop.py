@@ -420,7 +420,10 @@ def fit(task: Task, cfg, out_dir: Path, ctx: dist_.DistContext, state: dict | No
     trainer = Trainer(task, cfg, out_dir, ctx)
     if state is not None:
         trainer.resume(state)
-    trainer.log.open_tensorboard(trainer.out_dir / "tensorboard", purge_step=trainer.state.step if state else None)
+    else:  # a new run: the records of an earlier one in this folder (one killed before its first
+        trainer.log.truncate_after(0)  # checkpoint, say) are not this run's history
+    # purge_step: the events past the step this run starts from (0 for a new one) are replaced
+    trainer.log.open_tensorboard(trainer.out_dir / "tensorboard", purge_step=trainer.state.step)
     trainer.wrap()
     if ctx.is_main:
         save_config(cfg, trainer.out_dir / "config.yaml")

@@ -138,7 +138,6 @@ class ProposalCache:
                 tmp, boxes=boxes, scores=np.asarray(scores, np.float32), source=np.array(Path(source).name),
                 source_sig=np.array(file_signature(source)), **extra,
             )  # fmt: skip
-        self.unreadable.discard(path.name)
 
     def get(self, image_id: int | str, source: str | Path = "") -> tuple[np.ndarray, np.ndarray]:
         """``(boxes [N, 4], scores [N])`` of one image. A missing image, or one whose proposals were
