@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import tempfile
 import time
 from pathlib import Path
@@ -20,6 +19,7 @@ from pycocotools.cocoeval import COCOeval
 
 from ..data import load_coco
 from ..eval import evaluate_detections
+from ..files import write_json
 
 
 def generate(n_images: int, n_classes: int, dets_per_image: int, seed: int = 0) -> tuple[dict, list[dict]]:
@@ -82,7 +82,7 @@ def run(images: int = 5000, classes: int = 20, dets_per_image: int = 100, **_: o
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         ann_file = Path(tmp) / "instances_bench.json"
-        ann_file.write_text(json.dumps(gt))
+        write_json(ann_file, gt, indent=None, durable=False)
         dataset = load_coco(ann_file)
         for metric in ("voc07", "voc", "ilsvrc", "coco"):
             t0 = time.perf_counter()

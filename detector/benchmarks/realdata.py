@@ -35,6 +35,7 @@ from pathlib import Path
 
 from ..data import load_dataset
 from ..eval import evaluate_detections, read_results
+from ..files import write_text
 from .peers import PEERS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -82,7 +83,7 @@ def subset_root(data: Path, splits: list[str], n: int, out: Path) -> Path:
             link.symlink_to((data / sub).resolve(), target_is_directory=True)
     for split in splits:
         ids = (data / "ImageSets" / "Main" / f"{split}.txt").read_text().split()[:n]
-        (root / "ImageSets" / "Main" / f"{split}.txt").write_text("\n".join(ids) + "\n")
+        write_text(root / "ImageSets" / "Main" / f"{split}.txt", "\n".join(ids) + "\n")
     return root
 
 

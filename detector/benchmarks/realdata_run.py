@@ -15,7 +15,6 @@ and workers) and scoring them.
 from __future__ import annotations
 
 import argparse
-import json
 import resource
 import statistics
 import time
@@ -30,6 +29,7 @@ from ..data import load_dataset
 from ..engine.distributed import DistContext, resolve_device
 from ..engine.loop import train_step, training_kit
 from ..eval.results import arrays_to_results, write_results
+from ..files import write_json
 from ..rcnn.config import DetTrainConfig
 from ..rcnn.proposals import ensure_proposals
 from ..rcnn.train import check_config, detection_task, train_detector
@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     res = run_ours(args, device) if args.system in OURS else run_peer(args, device)
     res["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     res["peak_cuda_mb"] = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
-    (Path(args.out) / "run.json").write_text(json.dumps(res, indent=2))
+    write_json(Path(args.out) / "run.json", res)
     return 0
 
 

@@ -6,6 +6,7 @@ and truncated JPEGs decoded as far as they go."""
 import errno
 import json
 import os
+import re
 
 import cv2
 import numpy as np
@@ -185,3 +186,22 @@ def test_a_truncated_jpeg_is_decoded_with_a_warning(tmp_path, caplog):
     full = cv2.cvtColor(cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
     # the decoded top rows are the image's own (the missing tail is filled in below them)
     assert np.abs(got[:40].astype(int) - full[:40].astype(int)).mean() < 2
+
+
+def test_package_code_writes_files_only_through_detector_files():
+    """The rule for files, kept: every file the package writes goes through detector.files
+    (temporary file, fsync, rename). Images and plots that nothing reads back (cv2.imwrite,
+    savefig) and a subprocess's streamed log are the exceptions."""
+    from tests.helpers import ROOT
+
+    pattern = re.compile(r"\.write_text\(|\.write_bytes\(|json\.dump\(|np\.save\(|open\([^)]*[\"'][wa]b?[\"']")
+    allowed = {("detector/benchmarks/realdata.py", 'with open(out / "log.txt", "w") as log:')}
+    hits = [
+        (str(path.relative_to(ROOT)), line.strip())
+        for pkg in ("detector", "backbones")
+        for path in sorted((ROOT / pkg).rglob("*.py"))
+        if path.name != "files.py"
+        for line in path.read_text().splitlines()
+        if pattern.search(line) and not line.lstrip().startswith(("#", '"', "'"))
+    ]
+    assert [h for h in hits if h not in allowed] == []

@@ -152,3 +152,69 @@ def test_resume_at_each_stage_ends_like_an_uninterrupted_run(stage, reference, t
     # every epoch's line is printed once, by one of the two processes, as the reference printed it
     assert _epoch_lines(first) + _epoch_lines(second) == _epoch_lines(ref_text)
     assert (tmp_path / "curves.png").stat().st_size > 0
+
+
+def test_a_signal_during_validation_stops_at_once_and_resumes_there(tmp_path, capsys):
+    """Item 8 of the fault review: SIGTERM during validation waited for the whole validation, and
+    in the last epoch was ignored (exit 0). It now raises Interrupted at once; the epoch's training
+    was checkpointed before its validation, which the resumed run does first."""
+    import os
+    import signal
+
+    from detector.errors import Interrupted
+
+    calls = []
+
+    def sigterm_in_final_validation():
+        calls.append(1)
+        if len(calls) == 2:  # the last epoch's
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    with pytest.raises(Interrupted) as stop:
+        _fit(tmp_path, resume=False, evaluate_hook=sigterm_in_final_validation)
+    assert stop.value.signum == signal.SIGTERM and "continue with --resume" in stop.value.message
+    assert len(calls) == 2 and not (tmp_path / "final.pth").exists()
+    assert torch.load(tmp_path / "last.pth", weights_only=True)["pending_eval"] is True
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the loop's handler is gone
+    capsys.readouterr()
+    _fit(tmp_path, resume=True)
+    assert "validating epoch 2 first" in capsys.readouterr().out and (tmp_path / "final.pth").is_file()
+
+
+def test_a_second_signal_during_the_steps_stops_at_once(tmp_path, monkeypatch):
+    """The first SIGINT between steps asks for a checkpoint after the step; a second one (Ctrl-C
+    again, during that step) raises at once instead of being ignored."""
+    import os
+    import signal
+
+    from detector.errors import Interrupted
+
+    real_step = loop.train_step
+    steps = []
+
+    def twice_in_step_3(*args, **kw):
+        steps.append(1)
+        if len(steps) == 3:
+            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), signal.SIGINT)
+        return real_step(*args, **kw)
+
+    monkeypatch.setattr(loop, "train_step", twice_in_step_3)
+    with pytest.raises(Interrupted) as stop:
+        _fit(tmp_path, resume=False)
+    assert stop.value.signum == signal.SIGINT and len(steps) == 3
+    # and one signal: the next step carries the request (to every rank, in DDP), then the state is
+    # saved and the run stops with SIGINT's status
+    steps.clear()
+
+    def once_in_step_3(*args, **kw):
+        steps.append(1)
+        if len(steps) == 3:
+            os.kill(os.getpid(), signal.SIGINT)
+        return real_step(*args, **kw)
+
+    monkeypatch.setattr(loop, "train_step", once_in_step_3)
+    with pytest.raises(Interrupted) as stop:
+        _fit(tmp_path / "one", resume=False)
+    assert stop.value.signum == signal.SIGINT and "stopped at step 4" in str(stop.value)
+    assert torch.load(tmp_path / "one" / "last.pth", weights_only=True)["step"] == 4
