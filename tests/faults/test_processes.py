@@ -145,9 +145,9 @@ def test_workers_die_with_their_parent_even_on_sigkill(tmp_path):
     """Item 7: a killed tool's selective-search workers were re-parented to PID 1 and ran on."""
     script = tmp_path / "parent.py"
     script.write_text(
-        "import sys\nfrom detector.engine.workers import run_tasks\nfrom tests.helpers import worker_task\n"
-        "print('started', flush=True)\n"
-        "for o in run_tasks(worker_task, [('hang', 0)] * 2, 2, timeout=600):\n    pass\n"
+        "from detector.engine.workers import run_tasks\nfrom tests.helpers import worker_task\n"
+        "if __name__ == '__main__':\n    print('started', flush=True)\n"
+        "    for o in run_tasks(worker_task, [('hang', 0)] * 2, 2, timeout=600):\n        pass\n"
     )
     proc = subprocess.Popen([sys.executable, str(script)], cwd=ROOT, stdout=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONPATH": str(ROOT)})  # fmt: skip
@@ -155,7 +155,9 @@ def test_workers_die_with_their_parent_even_on_sigkill(tmp_path):
     with deadline(60):
         while len(children(proc.pid)) < 2:
             time.sleep(0.1)
+    time.sleep(2)  # the workers are started and running their tasks
     workers = children(proc.pid)
+    assert len(workers) >= 2  # two workers (and multiprocessing's resource tracker)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert not wait_gone(workers, 10)
