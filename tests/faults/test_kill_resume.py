@@ -4,11 +4,11 @@ resumed), must end with the outputs of an uninterrupted run, and leave no proces
 For each of make_demo_data, proposals, train_cls, train_multibox, train_det and eval_det:
 
 - a reference run, uninterrupted, whose wall time ``T`` is measured;
-- ``SIGKILL`` at ``KILL_POINTS`` moments drawn (``random.Random(SEED)``) from ``[0.1 T, 0.95 T]``
+- ``SIGKILL`` at ``POINTS`` moments drawn (``random.Random(SEED)``) from ``[0.1 T, 0.95 T]``
   after the start (start-up, data, proposals, training steps, validation, final writes alike),
   then the tool again (``--resume`` for trainers) until it exits 0; every process the killed one
   had started must be gone within 10 s;
-- ``SIGTERM`` at ``TERM_POINTS`` moments likewise: the tool must exit with 143 within 20 s (at
+- ``SIGTERM`` at the same moments: the tool must exit with 143 within 20 s (at
   once, at any stage; trainers checkpoint between steps), with no traceback, before the rerun
   (or end by the signal's default action while Python is still importing, before the tool runs).
 
@@ -39,8 +39,7 @@ from tests.helpers import ROOT
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
 SEED = 20261204
-KILL_POINTS = int(os.environ.get("FAULT_POINTS", "3"))
-TERM_POINTS = max(1, KILL_POINTS - 1)
+POINTS = int(os.environ.get("FAULT_POINTS", "3"))  # moments per tool, each with SIGKILL and with SIGTERM
 ENV = {**os.environ, "OMP_NUM_THREADS": "2", "PYTHONHASHSEED": "0"}
 
 
@@ -82,8 +81,8 @@ def _interrupt(cmd: list[str], at: float, sig: int) -> tuple[int | None, str, li
     return proc.returncode, err, sorted(kids)
 
 
-def _points(n: int, tool: str, what: str) -> list[float]:
-    rng = random.Random(f"{SEED}-{tool}-{what}")
+def _points(n: int, tool: str) -> list[float]:
+    rng = random.Random(f"{SEED}-{tool}")
     return sorted(rng.uniform(0.1, 0.95) for _ in range(n))
 
 
@@ -93,8 +92,8 @@ def check_tool(tool: Tool, reference: Path, tmp_path: Path, outputs, prepare=Non
     want = outputs(reference)
     duration = REFERENCE_SECONDS[tool.name]
     report = []
-    for sig, n in ((signal.SIGKILL, KILL_POINTS), (signal.SIGTERM, TERM_POINTS)):
-        for k, frac in enumerate(_points(n, tool.name, signal.Signals(sig).name)):
+    for sig in (signal.SIGKILL, signal.SIGTERM):  # the same moments for both
+        for k, frac in enumerate(_points(POINTS, tool.name)):
             out = tmp_path / f"{signal.Signals(sig).name}_{k}"
             if prepare is not None:
                 prepare(out)

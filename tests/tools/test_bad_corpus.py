@@ -355,6 +355,49 @@ def test_config_values_out_of_range_or_of_the_wrong_type(tool, tmp_path):
         _assert_refused(res, "--opts", words, out)
 
 
+def _wrong_types(cls, prefix: str = "") -> dict[str, str]:
+    """``{--opts override: the dotted key}``: for every field of config dataclass ``cls``
+    (recursively), a value of the wrong type: a number for a section or a list, a list for
+    anything else (a number, a name, a path, a switch)."""
+    import dataclasses
+    from typing import Any, get_origin, get_type_hints
+
+    out = {}
+    hints = get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        key, tp = f"{prefix}{f.name}", hints[f.name]
+        if tp is Any:
+            continue
+        if dataclasses.is_dataclass(tp):
+            out[f"{key}=3"] = key
+            out.update(_wrong_types(tp, key + "."))
+        elif get_origin(tp) in (list, tuple, dict):
+            out[f"{key}=7"] = key
+        else:
+            out[f"{key}=[1, 2]"] = key
+    return out
+
+
+CONFIG_CLASSES = {"train_cls": "detector.classify.config.ClsTrainConfig",
+                  "train_multibox": "detector.proposals.multibox.MultiBoxConfig",
+                  "train_det": "detector.rcnn.config.DetTrainConfig"}  # fmt: skip
+
+
+@pytest.mark.parametrize("tool", list(TRAINERS))
+def test_every_config_field_with_a_wrong_type(tool, tmp_path):
+    """Every section and every field of the trainer's config, given a value of the wrong type."""
+    import importlib
+
+    module, name = CONFIG_CLASSES[tool].rsplit(".", 1)
+    cases = _wrong_types(getattr(importlib.import_module(module), name))
+    assert len(cases) > 30, len(cases)
+    data = _voc(tmp_path / "data")
+    for opt, key in cases.items():
+        out = tmp_path / "out"
+        res = run_main(TRAINERS[tool][0], *_trainer_argv(tool, data, out), "--opts", opt, name=tool)
+        _assert_refused(res, "--opts", f"'{key}'", out)
+
+
 @pytest.mark.parametrize(
     "text, words",
     [
