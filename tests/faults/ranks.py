@@ -13,15 +13,14 @@ import time
 from pathlib import Path
 
 from detector.cli import run_tool
+from detector.data import load_dataset
+from detector.engine.distributed import barrier, cleanup, setup
+from detector.proposals.cache import ProposalCache
+from detector.rcnn.config import ProposalConfig
+from detector.rcnn.proposals import ensure_proposals
 
 
 def _proposals(data: str, out: str) -> int:
-    from detector.data import load_dataset
-    from detector.engine.distributed import cleanup, setup
-    from detector.proposals.cache import ProposalCache
-    from detector.rcnn.config import ProposalConfig
-    from detector.rcnn.proposals import ensure_proposals
-
     ctx = setup("cpu", timeout=120)
     if ctx.rank == 1:
         time.sleep(float(os.environ.get("LATE", "0")))
@@ -42,8 +41,6 @@ def _proposals(data: str, out: str) -> int:
 
 
 def _barrier() -> int:
-    from detector.engine.distributed import barrier, cleanup, setup
-
     ctx = setup("cpu", timeout=float(os.environ.get("TIMEOUT", "3")))
     try:
         if ctx.rank == 1:

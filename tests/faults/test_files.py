@@ -16,11 +16,18 @@ import torch
 from detector import files
 from detector.checkpoint import save_checkpoint
 from detector.cli import run_tool
+from detector.data import load_dataset
 from detector.data.images import read_image
+from detector.demo_data import writer
 from detector.demo_data.writer import DemoDataConfig, make_demo_data, read_manifest
+from detector.engine.distributed import DistContext
 from detector.engine.metrics import MetricsLog, read_metrics
 from detector.files import WriteError, append_line, read_json_lines, write_json
 from detector.proposals.cache import ProposalCache
+from detector.rcnn.config import ProposalConfig
+from detector.rcnn.proposals import ensure_proposals
+from tests.detector.data.builders import write_voc
+from tests.helpers import ROOT
 
 TINY = {"cls_train_per_class": 2, "cls_val_per_class": 1, "det_train": 4, "det_val": 2, "workers": 1}
 
@@ -85,12 +92,6 @@ def test_torn_and_empty_cache_entries_are_computed_again(tmp_path):
 
 
 def test_ensure_proposals_recomputes_unreadable_entries(tmp_path, capsys):
-    from detector.data import load_dataset
-    from detector.engine.distributed import DistContext
-    from detector.rcnn.config import ProposalConfig
-    from detector.rcnn.proposals import ensure_proposals
-    from tests.detector.data.builders import write_voc
-
     write_voc(tmp_path / "voc", "val", {f"im{i}": (64, 48, [("cat", 5, 5, 30, 30, 0)]) for i in range(3)})
     ds = load_dataset(str(tmp_path / "voc"), "val")
     ctx = DistContext(0, 1, 0, torch.device("cpu"))
@@ -139,8 +140,6 @@ def test_append_line_and_read_json_lines(tmp_path):
 def test_demo_manifest_is_removed_before_a_regeneration(tmp_path, monkeypatch):
     """Item 4: an interrupted regeneration with another seed left the old manifest, and a rerun
     reused a mix of both seeds."""
-    from detector.demo_data import writer
-
     out = tmp_path / "demo"
     first = make_demo_data(out, DemoDataConfig(seed=0, **TINY), progress=False)
     assert read_manifest(out) == first
@@ -192,8 +191,6 @@ def test_package_code_writes_files_only_through_detector_files():
     """The rule for files, kept: every file the package writes goes through detector.files
     (temporary file, fsync, rename). Images and plots that nothing reads back (cv2.imwrite,
     savefig) and a subprocess's streamed log are the exceptions."""
-    from tests.helpers import ROOT
-
     pattern = re.compile(r"\.write_text\(|\.write_bytes\(|json\.dump\(|np\.save\(|open\([^)]*[\"'][wa]b?[\"']")
     allowed = {("detector/benchmarks/realdata.py", 'with open(out / "log.txt", "w") as log:')}
     hits = [

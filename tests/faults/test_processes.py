@@ -2,6 +2,8 @@
 work shared between ranks from the full list, workers that die with their parent, and SIGINT /
 SIGTERM that end a tool at once with 130 / 143."""
 
+import contextlib
+import io
 import os
 import re
 import signal
@@ -13,12 +15,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from torch.utils.data import DataLoader
 
-from detector.cli import worker_message
+from detector.cli import run_tool, worker_message
 from detector.data.records import DatasetError
-from detector.engine.workers import run_tasks
+from detector.demo_data import writer
+from detector.demo_data.writer import DemoDataConfig, make_demo_data
+from detector.engine.workers import loader_processes, run_tasks
 from tests.detector.data.builders import write_voc
-from tests.faults.helpers import children, wait_gone
+from tests.faults.helpers import RaisingDataset, children, wait_gone
 from tests.helpers import ROOT, deadline, free_port, worker_task
 
 PACKAGES = ("backbones", "detector", "tools")
@@ -121,18 +126,9 @@ def test_a_user_error_in_a_data_loader_worker_is_its_own_message():
 
 @pytest.mark.slow
 def test_a_data_loader_worker_user_error_through_a_tool(tmp_path):
-    from torch.utils.data import DataLoader
-
-    from detector.cli import run_tool
-    from detector.engine.workers import loader_processes
-    from tests.faults.helpers import RaisingDataset
-
     def main(_):
         loader = DataLoader(RaisingDataset(), batch_size=1, num_workers=1, **loader_processes(1))
         return len(list(loader))
-
-    import contextlib
-    import io
 
     err = io.StringIO()
     with contextlib.redirect_stderr(err):
@@ -194,9 +190,6 @@ def test_run_tasks_outcomes_unchanged_by_the_parent_death_signal(tmp_path):
 def test_demo_writer_survives_a_killed_worker(tmp_path, monkeypatch):
     """Item 1: a fork pool froze at 1105/3094 images when one worker was killed. The writer now
     uses run_tasks: the dead worker's chunk is retried and the bytes are those of a clean run."""
-    from detector.demo_data import writer
-    from detector.demo_data.writer import DemoDataConfig, make_demo_data
-
     cfg = DemoDataConfig(cls_train_per_class=4, cls_val_per_class=2, det_train=20, det_val=6, workers=2)
     clean = make_demo_data(tmp_path / "clean", cfg, progress=False)
     marker = tmp_path / "killed"
@@ -210,10 +203,8 @@ def test_demo_writer_survives_a_killed_worker(tmp_path, monkeypatch):
 
 def _dies_once(chunk):
     """A chunk whose worker process ends abruptly the first time (like a kill -9 of the worker)."""
-    from detector.demo_data.writer import _make
-
     marker = Path(os.environ["DEMO_KILL_MARKER"])
     if chunk[0][0] == "det" and not marker.exists():
         marker.touch()
         os._exit(9)
-    return [_make(t) for t in chunk]
+    return [writer._make(t) for t in chunk]

@@ -9,13 +9,18 @@ command line runs it).
   tool works and its numbers are those of the clean data.
 """
 
+import dataclasses
+import importlib
 import json
 import shutil
 from pathlib import Path
+from typing import Any, get_origin, get_type_hints
 
 import numpy as np
 import pytest
 
+from detector.checkpoint import save_checkpoint
+from detector.classify.config import ClsTrainConfig
 from detector.commands import eval_det, make_demo_data, proposals, train_cls, train_det, train_multibox
 from detector.data import load_dataset
 from tests.detector.data.builders import voc_xml, write_image
@@ -359,9 +364,6 @@ def _wrong_types(cls, prefix: str = "") -> dict[str, str]:
     """``{--opts override: the dotted key}``: for every field of config dataclass ``cls``
     (recursively), a value of the wrong type: a number for a section or a list, a list for
     anything else (a number, a name, a path, a switch)."""
-    import dataclasses
-    from typing import Any, get_origin, get_type_hints
-
     out = {}
     hints = get_type_hints(cls)
     for f in dataclasses.fields(cls):
@@ -386,8 +388,6 @@ CONFIG_CLASSES = {"train_cls": "detector.classify.config.ClsTrainConfig",
 @pytest.mark.parametrize("tool", list(TRAINERS))
 def test_every_config_field_with_a_wrong_type(tool, tmp_path):
     """Every section and every field of the trainer's config, given a value of the wrong type."""
-    import importlib
-
     module, name = CONFIG_CLASSES[tool].rsplit(".", 1)
     cases = _wrong_types(getattr(importlib.import_module(module), name))
     assert len(cases) > 30, len(cases)
@@ -433,9 +433,6 @@ def test_demo_data_and_proposal_configs_are_checked(tmp_path):
 
 
 def test_resume_from_another_tools_checkpoint_is_one_line_before_any_work(tmp_path):
-    from detector.checkpoint import save_checkpoint
-    from detector.classify.config import ClsTrainConfig
-
     data = _voc(tmp_path / "data")
     out = tmp_path / "det"
     save_checkpoint(out / "last.pth", {}, ClsTrainConfig(), ema={}, optimizer={}, scheduler={}, epoch=1, step=3)
