@@ -132,6 +132,11 @@ def _tools_reading_annotations(gt: Path, out: Path) -> dict[str, tuple]:
     }  # fmt: skip
 
 
+def _eval(gt: Path, dets: Path, metric: str, *extra: str):
+    """tools/eval_det.py on results ``dets`` against ``gt`` (a COCO file or a VOC folder's ``val``)."""
+    return run_main(eval_det.main, *_gt_args(gt), "--dets", str(dets), "--metric", metric, *extra)
+
+
 def _assert_refused(res, names: str, words: str, out: Path):
     lines = res.stderr.strip().splitlines()
     assert res.returncode == 2, (res.returncode, res.stderr[-2000:])
@@ -193,16 +198,7 @@ def test_repaired_annotations_warn_and_score_like_clean_data(case, tmp_path, cap
         assert words in ds.log.summary() and names in ds.log.summary(), ds.log.summary()
     dets = _perfect_dets(gt, tmp_path / "dets.json")
     for metric in ("voc", "coco"):
-        res = run_main(
-            eval_det.main,
-            *_gt_args(gt),
-            "--dets",
-            str(dets),
-            "--metric",
-            metric,
-            "--out",
-            str(tmp_path / f"{metric}.json"),
-        )
+        res = _eval(gt, dets, metric, "--out", str(tmp_path / f"{metric}.json"))
         assert res.returncode == 0 and "Traceback" not in res.stderr, res.stderr[-2000:]
         report = json.loads((tmp_path / f"{metric}.json").read_text())
         assert report["mAP"] == pytest.approx(1.0), (metric, report["mAP"])
@@ -236,34 +232,14 @@ def test_bad_results_file_is_one_line(case, tmp_path):
     text, words = BAD_RESULTS[case]
     (tmp_path / "dets.json").write_text(text)
     out = tmp_path / "out"
-    res = run_main(
-        eval_det.main,
-        "--gt",
-        str(gt),
-        "--dets",
-        str(tmp_path / "dets.json"),
-        "--metric",
-        "coco",
-        "--out",
-        str(out / "r.json"),
-    )
+    res = _eval(gt, tmp_path / "dets.json", "coco", "--out", str(out / "r.json"))
     _assert_refused(res, "dets.json", words, out)
 
 
 def test_report_of_a_split_without_ground_truth_is_strict_json(tmp_path):
     gt = _coco(tmp_path / "data", _set("annotations", []))
     (tmp_path / "dets.json").write_text("[]")
-    res = run_main(
-        eval_det.main,
-        "--gt",
-        str(gt),
-        "--dets",
-        str(tmp_path / "dets.json"),
-        "--metric",
-        "voc",
-        "--out",
-        str(tmp_path / "r.json"),
-    )
+    res = _eval(gt, tmp_path / "dets.json", "voc", "--out", str(tmp_path / "r.json"))
     assert res.returncode == 0, res.stderr
     text = (tmp_path / "r.json").read_text()
     assert "NaN" not in text and json.loads(text)["mAP"] is None  # strict JSON: null, not NaN
@@ -273,31 +249,11 @@ def test_eval_paths_that_are_files_or_empty_splits_are_one_line(tmp_path):
     gt = _coco(tmp_path / "data")
     dets = _perfect_dets(gt, tmp_path / "dets.json")
     (tmp_path / "file").write_text("x")
-    res = run_main(
-        eval_det.main,
-        "--gt",
-        str(gt),
-        "--dets",
-        str(dets),
-        "--metric",
-        "voc",
-        "--out",
-        str(tmp_path / "file" / "r.json"),
-    )
+    res = _eval(gt, dets, "voc", "--out", str(tmp_path / "file" / "r.json"))
     assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1 and "file" in res.stderr, res.stderr
     empty = _coco(tmp_path / "empty", _set("images", []))
     (tmp_path / "none.json").write_text("[]")
-    res = run_main(
-        eval_det.main,
-        "--gt",
-        str(empty),
-        "--dets",
-        str(tmp_path / "none.json"),
-        "--metric",
-        "voc",
-        "--compare",
-        str(tmp_path / "none.json"),
-    )
+    res = _eval(empty, tmp_path / "none.json", "voc", "--compare", str(tmp_path / "none.json"))
     assert res.returncode == 2 and res.stderr.startswith("error: ") and "no images" in res.stderr, res.stderr
 
 
