@@ -30,7 +30,8 @@ from ..engine.distributed import DistContext
 from ..engine.workers import run_tasks
 from .cache import ProposalCache
 from .multibox import decode_multibox, load_multibox
-from .multibox_data import BoxImageDataset
+from .multibox_conv import STRIDE
+from .multibox_data import multibox_dataset, stack_inputs
 from .selective_search import SelectiveSearchConfig, selective_search
 
 SS_TIMEOUT = 600.0  # seconds one image's selective search may take before its worker is replaced
@@ -130,7 +131,7 @@ def merge_proposals(first: np.ndarray, second: np.ndarray, dedup_iou: float = 0.
 @torch.inference_mode()
 def _multibox_boxes(records, model, cfg, ctx: DistContext, batch: int, progress: bool):
     """Yield ``(record, boxes [M, 4] pixels, scores [M])`` for readable images."""
-    ds = BoxImageDataset(records, cfg.data, train=False)
+    ds = multibox_dataset(records, cfg, train=False)
     loader = DataLoader(ds, batch_size=batch, collate_fn=list, num_workers=0)
     mf = torch.channels_last if cfg.channels_last else torch.contiguous_format
     i = 0
@@ -143,7 +144,8 @@ def _multibox_boxes(records, model, cfg, ctx: DistContext, batch: int, progress:
                 yield recs[k], None, None
         if not good:
             continue
-        boxes, logits = model(torch.stack([x for _, x in good]).to(ctx.device, memory_format=mf))
+        x, valid = stack_inputs([x for _, x in good], STRIDE if cfg.head == "conv" else 1)
+        boxes, logits = model(x.to(ctx.device, memory_format=mf), valid)
         sizes = [(recs[k].width, recs[k].height) for k, _ in good]
         for (k, _), (b, s) in zip(good, decode_multibox(boxes, logits, sizes, cfg.top_k, cfg.nms_iou), strict=True):
             yield recs[k], b.numpy(), s.numpy()

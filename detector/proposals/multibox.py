@@ -1,5 +1,6 @@
 """MultiBox (Erhan et al. 2014): one network outputs K boxes, each a (4 coordinates + 1
-confidence) slot tied to a prior box.
+confidence) slot tied to a prior box. ``head: conv`` is the later convolutional head
+(:mod:`.multibox_conv`: priors at every cell of several maps); both return the same frame.
 
 Frame: boxes are ``x1, y1, x2, y2`` normalized by the image width and height (``[0, 1]``), so
 they do not depend on the network's input size. A slot predicts ``prior + delta``.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
@@ -23,15 +25,17 @@ from backbones import GoogLeNet, load_weights
 
 from ..backbone import ModelConfig, build_backbone
 from ..checkpoint import load_checkpoint
-from ..config import NonNegFloat, NonNegInt, PositiveInt, Probability, config_from_dict
+from ..config import NonNegFloat, NonNegInt, PositiveFloat, PositiveInt, Probability, config_from_dict
 from ..engine.optim import OptimConfig
 from ..engine.run_config import RunConfig
 from ..errors import UserError
+from .multibox_conv import ConvMultiBoxNet
 
 
 @dataclass
 class MultiBoxDataConfig:
-    input_size: PositiveInt = 224
+    input_size: PositiveInt = 224  # global head: images warped to input_size^2; conv: the shorter side
+    max_size: PositiveInt = 1000  # conv head: the longer side at most (the aspect ratio is kept)
     workers: NonNegInt = 4
     hflip: Probability = 0.5
     photometric: Probability = 0.5
@@ -40,7 +44,12 @@ class MultiBoxDataConfig:
 @dataclass
 class MultiBoxConfig(RunConfig):
     model: ModelConfig = field(default_factory=lambda: ModelConfig(variant="bn", aux_logits=False))
-    num_priors: PositiveInt = 200  # K slots (the public model used 800)
+    head: Literal["global", "conv"] = "global"  # the paper's pooled head, or 1412.1441's convolutional one
+    num_priors: PositiveInt = 200  # global: K slots (the public model used 800)
+    levels: tuple[str, ...] = ("inception_3b", "inception_4e", "inception_5b")  # conv: the maps it predicts from
+    priors_per_level: PositiveInt = 3  # conv: prior sizes per cell of each level (k-means per level)
+    match_iou: Probability = 0.5  # conv: a prior whose IoU with a box reaches this predicts it
+    neg_ratio: PositiveFloat = 3.0  # conv: hardest background priors in the loss per matched one
     alpha: NonNegFloat = 0.3  # weight of the location loss
     top_k: PositiveInt = 200  # proposals kept per image at inference
     nms_iou: Probability = 0.7
@@ -75,7 +84,8 @@ class MultiBoxNet(nn.Module):
     def num_priors(self) -> int:
         return len(self.priors)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor, valid: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """``valid`` is ignored: the global head sees the whole (warped) image."""
         f = self.backbone.forward_features(x, ("inception_5b",))["inception_5b"].mean((2, 3))
         f = self.dropout(f)
         boxes = self.priors + self.loc(f).view(len(x), -1, 4).float()
@@ -113,10 +123,18 @@ def decode_multibox(
     return out
 
 
-def build_multibox(cfg: MultiBoxConfig, priors: np.ndarray | torch.Tensor) -> MultiBoxNet:
+def build_multibox(cfg: MultiBoxConfig, priors: np.ndarray | torch.Tensor) -> MultiBoxNet | ConvMultiBoxNet:
+    """The network of ``cfg.head``: ``priors`` are ``[K, 4]`` normalized boxes (global) or
+    ``[L, k, 2]`` sizes per level (conv)."""
     backbone = build_backbone(cfg.model)
     if cfg.init:
         load_weights(backbone, cfg.init, ignore_head=True, bvlc_mean=cfg.model.bvlc_mean)
+    if cfg.head == "conv":
+        info = {f.name for f in backbone.feature_info}
+        unknown = [name for name in cfg.levels if name not in info]
+        if unknown or not cfg.levels:
+            raise UserError(f"levels: {unknown or '()'} are not GoogLeNet maps (known: {', '.join(sorted(info))})")
+        return ConvMultiBoxNet(backbone, torch.as_tensor(priors), cfg.levels)
     return MultiBoxNet(backbone, torch.as_tensor(priors))
 
 

@@ -1,8 +1,9 @@
 """Training MultiBox on any COCO-JSON or VOC/ILSVRC-XML dataset, with the shared loop.
 
-Images are warped to ``input_size x input_size`` (MultiBox boxes are normalized, so the warp
-does not change them); flips and colour distortion come from albumentations, seeded per sample
-as in classification. Priors are k-means over the training boxes, kept in the model's state.
+Images are warped to ``input_size x input_size`` (global head; MultiBox boxes are normalized, so
+the warp does not change them) or resized with their aspect ratio kept (conv head); flips and
+colour distortion come from albumentations, seeded per sample as in classification. Priors are
+k-means over the training boxes (per level for the conv head), kept in the model's state.
 Validation reports recall at IoU 0.5 and 0.7 of the top-K proposals after NMS.
 """
 
@@ -22,8 +23,16 @@ from ..engine.loop import Task, run_training
 from ..errors import UserError
 from ..structures import Detections, draw_detections
 from .multibox import MultiBoxConfig, MultiBoxNet, build_multibox, decode_multibox
-from .multibox_data import BoxBatch, BoxImageDataset, collate_boxes, normalized_boxes
-from .multibox_loss import kmeans_priors, multibox_loss
+from .multibox_conv import level_priors
+from .multibox_data import (
+    BoxBatch,
+    BoxImageDataset,
+    input_size,
+    multibox_collate,
+    multibox_dataset,
+    normalized_boxes,
+)
+from .multibox_loss import conv_multibox_loss, kmeans_priors, multibox_loss
 
 
 @torch.inference_mode()
@@ -37,7 +46,7 @@ def proposal_recall_batches(model: MultiBoxNet, loader, cfg: MultiBoxConfig, ctx
     for batch in loader:
         if not len(batch.targets):
             continue
-        boxes, logits = model(batch.images.to(ctx.device, memory_format=mf))
+        boxes, logits = model(batch.images.to(ctx.device, memory_format=mf), batch.valid)
         sizes = [(1, 1)] * len(batch.targets)
         for (props, _), gt in zip(
             decode_multibox(boxes, logits, sizes, cfg.top_k, cfg.nms_iou, 0.0), batch.targets, strict=True
@@ -84,29 +93,55 @@ def draw_proposals(
     return out
 
 
-def multibox_task(
-    cfg: MultiBoxConfig, train_records: list[ImageRecord], val_records: list[ImageRecord], ctx: dist_.DistContext
-) -> Task:
-    all_boxes = np.concatenate([normalized_boxes(r) for r in train_records]) if train_records else np.zeros((0, 4))
+def _priors(cfg: MultiBoxConfig, records: list[ImageRecord], strides: list[int]) -> np.ndarray:
+    """k-means priors over the training boxes: ``[K, 4]`` normalized boxes (global head), or
+    ``[L, k, 2]`` sizes per level in the conv head's input pixels (:func:`.multibox_conv.level_priors`)."""
     try:
-        priors = kmeans_priors(all_boxes, cfg.num_priors, cfg.seed)
+        if cfg.head == "conv":
+            wh = [
+                (r.boxes[~r.iscrowd, 2:] - r.boxes[~r.iscrowd, :2])
+                * (input_size(r.width, r.height, cfg.data)[0] / r.width)
+                for r in records
+            ]
+            wh = np.concatenate(wh) if wh else np.zeros((0, 2))
+            return level_priors(wh, strides, cfg.priors_per_level, cfg.seed)
+        all_boxes = np.concatenate([normalized_boxes(r) for r in records]) if records else np.zeros((0, 4))
+        return kmeans_priors(all_boxes, cfg.num_priors, cfg.seed)
     except ValueError as e:
         raise UserError(f"num_priors={cfg.num_priors}: {e}") from None
-    model = build_multibox(cfg, priors)
+
+
+def _loss_fn(cfg: MultiBoxConfig, ctx: dist_.DistContext):
     mf = torch.channels_last if cfg.channels_last else torch.contiguous_format
 
     def loss(net, batch: BoxBatch):
-        boxes, logits = net(batch.images.to(ctx.device, non_blocking=True, memory_format=mf))
-        total, _ = multibox_loss(boxes, logits, batch.targets, cfg.alpha)
+        x = batch.images.to(ctx.device, non_blocking=True, memory_format=mf)
+        if cfg.head == "conv":
+            offsets, logits, priors = net(x, batch.valid, raw=True)
+            total, _ = conv_multibox_loss(offsets, logits, priors, batch.targets, batch.valid, cfg.alpha,
+                                          cfg.match_iou, cfg.neg_ratio)  # fmt: skip
+        else:
+            boxes, logits = net(x)
+            total, _ = multibox_loss(boxes, logits, batch.targets, cfg.alpha)
         return total, len(batch.targets)
 
-    val_ds = BoxImageDataset(val_records, cfg.data, train=False, seed=cfg.seed)
+    return loss
+
+
+def multibox_task(
+    cfg: MultiBoxConfig, train_records: list[ImageRecord], val_records: list[ImageRecord], ctx: dist_.DistContext
+) -> Task:
+    model = build_multibox(cfg, torch.zeros(len(cfg.levels), cfg.priors_per_level, 2) if cfg.head == "conv" else
+                           torch.zeros(cfg.num_priors, 4))  # fmt: skip
+    priors = _priors(cfg, train_records, getattr(model, "strides", []))
+    model.priors.copy_(torch.as_tensor(priors))
+    val_ds = multibox_dataset(val_records, cfg, train=False, seed=cfg.seed)
     return Task(
         model=model,
-        train_ds=BoxImageDataset(train_records, cfg.data, train=True, seed=cfg.seed),
+        train_ds=multibox_dataset(train_records, cfg, train=True, seed=cfg.seed),
         val_ds=val_ds,
-        collate=collate_boxes,
-        loss=loss,
+        collate=multibox_collate(cfg),
+        loss=_loss_fn(cfg, ctx),
         evaluate=lambda m, loader: proposal_recall_batches(m, loader, cfg, ctx),
         describe=lambda r: (
             f"val (EMA) recall@0.5 {r['recall50']:.2%} recall@0.7 {r['recall70']:.2%} ({r['mean_count']:.0f} proposals)"

@@ -14,13 +14,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..data.images import to_tensor
 from ..data.records import DetectionDataset
 from ..engine.distributed import DistContext, all_reduce_sum, barrier
 from ..errors import UserError
 from ..proposals.cache import ProposalCache
 from ..proposals.extract import extract_network, extract_selective_search, merge_proposals
 from ..proposals.multibox import decode_multibox, load_multibox
+from ..proposals.multibox_data import multibox_input
 from ..proposals.selective_search import selective_search
 from .config import ProposalConfig
 
@@ -99,11 +99,8 @@ class OnTheFly:
     @torch.inference_mode()
     def _multibox(self, image: np.ndarray) -> np.ndarray:
         h, w = image.shape[:2]
-        s = self.mb_cfg.data.input_size
-        x = torch.nn.functional.interpolate(
-            to_tensor(image)[None], size=(s, s), mode="bilinear", antialias=True, align_corners=False
-        )
-        boxes, logits = self.multibox(x.to(self.device))
+        x, valid = multibox_input(image, self.mb_cfg)
+        boxes, logits = self.multibox(x.to(self.device), valid)
         return decode_multibox(boxes, logits, [(w, h)], self.mb_cfg.top_k, self.mb_cfg.nms_iou)[0][0].numpy()
 
     def __call__(self, image: np.ndarray) -> np.ndarray:
