@@ -24,6 +24,7 @@ from ..data.records import DetectionDataset
 from ..eval.detection import gt_arrays
 from ..eval.report import plot_pr_curves, safe_filename
 from ..files import write_text
+from ..proposals.recall import TABLE_COUNTS
 from .analyze import Analysis
 from .fp_types import TYPES, box_iou_np
 from .plots import plot_breakdown, plot_confusion, plot_fp_types, plot_proposal_recall, plot_sensitivity
@@ -236,7 +237,25 @@ def _proposal_section(out: Path, data: dict) -> list[str]:
     rec = data["proposal_recall"]
     plot_proposal_recall(rec, out / "plots" / "proposal_recall.png")
     return [f'<h2 id="proposals">Proposal recall</h2><p>recall@0.5 {rec["recall@0.5"]:.3f}, '
-            f'recall@0.7 {rec["recall@0.7"]:.3f}, ABO {rec["abo"]:.3f}.</p>' + _figure("plots/proposal_recall.png")]  # fmt: skip
+            f'recall@0.7 {rec["recall@0.7"]:.3f}, ABO {rec["abo"]:.3f}.</p>' + _count_table(rec)
+            + _figure("plots/proposal_recall.png")]  # fmt: skip
+
+
+def _count_table(rec: dict) -> str:
+    """Recall@0.5, @0.7 and ABO at 10 ... 2000 proposals an image (each image's first n), and the
+    seconds an image when the cache recorded them: the recall-against-count table."""
+    c = rec.get("curve")
+    if not c or not c.get("abo"):
+        return ""
+    cols = [n for n in TABLE_COUNTS if n in c["counts"]]
+    head = "".join(f"<th>{n}</th>" for n in cols)
+    rows = "".join(
+        f"<tr><td>{key}</td>" + "".join(f"<td>{c[key][c['counts'].index(n)]:.3f}</td>" for n in cols) + "</tr>"
+        for key in ("recall@0.5", "recall@0.7", "abo")
+    )
+    sec = rec.get("seconds_per_image")
+    note = f"<p>{sec:.3f} s an image to compute.</p>" if sec is not None else ""
+    return f"<table><tr><th>first n proposals</th>{head}</tr>{rows}</table>{note}"
 
 
 def write_page(out_dir: str | Path, dataset: DetectionDataset, a: Analysis) -> Path:

@@ -6,8 +6,9 @@ image with ``boxes`` (``[N, 4]`` float32 xyxy, original pixels, rank order), ``s
 a cache shared by two datasets whose image ids collide is caught), ``source_sig`` (its size and a
 hash of its first 64 KiB, so a file of the same name from another folder, or one edited since, is
 caught too; a moved dataset still matches) and, for selective search,
-``ss_seconds`` (the wall time of reading and segmenting the image in its worker: what
-``tools/eval_proposals.py`` reports as the method's cost). Files are written atomically and
+``ss_seconds`` (the wall time of reading and segmenting the image in its worker) and, for
+MultiBox, ``mb_seconds`` (its share of the network's batch, reading and resizing included): their
+sum is what ``tools/eval_proposals.py`` reports as the method's cost. Files are written atomically and
 synced (:func:`detector.files.atomic_path`), so an interrupted extraction resumes by skipping the
 images whose file exists; an entry that cannot be read all the same (truncated, empty: a disk
 that lost its last writes) counts as missing, so it is computed again, and :attr:`ProposalCache.
@@ -123,7 +124,7 @@ class ProposalCache:
 
     def put(
         self, image_id: int | str, boxes: np.ndarray, scores: np.ndarray | None = None, source: str | Path = "",
-        ss_seconds: float | None = None,
+        ss_seconds: float | None = None, mb_seconds: float | None = None,
     ) -> None:  # fmt: skip
         """Store one image's proposals; ``source`` is its file (its name and :func:`file_signature`
         are kept), ``ss_seconds`` what its selective search took."""
@@ -132,7 +133,7 @@ class ProposalCache:
         if scores is None:  # rank order: a score that falls with the rank
             scores = 1.0 - np.arange(len(boxes), dtype=np.float32) / max(len(boxes), 1)
         boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
-        extra = {} if ss_seconds is None else {"ss_seconds": np.float64(ss_seconds)}
+        extra = {k: np.float64(v) for k, v in (("ss_seconds", ss_seconds), ("mb_seconds", mb_seconds)) if v is not None}
         with atomic_path(path, suffix=".npz") as tmp:
             np.savez(
                 tmp, boxes=boxes, scores=np.asarray(scores, np.float32), source=np.array(Path(source).name),
@@ -160,14 +161,16 @@ class ProposalCache:
         return None if found is None else found[0]
 
     def find_timed(self, image_id: int | str, source: str | Path = "") -> tuple[np.ndarray, float | None] | None:
-        """:meth:`find` with the seconds the image's selective search took when it was computed
-        (None where not stored: another method, or a cache written before it was recorded)."""
+        """:meth:`find` with the seconds the image's proposals took when they were computed: its
+        selective search plus its share of the MultiBox network's batch, whichever were stored
+        (None where neither was: a cache written before they were recorded)."""
         path = self._file(image_id)
         z = self._load(path) if path.is_file() else None
         if z is None:
             return None
         self._check_source(path, z, source)
-        return z["boxes"], (float(z["ss_seconds"]) if "ss_seconds" in z else None)
+        parts = [float(z[k]) for k in ("ss_seconds", "mb_seconds") if k in z]
+        return z["boxes"], (sum(parts) if parts else None)
 
     def boxes_for(self, record: ImageRecord) -> np.ndarray | None:
         """:meth:`find` for a dataset record, checked against its file name."""

@@ -71,7 +71,7 @@ def selective_search_records(
 
 def _search_into(
     cache: ProposalCache, records: list, cfg: SelectiveSearchConfig, workers: int, progress: bool, timeout: float,
-    counts: list[int], failed: list[tuple], first: dict | None = None,
+    counts: list[int], failed: list[tuple], first: dict | None = None, first_seconds: dict | None = None,
 ) -> None:  # fmt: skip
     """Selective search of ``records`` into ``cache``, each image written as it completes (after
     ``first[image_id]``, its MultiBox boxes, merged in front when given) with its search's
@@ -84,7 +84,8 @@ def _search_into(
         boxes, seconds = found
         if first is not None:
             boxes = merge_proposals(first.pop(r.image_id), boxes)
-        cache.put(r.image_id, boxes, source=r.file, ss_seconds=seconds)
+        mb = first_seconds.pop(r.image_id, None) if first_seconds is not None else None
+        cache.put(r.image_id, boxes, source=r.file, ss_seconds=seconds, mb_seconds=mb)
         counts.append(len(boxes))
 
 
@@ -130,25 +131,29 @@ def merge_proposals(first: np.ndarray, second: np.ndarray, dedup_iou: float = 0.
 
 @torch.inference_mode()
 def _multibox_boxes(records, model, cfg, ctx: DistContext, batch: int, progress: bool):
-    """Yield ``(record, boxes [M, 4] pixels, scores [M])`` for readable images."""
+    """Yield ``(record, boxes [M, 4] pixels, scores [M], seconds)`` for readable images (``None``
+    boxes for unreadable ones); ``seconds``: the image's share of its batch's wall time."""
     ds = multibox_dataset(records, cfg, train=False)
     loader = DataLoader(ds, batch_size=batch, collate_fn=list, num_workers=0)
     mf = torch.channels_last if cfg.channels_last else torch.contiguous_format
-    i = 0
+    i, t0 = 0, time.perf_counter()
     for items in tqdm(loader, desc="multibox", disable=not (progress and ctx.is_main)):
         good = [(k, x) for k, (x, _, _) in enumerate(items) if x is not None]
         recs = records[i : i + len(items)]
         i += len(items)
         for k, (x, _, _) in enumerate(items):
             if x is None:
-                yield recs[k], None, None
+                yield recs[k], None, None, None
         if not good:
             continue
         x, valid = stack_inputs([x for _, x in good], STRIDE if cfg.head == "conv" else 1)
         boxes, logits = model(x.to(ctx.device, memory_format=mf), valid)
         sizes = [(recs[k].width, recs[k].height) for k, _ in good]
-        for (k, _), (b, s) in zip(good, decode_multibox(boxes, logits, sizes, cfg.top_k, cfg.nms_iou), strict=True):
-            yield recs[k], b.numpy(), s.numpy()
+        decoded = decode_multibox(boxes, logits, sizes, cfg.top_k, cfg.nms_iou)
+        seconds = (time.perf_counter() - t0) / len(items)  # the batch's reading, network and decoding
+        for (k, _), (b, s) in zip(good, decoded, strict=True):
+            yield recs[k], b.numpy(), s.numpy(), seconds
+        t0 = time.perf_counter()
 
 
 def extract_network(
@@ -168,16 +173,17 @@ def extract_network(
     cache.write_meta(meta)
     mine = dataset.records[ctx.rank :: ctx.world_size]
     todo = [r for r in mine if not cache.has(r.image_id, r.file)]
-    counts, failed, network = [], [], {}
-    for r, boxes, scores in _multibox_boxes(todo, model, mb_cfg, ctx, batch, progress):
+    counts, failed, network, mb_seconds = [], [], {}, {}
+    for r, boxes, scores, seconds in _multibox_boxes(todo, model, mb_cfg, ctx, batch, progress):
         if boxes is None:
             failed.append((str(r.file), "cannot be read as an image"))
         elif method == "multibox":
-            cache.put(r.image_id, boxes, scores, source=r.file)
+            cache.put(r.image_id, boxes, scores, source=r.file, mb_seconds=seconds)
             counts.append(len(boxes))
         else:  # combined: merged with each image's selective search as that completes
-            network[r.image_id] = boxes
+            network[r.image_id], mb_seconds[r.image_id] = boxes, seconds
     if method == "combined":
         readable = [r for r in todo if r.image_id in network]
-        _search_into(cache, readable, ss_cfg, workers, progress and ctx.is_main, timeout, counts, failed, network)
+        _search_into(cache, readable, ss_cfg, workers, progress and ctx.is_main, timeout, counts, failed, network,
+                     mb_seconds)  # fmt: skip
     return _summary(len(mine), len(todo), counts, failed)

@@ -4,8 +4,9 @@ For each counted ground-truth box (not difficult, not crowd) its best overlap is
 IoU with any proposal of its image; recall at ``t`` is the fraction with best overlap ``>= t``;
 ABO is the mean best overlap and MABO the mean over classes of the per-class ABO (Uijlings et
 al.). The recall-vs-number curve uses each image's first ``n`` proposals (rank order); the
-recall-vs-IoU curve all of them. ``ss_seconds_per_image`` is the mean time selective search
-took per image when the cache was filled (one worker each), where the cache recorded it.
+recall-vs-IoU curve all of them, and ABO at each count too. ``seconds_per_image`` is the mean
+time an image's proposals took when the cache was filled (selective search in one worker, the
+MultiBox network's share of its batch), where the cache recorded it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from ..plotting import pyplot
 from .cache import ProposalCache
 
 COUNTS = (1, 2, 5, 10, 20, 50, 100, 200, 300, 500, 1000, 2000, 5000)
+TABLE_COUNTS = (10, 50, 100, 200, 300, 500, 1000, 2000)  # the columns of recall_table
 IOU_GRID = np.round(np.arange(0.05, 1.0001, 0.05), 2)  # recall against the IoU threshold (all proposals)
 
 
@@ -56,8 +58,8 @@ def proposal_recall(dataset: DetectionDataset, cache: ProposalCache, counts: tup
         "abo": float(best.mean()) if len(best) else 0.0,
         "mabo": float(np.mean(list(per_class.values()))) if per_class else 0.0,
         "mean_count": float(np.mean(n_props)) if n_props else 0.0,
-        "ss_seconds_per_image": float(np.mean(seconds)) if seconds else None,
-        "ss_seconds_images": len(seconds),
+        "seconds_per_image": float(np.mean(seconds)) if seconds else None,
+        "timed_images": len(seconds),
         "num_gt": int(len(best)),
         "num_images": len(dataset.records) - len(missing),
         "missing": missing,
@@ -70,21 +72,37 @@ def proposal_recall(dataset: DetectionDataset, cache: ProposalCache, counts: tup
             "counts": list(counts),
             "recall@0.5": (at_n >= 0.5).mean(0).tolist() if len(at_n) else [],
             "recall@0.7": (at_n >= 0.7).mean(0).tolist() if len(at_n) else [],
+            "abo": at_n.mean(0).tolist() if len(at_n) else [],
         },
     }
 
 
-def plot_recall_curve(result: dict, out: str, title: str) -> None:
-    plt = pyplot()
+def recall_table(results: dict[str, dict], counts: tuple[int, ...] = TABLE_COUNTS) -> str:
+    """Recall@0.5, recall@0.7 and ABO at ``counts`` boxes an image (each image's first ``n``), and
+    seconds an image, three rows per ``{name: proposal_recall result}``."""
+    lines = [f"{'proposals':<24}{'':>10}" + "".join(f"{n:>7}" for n in counts) + f"{'s/img':>9}"]
+    for name, res in results.items():
+        c = res["curve"]
+        at = [c["counts"].index(n) for n in counts]
+        sec = res.get("seconds_per_image")
+        for key in ("recall@0.5", "recall@0.7", "abo"):
+            vals = "".join(f"{c[key][i]:>7.3f}" if c[key] else f"{'-':>7}" for i in at)
+            tail = f"{sec:>9.3f}" if key == "recall@0.5" and sec is not None else ""
+            lines.append(f"{name[:23] if key == 'recall@0.5' else '':<24}{key:>10}{vals}{tail}")
+    return "\n".join(lines)
 
-    c = result["curve"]
-    fig, ax = plt.subplots(figsize=(5, 4))
-    for key in ("recall@0.5", "recall@0.7"):
-        ax.plot(c["counts"], c[key], marker="o", ms=3, label=key)
-    ax.axvline(result["mean_count"], color="gray", ls="--", lw=0.8, label=f"mean count {result['mean_count']:.0f}")
+
+def plot_recall_curves(results: dict[str, dict], out: str, title: str) -> None:
+    """Recall@0.5 (solid) and @0.7 (dashed) against the number of proposals, a colour per cache."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    for k, (name, res) in enumerate(results.items()):
+        c, colour = res["curve"], f"C{k}"
+        ax.plot(c["counts"], c["recall@0.5"], marker="o", ms=3, color=colour, label=f"{name} @0.5")
+        ax.plot(c["counts"], c["recall@0.7"], ls="--", color=colour, lw=1, label=f"{name} @0.7")
     ax.set(xscale="log", xlabel="proposals per image (first n)", ylabel="recall", ylim=(0, 1.02), title=title)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(out, dpi=90)
     plt.close(fig)
