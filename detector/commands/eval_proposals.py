@@ -32,7 +32,9 @@ def _evaluate(dataset, folder: str) -> dict:
         print(f"  {res['seconds_per_image']:.3f} s per image when computed "
               f"(selective search in one worker, MultiBox's share of its batch; {res['timed_images']} images recorded it)")  # fmt: skip
     for file in res["missing"]:
-        print(f"error: {file}: no proposals in {folder} (unreadable when they were computed?), left out", file=sys.stderr)
+        print(
+            f"error: {file}: no proposals in {folder} (unreadable when they were computed?), left out", file=sys.stderr
+        )
     return res
 
 
