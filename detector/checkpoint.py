@@ -27,10 +27,9 @@ class CheckpointError(UserError, WeightsError):
 
 def save_checkpoint(path: str | Path, model_state: dict[str, torch.Tensor], config: Any, **extra: Any) -> Path:
     """Write ``{"model", "config", **extra}`` to ``path`` atomically and synced
-    (:func:`~detector.files.atomic_path`), so an interruption never leaves a truncated checkpoint. ``config`` is a config dataclass or
-    an already plain dict."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    (:func:`~detector.files.atomic_path`), so an interruption never leaves a truncated checkpoint.
+    ``config`` is a config dataclass or an already plain dict."""
+    path = Path(path)  # its folder is made by the write (one line if it cannot be)
     cfg = config if isinstance(config, dict) else config_to_dict(config)
     payload = {CHECKPOINT_MODEL_KEY: {k: v.detach().cpu() for k, v in model_state.items()}, "config": cfg, **extra}
     buf = io.BytesIO()  # serialized first: a full disk is then an OSError of the write, one line

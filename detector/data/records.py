@@ -130,6 +130,14 @@ class DetectionDataset:
         return self.display_names or self.class_names
 
 
+def stays_inside(name: str) -> bool:
+    """Whether ``name`` (an image id, a file name) is a relative path that stays in the folder it
+    is joined to: no part empty, ``.`` or ``..`` (so not absolute either), no backslash or NUL.
+    ILSVRC's ids name subfolders (``n02672831/n02672831_11478``) and pass; ids become annotation,
+    image and proposal-cache file names, so one that fails is refused wherever it is used."""
+    return all(p not in ("", ".", "..") for p in name.split("/")) and "\\" not in name and "\0" not in name
+
+
 def sanitize_boxes(boxes: np.ndarray, width: int, height: int, file: Path, log: AnnotationLog) -> np.ndarray:
     """Boolean keep-mask over ``[N, 4]`` xyxy ``boxes``; clips them to the image in place.
 

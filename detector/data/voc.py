@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .records import AnnotationLog, DatasetError, DetectionDataset, ImageRecord, sanitize_boxes
+from .records import AnnotationLog, DatasetError, DetectionDataset, ImageRecord, sanitize_boxes, stays_inside
 
 
 @dataclass
@@ -84,28 +84,20 @@ def _text(node: ET.Element | None, tag: str) -> str | None:
 
 
 def _plain_name(name: str) -> bool:
-    """Whether ``name`` is one path component: not empty, no separator, not ``.`` or ``..``, so that
-    a file built from it stays in its folder."""
-    return bool(name) and "/" not in name and "\\" not in name and name not in (".", "..") and "\0" not in name
-
-
-def safe_id(image_id: str) -> bool:
-    """Whether a split list's ``image_id`` is a relative path that stays in its folder: ILSVRC's
-    ids name subfolders (``n02672831/n02672831_11478``), but no part may be ``..`` or empty and
-    the id may not be absolute (ids become annotation, image and cache file names)."""
-    parts = image_id.split("/")
-    return all(p not in ("", ".", "..") for p in parts) and "\\" not in image_id and "\0" not in image_id
+    """Whether ``name`` is one path component that stays in its folder (no separator, not ``.`` or
+    ``..``): a ``<filename>``."""
+    return "/" not in name and stays_inside(name)
 
 
 def read_split_ids(list_file: Path, log: AnnotationLog) -> list[str]:
     """The image ids of a split list (first word of each line), in order; an id listed again is
-    ignored with a counted warning, and one that leaves its folder (:func:`safe_id`) is a one-line error."""
+    ignored with a counted warning, and one that leaves its folder (:func:`~.records.stays_inside`) is a one-line error."""
     ids, seen = [], set()
     for n, line in enumerate(list_file.read_text().splitlines(), 1):
         if not line.strip():
             continue
         image_id = line.split()[0]
-        if not safe_id(image_id):
+        if not stays_inside(image_id):
             raise DatasetError(
                 f"{list_file}: line {n}: image id {image_id!r} leaves the dataset folder (absolute or '..')"
             )

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data.records import DatasetError, ImageRecord
+from ..data.records import DatasetError, ImageRecord, stays_inside
 from ..files import atomic_path, write_text
 
 SIG_BYTES = 1 << 16  # the head of the file that source_sig hashes
@@ -51,7 +51,7 @@ class ProposalCache:
 
     def _file(self, image_id: int | str) -> Path:
         name = str(image_id)
-        if name.startswith("/") or any(p in ("", ".", "..") for p in name.split("/")) or "\\" in name:
+        if not stays_inside(name):
             raise DatasetError(f"{self.root}: image id {name!r} would leave the cache folder")
         return self.root / "boxes" / f"{name}.npz"
 
@@ -76,7 +76,6 @@ class ProposalCache:
             if old != meta:
                 raise DatasetError(f"{path}: the cache was made with {old}, not {meta}; use another --out")
             return
-        path.parent.mkdir(parents=True, exist_ok=True)
         write_text(path, json.dumps(meta, indent=2, sort_keys=True))
 
     def meta(self) -> dict:
@@ -127,9 +126,9 @@ class ProposalCache:
         ss_seconds: float | None = None, mb_seconds: float | None = None,
     ) -> None:  # fmt: skip
         """Store one image's proposals; ``source`` is its file (its name and :func:`file_signature`
-        are kept), ``ss_seconds`` what its selective search took."""
+        are kept), ``ss_seconds`` what its selective search took, ``mb_seconds`` its share of the
+        MultiBox network's batch."""
         path = self._file(image_id)
-        path.parent.mkdir(parents=True, exist_ok=True)
         if scores is None:  # rank order: a score that falls with the rank
             scores = 1.0 - np.arange(len(boxes), dtype=np.float32) / max(len(boxes), 1)
         boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
