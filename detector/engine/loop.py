@@ -363,9 +363,9 @@ class Trainer:
                 f"stopped at step {s.step} (epoch {s.epoch + 1}); state saved in {self.last}: continue with --resume",
             )
 
-    def train_epoch(self, stop: _StopFlag) -> None:
+    def train_epoch(self) -> None:
         """Train the rest of epoch ``state.epoch``, then record its numbers in ``state.epoch_stats``."""
-        s, cfg, task, ctx = self.state, self.cfg, self.task, self.ctx
+        s, cfg, task, ctx, stop = self.state, self.cfg, self.task, self.ctx, self.stop
         self.sampler.set_epoch(s.epoch, s.batch_in_epoch, self.per_rank)
         task.train_ds.set_epoch(s.epoch)
         loader = make_loader(task.train_ds, self.per_rank, self.sampler, cfg.data.workers, cfg.seed + s.epoch,
@@ -393,11 +393,11 @@ class Trainer:
         EMA weights) and the plot; returns the last validation with the step."""
         s, cfg, ctx = self.state, self.cfg, self.ctx
         plot = lambda: plot_metrics(self.log.path, self.out_dir / "curves.png", self.task.val_keys)  # noqa: E731
-        with self.stop as stop, contextlib.closing(self.log):  # closing: the TensorBoard writer's thread ends
+        with self.stop, contextlib.closing(self.log):  # closing: the TensorBoard writer's thread ends
             if s.pending_eval:  # interrupted between an epoch's last step and the end of its validation
                 self.validate()
             while s.epoch < cfg.optim.epochs:
-                self.train_epoch(stop)
+                self.train_epoch()
                 s.pending_eval = cfg.eval_every > 0 and (s.epoch % cfg.eval_every == 0 or s.epoch == cfg.optim.epochs)
                 self.checkpoint()  # the epoch's training is safe before its validation starts
                 if s.pending_eval:

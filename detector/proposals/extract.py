@@ -30,8 +30,7 @@ from ..engine.distributed import DistContext
 from ..engine.workers import run_tasks
 from .cache import ProposalCache
 from .multibox import decode_multibox, load_multibox
-from .multibox_conv import STRIDE
-from .multibox_data import multibox_dataset, stack_inputs
+from .multibox_data import multibox_dataset, pad_multiple, stack_inputs
 from .selective_search import SelectiveSearchConfig, selective_search
 
 SS_TIMEOUT = 600.0  # seconds one image's selective search may take before its worker is replaced
@@ -146,7 +145,7 @@ def _multibox_boxes(records, model, cfg, ctx: DistContext, batch: int, progress:
                 yield recs[k], None, None, None
         if not good:
             continue
-        x, valid = stack_inputs([x for _, x in good], STRIDE if cfg.head == "conv" else 1)
+        x, valid = stack_inputs([x for _, x in good], pad_multiple(cfg))
         boxes, logits = model(x.to(ctx.device, memory_format=mf), valid)
         sizes = [(recs[k].width, recs[k].height) for k, _ in good]
         decoded = decode_multibox(boxes, logits, sizes, cfg.top_k, cfg.nms_iou)

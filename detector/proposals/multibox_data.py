@@ -5,6 +5,7 @@ of 32 in batches; training adds flips and colour distortion, seeded per sample."
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import albumentations as A
@@ -54,11 +55,6 @@ def collate_boxes(items: list, multiple: int = 1) -> BoxBatch:
     skipped = [p for x, _, p in items if x is None]
     images, valid = stack_inputs([x for x, _ in good], multiple)
     return BoxBatch(images, [t for _, t in good], skipped, valid)
-
-
-def collate_padded(items: list) -> BoxBatch:
-    """:func:`collate_boxes` for the convolutional head: padded to a multiple of its stride."""
-    return collate_boxes(items, STRIDE)
 
 
 def input_size(width: int, height: int, cfg: MultiBoxDataConfig) -> tuple[int, int]:
@@ -121,15 +117,22 @@ def multibox_dataset(records: list[ImageRecord], cfg: MultiBoxConfig, train: boo
     return BoxImageDataset(records, cfg.data, train, seed, keep_aspect=cfg.head == "conv")
 
 
+def pad_multiple(cfg: MultiBoxConfig) -> int:
+    """What ``cfg.head``'s batches are padded to a multiple of: the trunk's stride for the conv
+    head (its maps must tile the input); 1 for the global head (its inputs are all one square)."""
+    return STRIDE if cfg.head == "conv" else 1
+
+
 def multibox_collate(cfg: MultiBoxConfig):
-    """The collate function of ``cfg.head``'s batches."""
-    return collate_padded if cfg.head == "conv" else collate_boxes
+    """The collate function of ``cfg.head``'s batches (:func:`collate_boxes`, padded to
+    :func:`pad_multiple`)."""
+    return functools.partial(collate_boxes, multiple=pad_multiple(cfg))
 
 
 def multibox_input(image: np.ndarray, cfg: MultiBoxConfig) -> tuple[torch.Tensor, torch.Tensor]:
     """One ``[H, W, 3]`` uint8 RGB image as ``cfg.head``'s input: ``([1, 3, h, w], valid [1, 2])``."""
     if cfg.head == "conv":
-        return stack_inputs([to_tensor(resize_keep_aspect(image, cfg.data))], STRIDE)
+        return stack_inputs([to_tensor(resize_keep_aspect(image, cfg.data))], pad_multiple(cfg))
     s = cfg.data.input_size
     x = torch.nn.functional.interpolate(to_tensor(image)[None], size=(s, s), mode="bilinear", antialias=True,
                                         align_corners=False)  # fmt: skip
