@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from backbones.errors import WeightsError
 from backbones.transform import CAFFE_MEAN, parse_bvlc_mean
 
-from .config import ConfigError
+from .config import ConfigError, load_config
 from .data.images import ImageError
 from .data.records import DatasetError
 from .errors import Interrupted, UserError
@@ -91,6 +91,25 @@ def run_tool(main: Callable[[list[str] | None], int | None], argv: list[str] | N
         message = getattr(e, "message", "") or str(e)
         print(f"interrupted ({signal.Signals(signum).name}){': ' + message if message else ''}", file=sys.stderr)
         return 128 + int(signum)
+
+
+def add_run_args(ap: argparse.ArgumentParser, data_help: str, init_help: str | None = None) -> None:
+    """The arguments every trainer takes: ``--config``, ``--data`` (``data_help``), ``--out``,
+    ``--resume``, ``--opts`` and, with ``init_help``, ``--init`` (it overrides the config's);
+    :func:`run_config` reads them back."""
+    ap.add_argument("--config", required=True, help="the run's YAML config (configs/)")
+    ap.add_argument("--data", required=True, help=data_help)
+    ap.add_argument("--out", required=True, help="run folder (checkpoints, metrics, plots)")
+    if init_help is not None:
+        ap.add_argument("--init", help=f"{init_help} (overrides the config's)")
+    ap.add_argument("--resume", action="store_true", help="continue from OUT/last.pth")
+    ap.add_argument("--opts", nargs="*", default=[], help="dotted overrides, e.g. optim.lr=0.05 optim.epochs=3")
+
+
+def run_config(cls: type, args: argparse.Namespace):
+    """``cls`` from ``--config``, then ``--opts``, then ``--init`` (:func:`add_run_args`)."""
+    init = getattr(args, "init", None)
+    return load_config(cls, args.config, args.opts + ([f"init={init}"] if init else []))
 
 
 def training_done(out: str, summary: str | None) -> str:

@@ -12,19 +12,14 @@ import argparse
 
 from detector.classify.config import ClsTrainConfig
 from detector.classify.train import train_classifier
-from detector.cli import training_done
-from detector.config import load_config
+from detector.cli import add_run_args, run_config, training_done
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--config", required=True)
-    ap.add_argument("--data", required=True, help="folder with train/ and val/ class folders")
-    ap.add_argument("--out", required=True, help="run folder (checkpoints, metrics, plots)")
-    ap.add_argument("--resume", action="store_true", help="continue from OUT/last.pth")
-    ap.add_argument("--opts", nargs="*", default=[], help="dotted overrides, e.g. optim.lr=0.05")
+    add_run_args(ap, "folder with train/ and val/ class folders")
     args = ap.parse_args(argv)
-    cfg = load_config(ClsTrainConfig, args.config, args.opts)
+    cfg = run_config(ClsTrainConfig, args)
     res = train_classifier(cfg, args.data, args.out, resume=args.resume)
     print(training_done(args.out, f"val top-1 {res['top1']:.2%}, top-5 {res['top5']:.2%}" if "top1" in res else None))
     return 0

@@ -10,34 +10,26 @@ from __future__ import annotations
 
 import argparse
 
-from detector.cli import training_done
-from detector.config import load_config
+from detector.cli import add_run_args, run_config, training_done
 from detector.rcnn.config import DetTrainConfig
 from detector.rcnn.train import train_detector
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--config", required=True)
-    ap.add_argument(
-        "--data", required=True, help="VOC/ILSVRC folder, or a COCO .json (then --val-split is another .json)"
-    )
+    add_run_args(
+        ap, "VOC/ILSVRC folder, or a COCO .json (then --val-split is another .json)",
+        "backbone from a train_cls, train_det or train_multibox checkpoint, torchvision-format weights, "
+        "or an ONNX BVLC GoogLeNet (paper variant; its BGR mean is model.bvlc_mean)",
+    )  # fmt: skip
     ap.add_argument("--images", help="image folder of a COCO training file")
     ap.add_argument("--val-images", help="image folder of a COCO validation file (default: found beside it)")
     ap.add_argument("--class-map", help="XML datasets: map_det.txt-style class list (ILSVRC synset index name)")
     ap.add_argument("--train-split", help="split list of an XML dataset (ImageSets/Main/<name>.txt)")
     ap.add_argument("--val-split", help="split list (XML) or COCO .json evaluated after each eval_every epochs")
-    ap.add_argument("--out", required=True)
-    ap.add_argument(
-        "--init",
-        help="backbone from a train_cls, train_det or train_multibox checkpoint, torchvision-format weights, "
-        "or an ONNX BVLC GoogLeNet (paper variant; its BGR mean is model.bvlc_mean) (overrides the config's)",
-    )
     ap.add_argument("--proposals", help="proposal cache folder (filled on first use; default OUT/proposals)")
-    ap.add_argument("--resume", action="store_true", help="continue from OUT/last.pth")
-    ap.add_argument("--opts", nargs="*", default=[], help="dotted overrides, e.g. optim.epochs=3 head.mode=fast")
     args = ap.parse_args(argv)
-    cfg = load_config(DetTrainConfig, args.config, args.opts + ([f"init={args.init}"] if args.init else []))
+    cfg = run_config(DetTrainConfig, args)
     res = train_detector(
         cfg, args.data, args.train_split, args.val_split, args.out, args.images, args.proposals, args.resume,
         args.class_map, args.val_images,

@@ -8,31 +8,20 @@ from __future__ import annotations
 
 import argparse
 
-from detector.cli import training_done
-from detector.config import load_config
+from detector.cli import add_run_args, run_config, training_done
 from detector.proposals.multibox import MultiBoxConfig
 from detector.proposals.multibox_train import train_multibox
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--config", required=True)
-    ap.add_argument(
-        "--data", required=True, help="VOC/ILSVRC folder, or a COCO .json (then --val-split is another .json)"
-    )
+    add_run_args(ap, "VOC/ILSVRC folder, or a COCO .json (then --val-split is another .json)",
+                 "backbone from a train_cls (or train_det, train_multibox) checkpoint or an ONNX BVLC GoogLeNet")  # fmt: skip
     ap.add_argument("--train-split", default="train")
     ap.add_argument("--val-split", default="val")
     ap.add_argument("--images", help="image folder of a COCO file")
-    ap.add_argument("--out", required=True)
-    ap.add_argument(
-        "--init",
-        help="backbone from a train_cls (or train_det, train_multibox) checkpoint or an ONNX BVLC GoogLeNet; "
-        "overrides the config's",
-    )
-    ap.add_argument("--resume", action="store_true")
-    ap.add_argument("--opts", nargs="*", default=[])
     args = ap.parse_args(argv)
-    cfg = load_config(MultiBoxConfig, args.config, args.opts + ([f"init={args.init}"] if args.init else []))
+    cfg = run_config(MultiBoxConfig, args)
     res = train_multibox(cfg, args.data, args.train_split, args.val_split, args.out, args.images, args.resume)
     summary = f"val recall@0.5 {res['recall50']:.2%}, recall@0.7 {res['recall70']:.2%}" if "recall50" in res else None
     print(training_done(args.out, summary))
