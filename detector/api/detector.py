@@ -97,14 +97,16 @@ class Detector:
         cls, checkpoints: str | Path | list[str | Path] | None = None, device: str | torch.device = "auto",
         multibox: str | Path | None = None, score_thresh: float | None = None, max_dets: int | None = None,
         runtime: str = "torch", proposals: str | Path | None = None,
-        onnx: str | Path | list[str | Path | None] | None = None,
+        onnx: str | Path | list[str | Path | None] | None = None, max_proposals: int | None = None,
     ) -> Detector:  # fmt: skip
         """Load ``train_det`` checkpoint(s) onto ``device`` ("auto", "cpu", "cuda"); with none,
         the demo's detector (:func:`default_checkpoint`).
 
         ``multibox`` replaces the MultiBox checkpoint the detector trained with (for on-the-fly
         proposals); ``score_thresh`` (default: the checkpoint's, 0.01, meant for evaluation) and
-        ``max_dets`` override its test settings; ``proposals`` is a cache folder to read from.
+        ``max_dets`` override its test settings, and ``max_proposals`` the proposals scored per
+        image (the first N in rank order: MultiBox's by score); ``proposals`` is a cache folder to
+        read from.
 
         ``runtime="onnxruntime"`` scores regions with onnxruntime on the CPU
         (:class:`~detector.deploy.runtime.OnnxRegionDetector`): with ``onnx``, the file(s)
@@ -120,8 +122,9 @@ class Detector:
             raise UserError(f"runtime {runtime!r} is not available; choose one of {list(RUNTIMES)}")
         if score_thresh is not None and not 0.0 <= score_thresh <= 1.0:
             raise UserError(f"score_thresh must be a probability in [0, 1], got {score_thresh}")
-        if max_dets is not None and max_dets < 1:
-            raise UserError(f"max_dets must be at least 1, got {max_dets}")
+        for name, value in (("max_dets", max_dets), ("max_proposals", max_proposals)):
+            if value is not None and value < 1:
+                raise UserError(f"{name} must be at least 1, got {value}")
         mb = str(multibox) if multibox else None
         if runtime == "onnxruntime":
             members = _onnx_members(paths, device, mb, onnx)
@@ -134,6 +137,8 @@ class Detector:
             test.score_thresh = score_thresh
         if max_dets is not None:
             test.max_dets = max_dets
+        if max_proposals is not None:
+            test.max_proposals = max_proposals
         return cls(members, test, proposals, runtime)
 
     @property

@@ -6,6 +6,8 @@ tools/benchmark.py train_cls [--steps 25] [--workers N] [--cache true|false]
 tools/benchmark.py crops [--device cpu|cuda] [--images 3]
 tools/benchmark.py proposals [--images 12] [--device cpu|cuda]
 tools/benchmark.py detect [--device cpu|cuda] [--proposals 2000] [--classes 200] [--demo outputs/demo]
+tools/benchmark.py sources --data ROOT --split val --ckpt A/final.pth --ckpt B/final.pth@100 [--images 20]
+    [--device cpu|cuda]
 tools/benchmark.py onnx [--batch 32] [--repeats 5] [--classes 200]
 tools/benchmark.py realdata [--data ROOT] [--train-split train] [--test-split test] [--minutes 20]
     [--systems ours-rcnn ours-fast ...] [--demo-cls outputs/demo/cls/final.pth] [--subset N] [--device cpu|cuda]
@@ -19,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from detector.benchmarks import backbone, crops, detect, onnx, proposals, realdata, train_cls
+from detector.benchmarks import backbone, crops, detect, onnx, proposals, realdata, sources, train_cls
 from detector.benchmarks import eval as eval_bench
 from detector.cli import UserError
 
@@ -55,6 +57,13 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--repeats", type=int, default=1, help="timed runs per detector (median)")
     d.add_argument("--demo", type=Path, default=Path("outputs/demo"),
                    help="demo output folder: det/ and det_fast/ checkpoints there get their demo val mAP")  # fmt: skip
+    so = sub.add_parser("sources", help="a detector's s/img on each proposal source, proposals included")
+    so.add_argument("--data", type=Path, required=True, help="dataset folder or COCO .json")
+    so.add_argument("--split", default="val", help="split list of an XML dataset")
+    so.add_argument("--ckpt", action="append", required=True,
+                    help="train_det checkpoint, PATH@N to score its first N proposals; repeat to compare")  # fmt: skip
+    so.add_argument("--images", type=int, default=20, help="the split's first N images")
+    so.add_argument("--device", default="cpu")
     o = sub.add_parser("onnx", help="region-network regions/s: PyTorch for_inference vs onnxruntime (CPU)")
     o.add_argument("--batch", type=int, default=32, help="crops per rcnn batch (the fast head gets 4x as many regions)")
     o.add_argument("--repeats", type=int, default=5, help="timed batches per runtime (median)")
@@ -72,7 +81,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--out", type=Path, default=None, help="run folders (default: outputs/benchmarks/realdata)")
     r.add_argument("--device", default="cpu")
     r.add_argument("--jobs", type=int, default=1, help="systems trained at once, each on cores/jobs threads")
-    for p in (b, e, t, c, pr, d, o, r):
+    for p in (b, e, t, c, pr, d, so, o, r):
         p.add_argument("--json", type=Path, default=None, help="where to write the results")
     return ap
 
@@ -84,6 +93,7 @@ BENCHMARKS = {
     "crops": crops,
     "proposals": proposals,
     "detect": detect,
+    "sources": sources,
     "onnx": onnx,
     "realdata": realdata,
 }

@@ -101,6 +101,11 @@ def _parser(description: str, analysis_tool: bool) -> argparse.ArgumentParser:
     )
     ap.add_argument("--multibox", help="--ckpt: MultiBox checkpoint for missing proposals (default: the trained one)")
     ap.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="--ckpt: where to run")
+    ap.add_argument(
+        "--max-proposals",
+        type=int,
+        help="--ckpt: proposals scored per image, the first N (default: test.max_proposals)",
+    )
     if not analysis_tool:
         ap.add_argument(
             "--compare",
@@ -126,7 +131,9 @@ def run_evaluation(argv: list[str] | None = None, description: str = "", analysi
     skipped = 0
     if args.ckpt:
         ctx = setup(runtime_device(args))
-        det = Detector.load(args.ckpt, ctx.device, args.multibox, runtime=args.runtime, onnx=args.onnx)
+        det = Detector.load(
+            args.ckpt, ctx.device, args.multibox, runtime=args.runtime, onnx=args.onnx, max_proposals=args.max_proposals
+        )
     names = det.class_names if det and not args.class_map else None  # a split may lack classes
     dataset = load_dataset(args.gt, args.split, args.images, args.class_map, class_names=names)
     print(dataset.log.summary())

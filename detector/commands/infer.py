@@ -76,6 +76,9 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--out", default="outputs/infer", help="folder for the drawn images and JSON")
     ap.add_argument("--score-thresh", type=float, default=0.5)
     ap.add_argument("--max-dets", type=int, help="detections per image (default: the checkpoint's test.max_dets)")
+    ap.add_argument(
+        "--max-proposals", type=int, help="proposals scored per image, the first N (default: test.max_proposals)"
+    )
     ap.add_argument("--json", action="store_true", help="one OUT/detections.json for all images")
     ap.add_argument("--proposals", help="proposal cache with the images under their file name stems")
     ap.add_argument(
@@ -91,8 +94,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if not 0.0 <= args.score_thresh <= 1.0:
         ap.error(f"--score-thresh must be a probability in [0, 1], got {args.score_thresh}")
-    if args.max_dets is not None and args.max_dets < 1:
-        ap.error(f"--max-dets must be at least 1, got {args.max_dets}")
+    for flag, value in (("--max-dets", args.max_dets), ("--max-proposals", args.max_proposals)):
+        if value is not None and value < 1:
+            ap.error(f"{flag} must be at least 1, got {value}")
 
     ckpts = args.ckpt
     if not ckpts:
@@ -105,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         raise UserError("no images to process")
     det = Detector.load(
         ckpts, runtime_device(args), args.multibox, args.score_thresh, args.max_dets,
-        runtime=args.runtime, proposals=args.proposals, onnx=args.onnx,
+        runtime=args.runtime, proposals=args.proposals, onnx=args.onnx, max_proposals=args.max_proposals,
     )  # fmt: skip
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -109,6 +109,7 @@ def test_load_options_and_errors(ckpts, tmp_path):
         ({"runtime": "tensorrt"}, "runtime 'tensorrt' is not available"),
         ({"score_thresh": 1.5}, r"score_thresh must be a probability in \[0, 1\]"),
         ({"max_dets": 0}, "max_dets must be at least 1"),
+        ({"max_proposals": 0}, "max_proposals must be at least 1"),
         ({"device": "tpu"}, "device 'tpu': expected"),
     ]:
         with pytest.raises(UserError, match=message):
@@ -120,6 +121,17 @@ def test_load_options_and_errors(ckpts, tmp_path):
     if not torch.cuda.is_available():
         with pytest.raises(UserError, match="no CUDA device"):
             Detector.load(ckpts[0], "cuda")
+
+
+def test_max_proposals_scores_the_first_n_in_rank_order(ckpts, photo):
+    path, _ = photo
+    two = Detector.load(ckpts[0], "cpu", score_thresh=0.0, max_proposals=2)
+    assert two.test.max_proposals == 2
+    r = two(path, proposals=PROPOSALS)
+    want = Detector.load(ckpts[0], "cpu", score_thresh=0.0)(path, proposals=PROPOSALS[:2])
+    assert r.num_proposals == 2 and len(r) > 0
+    np.testing.assert_array_equal(r.boxes, want.boxes)
+    np.testing.assert_array_equal(r.scores, want.scores)
 
 
 def test_detect_split_and_evaluate(ckpts, photo, tmp_path):

@@ -1,0 +1,40 @@
+"""tools/benchmark.py sources: each checkpoint detects the same images with its own proposals, timed
+per part; ``PATH@N`` caps the regions scored."""
+
+import json
+
+import pytest
+
+from detector.benchmarks.sources import parse_entry
+from detector.errors import UserError
+from tests.detector.rcnn.conftest import write_trivial_voc
+from tests.helpers import run_tool, tiny_detector_checkpoint
+
+
+def test_parse_entry():
+    assert parse_entry("runs/a/final.pth") == (parse_entry("runs/a/final.pth")[0], None)
+    path, n = parse_entry("runs/a@b/final.pth@120")
+    assert (str(path), n) == ("runs/a@b/final.pth", 120)
+    for bad in ("final.pth@", "final.pth@0", "final.pth@ten"):
+        with pytest.raises(UserError, match="count after @"):
+            parse_entry(bad)
+
+
+@pytest.mark.slow
+def test_sources_times_each_checkpoint_on_the_same_images(tmp_path):
+    root = write_trivial_voc(tmp_path / "voc", n_train=0, n_val=3, size=64)
+    ckpt = tiny_detector_checkpoint(tmp_path / "det.pth")
+    out = tmp_path / "r.json"
+    res = run_tool("benchmark.py", "sources", "--data", str(root), "--split", "val", "--ckpt", str(ckpt),
+                   "--ckpt", f"{ckpt}@3", "--images", "2", "--json", str(out))  # fmt: skip
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
+    r = json.loads(out.read_text())
+    assert r["images"] == 2 and [row["method"] for row in r["rows"]] == ["ss", "ss"]
+    full, capped = r["rows"]
+    assert capped["max_proposals"] == 3 and capped["regions_per_image"] <= 3 < full["regions_per_image"]
+    assert full["speedup_vs_first"] == 1.0 and capped["speedup_vs_first"] > 0
+    for row in r["rows"]:  # the whole is timed as its two parts
+        assert 0 < row["proposal_seconds"] and 0 < row["score_seconds"]
+    assert "| ss | rcnn |" in res.stdout
+    missing = run_tool("benchmark.py", "sources", "--data", str(root), "--ckpt", str(tmp_path / "nope.pth"))
+    assert missing.returncode != 0 and "nope.pth: no such checkpoint" in missing.stderr
