@@ -19,9 +19,9 @@ from typing import Literal
 import numpy as np
 import torch
 from torch import nn
-from torchvision.ops import batched_nms
+from torchvision.ops import nms
 
-from backbones import GoogLeNet, load_weights
+from backbones import GoogLeNet, for_inference, load_weights
 
 from ..backbone import ModelConfig, build_backbone
 from ..checkpoint import load_checkpoint
@@ -117,10 +117,24 @@ def decode_multibox(
             1,
         )
         keep = ((b[:, 2] - b[:, 0]) >= min_size) & ((b[:, 3] - b[:, 1]) >= min_size)
-        b, s = b[keep], scores[n][keep]
-        k = batched_nms(b, s, torch.zeros_like(s, dtype=torch.int64), nms_iou)[:top_k]
-        out.append((b[k].float().cpu(), s[k].float().cpu()))
+        b, s = _nms_top_k(b[keep], scores[n][keep], top_k, nms_iou)
+        out.append((b.float().cpu(), s.float().cpu()))
     return out
+
+
+def _nms_top_k(boxes: torch.Tensor, scores: torch.Tensor, top_k: int, iou: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first ``top_k`` boxes greedy NMS keeps, as NMS over all ``[M, 4]`` boxes would keep them,
+    computed on the most confident few: greedy NMS decides each box from the boxes above it alone,
+    so NMS over the top ``n`` keeps the same first boxes as over all; ``n`` starts at ``10 top_k``
+    and doubles until ``top_k`` survive or every box took part (NMS over the ~9,000 priors of a
+    640x480 photo costs ~0.08 s; over the top 3,000, 5 ms)."""
+    n = max(10 * top_k, 1000)
+    while True:
+        first = scores.topk(min(n, len(scores))).indices  # descending, as NMS visits them
+        k = nms(boxes[first], scores[first], iou)[:top_k]
+        if len(k) == top_k or n >= len(scores):
+            return boxes[first[k]], scores[first[k]]
+        n *= 2
 
 
 def build_multibox(cfg: MultiBoxConfig, priors: np.ndarray | torch.Tensor) -> MultiBoxNet | ConvMultiBoxNet:
@@ -148,4 +162,5 @@ def load_multibox(path: str | Path, device: torch.device) -> tuple[MultiBoxNet, 
         model.load_state_dict(obj["model"])
     except RuntimeError as e:
         raise UserError(f"{path}: weights do not fit the config stored with them ({str(e).splitlines()[0]})") from None
+    model.backbone = for_inference(model.backbone)  # BN folded, 1x1s merged, channels_last
     return model.to(device).eval(), cfg

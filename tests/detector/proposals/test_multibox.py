@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from torchvision.ops import nms
 
 from backbones import googlenet
 from detector.config import load_config
@@ -73,6 +74,25 @@ def test_network_starts_at_priors_and_decodes():
     torch.testing.assert_close(b, torch.tensor([[20.0, 10, 100, 50], [120, 60, 180, 95]]))
     assert s.tolist() == pytest.approx([1 / (1 + np.exp(-3)), 1 / (1 + np.exp(-1))])
     assert len(decode_multibox(boxes, logits, [(200, 100)] * 2, top_k=1)[1][0]) == 1
+
+
+@pytest.mark.parametrize("top_k", [5, 150, 400])
+def test_decoding_keeps_what_nms_over_every_prior_keeps(top_k):
+    # 4,000 near-copies of one box, all more confident than 2,000 boxes spread over the image: NMS
+    # over the most confident 10 top_k (at least 1,000) keeps a handful, so the prefix must grow
+    # until top_k survive; the result is still NMS over all the priors, cut at top_k
+    g = torch.Generator().manual_seed(0)
+    copies = torch.tensor([200.0, 200, 300, 320]) + torch.randn(4000, 4, generator=g) * 4
+    xy, wh = torch.rand(2000, 2, generator=g) * 600, 10 + torch.rand(2000, 2, generator=g) * 60
+    px = torch.cat([copies, torch.cat([xy, xy + wh], 1)]).clamp(0, 640)
+    logits = torch.cat([5 + torch.rand(4000, generator=g), torch.randn(2000, generator=g)])[None]
+    ((b, s),) = decode_multibox((px / 640)[None], logits, [(640, 640)], top_k=top_k, nms_iou=0.5)
+    scores = logits[0].sigmoid()
+    keep = nms(px, scores, 0.5)
+    assert len(nms(px[:1000], scores[:1000], 0.5)) < 5 < len(keep)  # the first prefix alone falls short
+    assert len(b) == min(top_k, len(keep))
+    torch.testing.assert_close(b, px[keep[:top_k]], rtol=0, atol=1e-3)
+    torch.testing.assert_close(s, scores[keep[:top_k]], rtol=0, atol=0)
 
 
 def test_merge_keeps_order_and_drops_near_duplicates():
