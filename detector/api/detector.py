@@ -168,7 +168,7 @@ class Detector:
             return cached
         if self._on_the_fly is None:
             self._on_the_fly = OnTheFly(self.members[0].cfg.proposals, self.device)
-        return self._on_the_fly(image)
+        return self._on_the_fly(image, self.test.max_proposals)
 
     def detect(self, image: ImageInput, proposals: np.ndarray | torch.Tensor | None = None) -> Result:
         """Detections of one image; ``proposals`` (``[N, 4]`` xyxy in its pixels) skip the search.

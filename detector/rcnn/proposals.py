@@ -97,16 +97,19 @@ class OnTheFly:
             self.device = device
 
     @torch.inference_mode()
-    def _multibox(self, image: np.ndarray) -> np.ndarray:
+    def _multibox(self, image: np.ndarray, limit: int | None) -> np.ndarray:
         h, w = image.shape[:2]
         x, valid = multibox_input(image, self.mb_cfg)
         boxes, logits = self.multibox(x.to(self.device), valid)
-        return decode_multibox(boxes, logits, [(w, h)], self.mb_cfg.top_k, self.mb_cfg.nms_iou)[0][0].numpy()
+        top_k = self.mb_cfg.top_k if limit is None else min(self.mb_cfg.top_k, limit)
+        return decode_multibox(boxes, logits, [(w, h)], top_k, self.mb_cfg.nms_iou)[0][0].numpy()
 
-    def __call__(self, image: np.ndarray) -> np.ndarray:
+    def __call__(self, image: np.ndarray, limit: int | None = None) -> np.ndarray:
+        """``limit``: the detector scores only the first ``limit`` boxes, so MultiBox keeps no
+        more (the same first boxes: NMS decides each from those above it)."""
         if self.cfg.method == "ss":
             return selective_search(image, self.cfg.selective_search)
-        mb = self._multibox(image)
+        mb = self._multibox(image, limit)
         if self.cfg.method == "multibox":
             return mb
         return merge_proposals(mb, selective_search(image, self.cfg.selective_search))
