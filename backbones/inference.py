@@ -19,6 +19,7 @@ from __future__ import annotations
 import copy
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
@@ -58,7 +59,7 @@ class MergedInception(nn.Module):
         self.out_channels = block.out_channels
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b1, r2, r3 = torch.relu_(self.reduce(x)).split(self.splits, dim=1)
+        b1, r2, r3 = F.relu(self.reduce(x), inplace=True).split(self.splits, dim=1)
         return torch.cat((b1, self.conv3x3(r2), self.conv5x5(r3), self.pool_proj(x)), 1)
 
 
@@ -90,15 +91,23 @@ class InferenceGoogLeNet(nn.Module):
         return self.net.forward_head(self.net.forward_features(self._prepare(x))["inception_5b"])
 
 
-def for_inference(model: GoogLeNet, memory_format: torch.memory_format = torch.channels_last) -> InferenceGoogLeNet:
-    """A fast, eval-only copy of ``model`` (the original is left untouched); see the module doc."""
+def for_inference(
+    model: GoogLeNet, memory_format: torch.memory_format = torch.channels_last, merge: bool = True
+) -> InferenceGoogLeNet:
+    """A fast, eval-only copy of ``model`` (the original is left untouched); see the module doc.
+    ``merge=False`` keeps each Inception's 1x1 convolutions apart (step 2 skipped): int8 graphs
+    quantize each convolution, but not the channel split after a merged one."""
     net = copy.deepcopy(model).eval()
     net.aux1 = net.aux2 = None
     net.aux_logits = False
     for name, _ in list(net.named_children()):
         child = getattr(net, name)
-        if isinstance(child, Inception):
+        if isinstance(child, Inception) and merge:
             setattr(net, name, MergedInception(child))
+        elif isinstance(child, Inception):
+            for unit in child.modules():
+                if isinstance(unit, BasicConv2d):
+                    _fold_bn(unit)
         elif isinstance(child, BasicConv2d):
             _fold_bn(child)
     net = net.to(memory_format=memory_format)

@@ -12,9 +12,11 @@ pytestmark = pytest.mark.numerics  # every test here compares two code paths or 
 
 @pytest.mark.parametrize("variant", ["paper", "bn"])
 @pytest.mark.parametrize("size", [224, 160])
-def test_same_logits(variant, size):
+@pytest.mark.parametrize("merge", [True, False])
+def test_same_logits(variant, size, merge):
     model = randomize_bn(googlenet(variant, num_classes=50)).eval()
-    fast = for_inference(model)
+    fast = for_inference(model, merge=merge)
+    assert any(isinstance(m, MergedInception) for m in fast.modules()) == merge
     x = torch.randn(4, 3, size, size)
     with torch.inference_mode():
         ref, got = model(x), fast(x)
