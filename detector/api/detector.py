@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..data.images import to_tensor
+from ..data.images import ImageError, read_image, to_tensor
 from ..data.records import DetectionDataset
 from ..deploy.runtime import OnnxRegionDetector
 from ..engine.distributed import DistContext, resolve_device
@@ -30,7 +30,8 @@ from ..eval import EvalResult, evaluate_detections
 from ..eval.results import arrays_to_results
 from ..proposals.cache import ProposalCache
 from ..rcnn.data import clean_proposals
-from ..rcnn.predict import Ensemble, LoadedDetector, detect_dataset, label_map, load_detector
+from ..rcnn.precision import save_int8
+from ..rcnn.predict import Ensemble, LoadedDetector, detect_dataset, label_map, load_detector, load_detector_config
 from ..rcnn.proposals import OnTheFly, ensure_proposals
 from .inputs import ImageInput, as_rgb
 from .result import Result
@@ -61,6 +62,26 @@ def _onnx_members(paths: list, device, multibox: str | None, onnx) -> list[Loade
         m = load_detector(path, torch.device("cpu"), fold=False, multibox=multibox)
         members.append(dataclasses.replace(m, model=OnnxRegionDetector(m.model, file)))
     return members
+
+
+def _samples(dataset: DetectionDataset, ckpt, device: torch.device, multibox: str | None, seed: int = 0):
+    """Calibration pairs for checkpoint ``ckpt``: ``(image [3, H, W] normalized, proposals [N, 4]
+    float32 in its pixels)`` of ``dataset``'s images in a seeded random order, proposals computed
+    with the checkpoint's own method; unreadable images are skipped."""
+    cfg = load_detector_config(ckpt)
+    if multibox:
+        cfg.proposals.multibox_ckpt = multibox
+    fly = OnTheFly(cfg.proposals, device)
+    order = np.random.default_rng(seed).permutation(len(dataset.records))
+    for i in order:
+        try:
+            rgb = read_image(dataset.records[i].file)
+        except ImageError:
+            continue
+        h, w = rgb.shape[:2]
+        boxes = clean_proposals(fly(rgb, cfg.test.max_proposals), w, h, cfg.test.max_proposals)
+        if len(boxes):
+            yield to_tensor(rgb), torch.from_numpy(boxes)
 
 
 @dataclass
@@ -98,6 +119,7 @@ class Detector:
         multibox: str | Path | None = None, score_thresh: float | None = None, max_dets: int | None = None,
         runtime: str = "torch", proposals: str | Path | None = None,
         onnx: str | Path | list[str | Path | None] | None = None, max_proposals: int | None = None,
+        precision: str = "fp32", calib: DetectionDataset | str | Path | list[str | Path] | None = None,
     ) -> Detector:  # fmt: skip
         """Load ``train_det`` checkpoint(s) onto ``device`` ("auto", "cpu", "cuda"); with none,
         the demo's detector (:func:`default_checkpoint`).
@@ -112,6 +134,11 @@ class Detector:
         (:class:`~detector.deploy.runtime.OnnxRegionDetector`): with ``onnx``, the file(s)
         ``tools/export_onnx.py`` wrote from each checkpoint (one per checkpoint, in order);
         without, each checkpoint's network is exported when loaded.
+
+        ``precision`` ("fp32", "bf16", "int8"; :mod:`detector.rcnn.precision`): ``int8`` needs
+        ``calib``, a dataset whose first images (in a seeded random order, with each member's own
+        proposals) calibrate ~512 regions, or the file(s) :meth:`save_int8` wrote (one per
+        checkpoint), which reload the calibration without data.
         """
         if checkpoints is None:
             checkpoints = default_checkpoint()
@@ -127,11 +154,21 @@ class Detector:
                 raise UserError(f"{name} must be at least 1, got {value}")
         mb = str(multibox) if multibox else None
         if runtime == "onnxruntime":
+            if precision != "fp32":
+                raise UserError(f"precision {precision} runs in PyTorch; onnxruntime scores in fp32 here")
             members = _onnx_members(paths, device, mb, onnx)
         else:
             if onnx is not None:
                 raise UserError("onnx files are run with runtime='onnxruntime'")
-            members = [load_detector(p, resolve_device(device), multibox=mb) for p in paths]
+            dev = resolve_device(device)
+            files = calib if isinstance(calib, (list, tuple)) else [calib] * len(paths)
+            if precision == "int8" and not isinstance(calib, DetectionDataset) and len(files) != len(paths):
+                raise UserError(f"{len(paths)} checkpoints but {len(files)} int8 calibration files")
+            members = [
+                load_detector(p, dev, multibox=mb, precision=precision,
+                              calib=_samples(calib, p, dev, mb) if isinstance(calib, DetectionDataset) else f)
+                for p, f in zip(paths, files, strict=True)
+            ]  # fmt: skip
         test = dataclasses.replace(members[0].cfg.test)
         if score_thresh is not None:
             test.score_thresh = score_thresh
@@ -140,6 +177,14 @@ class Detector:
         if max_proposals is not None:
             test.max_proposals = max_proposals
         return cls(members, test, proposals, runtime)
+
+    def save_int8(self, paths: str | Path | list[str | Path]) -> list[Path]:
+        """Write each int8 member's calibration (``precision="int8"``), one file per member, to
+        reload with ``Detector.load(..., precision="int8", calib=paths)``."""
+        paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
+        if len(paths) != len(self.members):
+            raise UserError(f"{len(self.members)} members but {len(paths)} files to save their int8 calibration in")
+        return [save_int8(f, m.model, m.path) for f, m in zip(paths, self.members, strict=True)]
 
     @property
     def class_names(self) -> list[str]:

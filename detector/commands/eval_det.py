@@ -37,6 +37,7 @@ from ..eval.bootstrap import format_bootstrap, paired_bootstrap
 from ..eval.detection import METRICS, evaluate_detections, read_blacklist
 from ..eval.report import format_report
 from ..eval.results import read_results, write_results
+from ..rcnn.precision import PRECISIONS
 from .outputs import AnalysisOptions, write_evaluation
 
 
@@ -65,6 +66,20 @@ def _compare(args, dataset, results, blacklist) -> dict:
     this = args.dets or "these detections"
     print(format_bootstrap(r, Path(this).name, Path(args.compare).name))
     return dict(r, a_source=str(this), b_source=str(args.compare))
+
+
+def _calibration(args):
+    """``--precision int8``'s calibration: a split of ``--data``, or saved files; one line when
+    neither or both are given."""
+    if args.precision != "int8":
+        if args.calib_split or args.calib or args.save_int8:
+            raise UserError("--calib-split, --calib and --save-int8 go with --precision int8")
+        return None
+    if bool(args.calib_split) == bool(args.calib):
+        raise UserError("--precision int8 needs either --calib-split (a split of --data) or --calib (saved files)")
+    if args.calib:
+        return args.calib
+    return load_dataset(args.gt, args.calib_split, args.images, args.class_map)
 
 
 def _parser(description: str, analysis_tool: bool) -> argparse.ArgumentParser:
@@ -106,6 +121,12 @@ def _parser(description: str, analysis_tool: bool) -> argparse.ArgumentParser:
         type=int,
         help="--ckpt: proposals scored per image, the first N (default: test.max_proposals)",
     )
+    ap.add_argument("--precision", default="fp32", choices=PRECISIONS, help="--ckpt: the region network's arithmetic")
+    ap.add_argument("--calib-split", help="--precision int8: calibrate on this split of --data (e.g. train)")
+    ap.add_argument(
+        "--calib", nargs="+", help="--precision int8: calibration file(s) --save-int8 wrote, one per --ckpt"
+    )
+    ap.add_argument("--save-int8", nargs="+", help="--precision int8: write each checkpoint's calibration here")
     if not analysis_tool:
         ap.add_argument(
             "--compare",
@@ -132,8 +153,11 @@ def run_evaluation(argv: list[str] | None = None, description: str = "", analysi
     if args.ckpt:
         ctx = setup(runtime_device(args))
         det = Detector.load(
-            args.ckpt, ctx.device, args.multibox, runtime=args.runtime, onnx=args.onnx, max_proposals=args.max_proposals
-        )
+            args.ckpt, ctx.device, args.multibox, runtime=args.runtime, onnx=args.onnx,
+            max_proposals=args.max_proposals, precision=args.precision, calib=_calibration(args),
+        )  # fmt: skip
+        if args.save_int8:
+            print("int8 calibration: " + ", ".join(str(p) for p in det.save_int8(args.save_int8)))
     names = det.class_names if det and not args.class_map else None  # a split may lack classes
     dataset = load_dataset(args.gt, args.split, args.images, args.class_map, class_names=names)
     print(dataset.log.summary())

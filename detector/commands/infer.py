@@ -28,6 +28,7 @@ from detector.api.detector import DEMO_DETECTOR, default_checkpoint
 from detector.cli import UserError, add_runtime_args, runtime_device
 from detector.data.images import IMAGE_EXTENSIONS, ImageError
 from detector.files import write_json
+from detector.rcnn.precision import PRECISIONS
 
 
 def image_files(inputs: list[str]) -> tuple[list[Path], list[str]]:
@@ -85,6 +86,10 @@ def _parser() -> argparse.ArgumentParser:
         "--multibox", help="MultiBox checkpoint for on-the-fly proposals (default: the one it trained with)"
     )
     ap.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    ap.add_argument("--precision", default="fp32", choices=PRECISIONS, help="the region network's arithmetic")
+    ap.add_argument(
+        "--calib", nargs="+", help="--precision int8: the file(s) eval_det.py --save-int8 wrote, one per --ckpt"
+    )
     add_runtime_args(ap)
     return ap
 
@@ -98,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
         if value is not None and value < 1:
             ap.error(f"{flag} must be at least 1, got {value}")
 
+    if args.precision == "int8" and not args.calib:
+        ap.error("--precision int8 needs --calib: the calibration file(s) tools/eval_det.py --save-int8 wrote")
     ckpts = args.ckpt
     if not ckpts:
         ckpts = [default_checkpoint()]
@@ -110,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     det = Detector.load(
         ckpts, runtime_device(args), args.multibox, args.score_thresh, args.max_dets,
         runtime=args.runtime, proposals=args.proposals, onnx=args.onnx, max_proposals=args.max_proposals,
+        precision=args.precision, calib=args.calib,
     )  # fmt: skip
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

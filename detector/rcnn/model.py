@@ -87,6 +87,7 @@ class RegionDetector(nn.Module):
         self.cfg = cfg
         self.num_classes = num_classes
         self.stride = taps.get(cfg.roi_tap, 16)
+        self.amp_dtype: torch.dtype | None = None  # bfloat16: predict() under autocast (precision bf16)
         self.cls_score = nn.Linear(1024, num_classes + 1)
         self.bbox_pred = nn.Linear(1024, 4 * (num_classes + 1)) if cfg.box_regression else None
         nn.init.normal_(self.cls_score.weight, std=0.01)
@@ -185,7 +186,8 @@ class RegionDetector(nn.Module):
             return image.new_zeros(0, k1), (None if self.bbox_pred is None else image.new_zeros(0, k1, 4))
         chunks = [torch.cat([c.new_zeros(len(c), 1), c], 1) for c in boxes.split(max(1, self.cfg.region_chunk))]
         probs, deltas = [], []
-        with torch.autocast("cuda", enabled=image.is_cuda):  # float16 convolutions on a GPU
+        amp = self.amp_dtype or (torch.float16 if image.is_cuda else None)  # float16 convolutions on a GPU
+        with torch.autocast(image.device.type, amp or torch.float32, enabled=amp is not None):
             for feats in self._chunk_features(image[None], chunks):
                 logits, d = self.heads(feats)
                 probs.append(logits.float().softmax(1))

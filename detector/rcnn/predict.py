@@ -33,6 +33,7 @@ from .config import DetTrainConfig
 from .data import ProposalImageDataset, prepare_image
 from .model import HeadConfig, RegionDetector, fold_for_inference
 from .postprocess import PostprocessConfig, postprocess
+from .precision import check_precision, load_int8_detector, quantize_detector
 
 
 def build_detector(cfg: DetTrainConfig, num_classes: int) -> RegionDetector:
@@ -65,11 +66,25 @@ class LoadedDetector:
     path: str
 
 
+def load_detector_config(path: str | Path) -> DetTrainConfig:
+    """The config a ``train_det`` checkpoint was trained with."""
+    obj = load_checkpoint(path, "detector checkpoint", needs=("class_names",), hint="train one with tools/train_det.py")
+    return config_from_dict(DetTrainConfig, obj["config"], f"{path} (config)")
+
+
 def load_detector(
-    path: str | Path, device: torch.device, fold: bool = True, multibox: str | None = None
-) -> LoadedDetector:
+    path: str | Path, device: torch.device, fold: bool = True, multibox: str | None = None,
+    precision: str = "fp32", calib=None,
+) -> LoadedDetector:  # fmt: skip
     """A ``train_det`` checkpoint (``final.pth`` or ``last.pth``) ready to run on ``device``;
-    ``multibox`` replaces the MultiBox checkpoint its config names for computing proposals."""
+    ``multibox`` replaces the MultiBox checkpoint its config names for computing proposals.
+
+    ``precision`` (:mod:`.precision`): ``fp32``, ``bf16`` (autocast), or ``int8``, which needs
+    ``calib``: a file :func:`~.precision.save_int8` wrote for this checkpoint, or samples to
+    calibrate on, ``(image [3, H, W] normalized, proposals [N, 4] in its pixels)`` pairs."""
+    check_precision(precision, device)
+    if precision == "int8" and calib is None:
+        raise UserError(f"{path}: precision int8 needs a calibration (sample images, or a file from --save-int8)")
     obj = load_checkpoint(path, "detector checkpoint", needs=("class_names",), hint="train one with tools/train_det.py")
     cfg = config_from_dict(DetTrainConfig, obj["config"], f"{path} (config)")
     cfg.init = None
@@ -83,7 +98,14 @@ def load_detector(
     except RuntimeError as e:
         raise UserError(f"{path}: weights do not fit the config stored with them ({str(e).splitlines()[0]})") from None
     model.eval()
-    model = fold_for_inference(model) if fold else model
+    if precision == "int8":
+        if isinstance(calib, (str, Path)):
+            model = load_int8_detector(model, calib, str(path))
+        else:
+            model = quantize_detector(model, fold_for_inference(model), calib)
+    else:
+        model = fold_for_inference(model) if fold else model
+        model.amp_dtype = torch.bfloat16 if precision == "bf16" else None
     return LoadedDetector(model.to(device), cfg, names, list(obj.get("display_names") or names), str(path))
 
 

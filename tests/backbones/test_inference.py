@@ -58,3 +58,28 @@ def test_cuda_inference_path():
         ref = model(x)
         got = for_inference(model).cuda()(x.cuda()).cpu()
     assert torch.allclose(got, ref, atol=1e-3, rtol=1e-3)
+
+
+def test_int8_trunk_agrees_with_fp32_and_reloads_bit_for_bit():
+    import io
+
+    from backbones.quantize import int8_state, load_int8, quantize_int8
+
+    torch.manual_seed(0)
+    model = randomize_bn(googlenet("bn", num_classes=10, aux_logits=False)).eval()
+    calib = [torch.randn(8, 3, 96, 96) for _ in range(3)]
+    q = quantize_int8(model, {(None, "inception_5b"): calib})
+    x = torch.randn(16, 3, 96, 96)
+    with torch.inference_mode():
+        ref, got = model(x), q(x)
+    assert got.dtype == torch.float32 and got.shape == ref.shape
+    assert (got - ref).abs().mean() < 0.1 * ref.abs().mean()  # int8 rounding through 22 layers
+    assert sum("Quantized" in type(m).__name__ or "quantized" in type(m).__module__ for m in q.modules()) >= 57
+    buf = io.BytesIO()
+    torch.save(int8_state(q), buf)
+    buf.seek(0)
+    again = load_int8(model, torch.load(buf, weights_only=True))
+    with torch.inference_mode():
+        assert torch.equal(again(x), got)
+    with pytest.raises(KeyError, match="no int8 segment inception_3b-inception_5b"):
+        q.forward_from(x, "inception_3b")
