@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -118,7 +119,9 @@ def save_int8(path: str | Path, model: RegionDetector, source: str) -> Path:
 
 def load_int8_detector(model: RegionDetector, path: str | Path, source: str) -> RegionDetector:
     """``model`` (float, BN not folded) with the int8 trunk :func:`save_int8` wrote to ``path``."""
-    obj = load_checkpoint(path, "int8 calibration", needs=("int8", "source"), hint="write one with --save-int8")
+    with warnings.catch_warnings():  # torch's own rebuild of quantized tensors warns about TypedStorage
+        warnings.filterwarnings("ignore", message="TypedStorage is deprecated")
+        obj = load_checkpoint(path, "int8 calibration", needs=("int8", "source"), hint="write one with --save-int8")
     if obj["source"] != str(Path(source).resolve()):
         raise UserError(f"{path}: calibrated for {obj['source']}, not {source}")
     return _with_backbone(model, load_int8(model.backbone, obj["int8"]))
