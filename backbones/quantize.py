@@ -26,6 +26,8 @@ from collections.abc import Iterable
 
 import torch
 from torch import nn
+from torch.ao.quantization import get_default_qconfig_mapping
+from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
 
 from .googlenet import GoogLeNet
 from .inference import InferenceGoogLeNet, for_inference
@@ -54,9 +56,6 @@ def _modules(net: GoogLeNet, seg: Segment) -> nn.Sequential:
 
 
 def _prepared(net: GoogLeNet, seg: Segment, example: torch.Tensor):
-    from torch.ao.quantization import get_default_qconfig_mapping
-    from torch.ao.quantization.quantize_fx import prepare_fx
-
     torch.backends.quantized.engine = ENGINE
     with warnings.catch_warnings():  # FX graph mode's deprecation notice (its successor needs torchao)
         warnings.simplefilter("ignore")
@@ -64,8 +63,6 @@ def _prepared(net: GoogLeNet, seg: Segment, example: torch.Tensor):
 
 
 def _converted(prepared) -> nn.Module:
-    from torch.ao.quantization.quantize_fx import convert_fx
-
     with warnings.catch_warnings():  # an observer that saw no data (load_int8) warns; its values are replaced
         warnings.simplefilter("ignore")
         return convert_fx(prepared)

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from detector import Detector
+from detector.data.images import to_tensor
 from detector.errors import UserError
 from detector.rcnn.precision import check_precision
 from detector.rcnn.predict import build_detector, load_detector, load_detector_config
@@ -34,8 +35,6 @@ def setup(request, tmp_path_factory):
 
 
 def _scores(det, image):
-    from detector.data.images import to_tensor
-
     return det.ensemble.score(to_tensor(image), torch.from_numpy(BOXES))
 
 
