@@ -26,6 +26,7 @@ from ..checkpoint import CheckpointError
 from ..classify.crops import crops as crop_image
 from ..classify.evaluate import ensemble_probs
 from ..classify.multicrop import LoadedClassifier, evaluate_multicrop, load_classifier
+from ..classify.precision import save_int8
 from ..data.images import to_tensor
 from ..engine.distributed import DistContext, resolve_device
 from ..errors import UserError
@@ -86,22 +87,37 @@ class Classifier:
     def load(
         cls, checkpoints: str | Path | list[str | Path], device: str | torch.device = "auto",
         class_index: str | Path | None = None, bvlc_mean: str | tuple[float, float, float] | None = None,
+        precision: str = "fp32", calib: str | Path | list[str | Path] | None = None,
     ) -> Classifier:  # fmt: skip
         """A ``train_cls`` checkpoint, a torchvision-format weights file or an ONNX GoogLeNet
         (``bvlc_googlenet.onnx``; ``bvlc_mean`` is its BGR mean: ``"caffe"``, the default, or
-        ``"zoo"``), or a list of them: an ensemble."""
+        ``"zoo"``), or a list of them: an ensemble.
+
+        ``precision``: "fp32", "bf16" (autocast) or "int8" (:mod:`detector.classify.precision`),
+        which needs ``calib``: an ImageFolder split (up to 256 of its images calibrate), or the
+        file(s) :meth:`save_int8` wrote, one per checkpoint."""
         paths = [checkpoints] if isinstance(checkpoints, (str, Path)) else list(checkpoints)
         if not paths:
             raise UserError("Classifier.load needs at least one checkpoint")
         dev = resolve_device(device)
         try:
-            members = [load_classifier(p, dev, bvlc_mean) for p in paths]
+            files = list(calib) if isinstance(calib, (list, tuple)) else [calib] * len(paths)
+            if len(files) != len(paths):
+                raise UserError(f"{len(paths)} checkpoints but {len(files)} int8 calibrations")
+            members = [load_classifier(p, dev, bvlc_mean, precision, f) for p, f in zip(paths, files, strict=True)]
         except WeightsError as e:  # one exception type for API users: UserError
             raise CheckpointError(str(e)) from None
         names, n = members[0].classes, members[0].num_classes
         if names is None:
             names = imagenet_class_names(class_index) if n == 1000 else [f"class_{i}" for i in range(n)]
         return cls(members, list(names), dev)
+
+    def save_int8(self, paths: str | Path | list[str | Path]) -> list[Path]:
+        """Write each int8 member's calibration, one file per member (``precision="int8"``)."""
+        paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
+        if len(paths) != len(self.members):
+            raise UserError(f"{len(self.members)} members but {len(paths)} files to save their int8 calibration in")
+        return [save_int8(f, m.model, m.name) for f, m in zip(paths, self.members, strict=True)]
 
     @torch.inference_mode()
     def probabilities(self, image: ImageInput, crops: int = 1) -> torch.Tensor:

@@ -15,7 +15,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
-from backbones import GoogLeNet, for_inference, googlenet, load_weights
+from backbones import GoogLeNet, googlenet, load_weights
 from backbones.onnx_weights import onnx_num_classes
 from backbones.weights import WeightsError, is_onnx, is_trunk_key, safe_load
 
@@ -23,12 +23,14 @@ from ..backbone import ModelConfig
 from ..config import config_from_dict
 from ..data.images import read_rgb, to_tensor
 from ..engine.distributed import DistContext
+from ..engine.precision import check_precision
 from ..engine.workers import loader_processes
 from ..errors import UserError
 from .config import ClsTrainConfig
 from .crops import crops
 from .data import scan_image_folder
 from .evaluate import ensemble_probs
+from .precision import with_precision
 
 
 @dataclass
@@ -63,11 +65,16 @@ def read_classifier(path: str | Path, bvlc_mean=None) -> tuple[GoogLeNet, list[s
     return model.eval(), classes, size, resize
 
 
-def load_classifier(path: str | Path, device: torch.device, bvlc_mean=None) -> LoadedClassifier:
-    """:func:`read_classifier`, run through ``for_inference`` on ``device``."""
+def load_classifier(
+    path: str | Path, device: torch.device, bvlc_mean=None, precision: str = "fp32", calib=None
+) -> LoadedClassifier:
+    """:func:`read_classifier`, run through ``for_inference`` on ``device``, in ``precision``
+    (:func:`~.precision.with_precision`; ``calib`` for int8: an ImageFolder split or a saved file)."""
+    check_precision(precision, device)
     model, classes, size, resize = read_classifier(path, bvlc_mean)
     n = model.fc.out_features
-    return LoadedClassifier(Path(path).name, for_inference(model).to(device), classes, size, resize, n)
+    net = with_precision(model, precision, calib, size, resize)
+    return LoadedClassifier(Path(path).name, net.to(device), classes, size, resize, n)
 
 
 class _RawImages(Dataset):

@@ -22,6 +22,7 @@ from backbones.weights import safe_load
 from detector.api import Classifier
 from detector.cli import UserError, add_bvlc_mean_arg
 from detector.engine.distributed import setup
+from detector.engine.precision import PRECISIONS
 from detector.eval import topk_error
 
 from ..files import write_json
@@ -55,7 +56,14 @@ def _scores_mode(args) -> dict:
 
 def _ckpt_mode(args) -> dict:
     ctx = setup(args.device)
-    clf = Classifier.load(args.ckpt, ctx.device, bvlc_mean=args.bvlc_mean)
+    if args.precision != "int8" and (args.calib or args.save_int8):
+        raise UserError("--calib and --save-int8 go with --precision int8")
+    if args.precision == "int8" and not args.calib:
+        raise UserError("--precision int8 needs --calib: an ImageFolder split (e.g. the train folder) or saved files")
+    calib = args.calib[0] if args.calib and len(args.calib) == 1 else args.calib
+    clf = Classifier.load(args.ckpt, ctx.device, bvlc_mean=args.bvlc_mean, precision=args.precision, calib=calib)
+    if args.save_int8:
+        print("int8 calibration: " + ", ".join(str(p) for p in clf.save_int8(args.save_int8)))
     res = clf.evaluate(args.data, args.crops, args.table3, args.workers, ctx)
     skipped, res["skipped"] = res["skipped"], len(res["skipped"])
     print(f"{len(res['models'])} model(s), {args.crops} crop(s): top-1 error {res['top1_error']:.2%}, "
@@ -78,6 +86,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--table3", action="store_true", help="also 1 model vs all, 1 crop vs --crops")
     ap.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--precision", default="fp32", choices=PRECISIONS, help="the network's arithmetic")
+    ap.add_argument(
+        "--calib", nargs="+", help="--precision int8: an ImageFolder split, or saved files (one per --ckpt)"
+    )
+    ap.add_argument("--save-int8", nargs="+", help="--precision int8: write each checkpoint's calibration here")
     ap.add_argument("--scores", help="saved [N, C] scores (.npy or .pt) instead of --data/--ckpt")
     ap.add_argument("--labels", help="saved [N] labels, with --scores")
     ap.add_argument("--json", help="write the numbers here")

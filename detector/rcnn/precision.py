@@ -1,5 +1,7 @@
 """The detector's arithmetic: ``fp32`` (default), ``bf16`` or ``int8``.
 
+Which precision a device can run: :func:`~detector.engine.precision.check_precision`.
+
 - ``bf16``: the region network under ``torch.autocast`` in bfloat16 (oneDNN's AVX-512 BF16 or AMX
   kernels on a CPU; tensor cores on CUDA); weights stay float32. A CPU without bf16 instructions
   is refused in one line (autocast would emulate it, slower than float32).
@@ -21,23 +23,10 @@ import torch
 from backbones.quantize import Int8GoogLeNet, int8_state, load_int8, quantize_int8
 
 from ..checkpoint import load_checkpoint, save_checkpoint
+from ..engine.precision import PRECISIONS, check_precision
 from ..errors import UserError
 from .data import prepare_image
 from .model import RegionDetector
-
-PRECISIONS = ("fp32", "bf16", "int8")
-
-
-def check_precision(precision: str, device: torch.device) -> None:
-    """One line for a precision this device cannot run; nothing otherwise."""
-    if precision not in PRECISIONS:
-        raise UserError(f"precision {precision!r} is not one of {', '.join(PRECISIONS)}")
-    if precision == "int8" and device.type != "cpu":
-        raise UserError("precision int8 runs on the CPU (x86 int8 kernels); use device cpu, or bf16 on CUDA")
-    if precision == "bf16" and device.type == "cpu" and not torch.ops.mkldnn._is_mkldnn_bf16_supported():
-        raise UserError("precision bf16: this CPU lacks bfloat16 instructions (AVX-512 BF16 or AMX); use fp32 or int8")
-    if precision == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
-        raise UserError("precision bf16: this GPU does not support bfloat16; use fp32 (float16 autocast)")
 
 
 class _Recorder:
@@ -125,3 +114,6 @@ def load_int8_detector(model: RegionDetector, path: str | Path, source: str) -> 
     if obj["source"] != str(Path(source).resolve()):
         raise UserError(f"{path}: calibrated for {obj['source']}, not {source}")
     return _with_backbone(model, load_int8(model.backbone, obj["int8"]))
+
+
+__all__ = ["PRECISIONS", "check_precision", "load_int8_detector", "quantize_detector", "save_int8"]

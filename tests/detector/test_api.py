@@ -190,3 +190,29 @@ def test_classifier_errors_are_user_errors(tmp_path, ckpts):
         Classifier.load(tmp_path / "none.pth")
     with pytest.raises(UserError, match="is a detector or MultiBox checkpoint, not a classifier"):
         Classifier.load(ckpts[0])
+
+
+def test_classifier_precisions(torchvision_weights, photo, tmp_path):
+    path, _ = torchvision_weights
+    folder = tmp_path / "calib" / "any"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for k in range(6):  # calibration images: noise around the photo's colours
+        Image.fromarray(np.clip(photo[1] + rng.normal(0, 20, photo[1].shape), 0, 255).astype(np.uint8)).save(
+            folder / f"{k}.png"
+        )
+    ref = Classifier.load(path, "cpu").probabilities(photo[1])
+    int8 = Classifier.load(path, "cpu", precision="int8", calib=folder.parent)
+    got = int8.probabilities(photo[1])
+    # int8 rounding through 22 layers of a random network: the distribution, not the digits
+    assert abs(float(got.sum()) - 1) < 1e-4 and 0.5 * (got - ref).abs().sum() < 0.25
+    saved = int8.save_int8(tmp_path / "cls.int8.pth")
+    again = Classifier.load(path, "cpu", precision="int8", calib=saved)
+    assert torch.equal(again.probabilities(photo[1]), got)
+    if torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        bf = Classifier.load(path, "cpu", precision="bf16").probabilities(photo[1])
+        assert 0 < 0.5 * (bf - ref).abs().sum() < 0.1
+    with pytest.raises(UserError, match="precision int8 needs a calibration"):
+        Classifier.load(path, "cpu", precision="int8")
+    with pytest.raises(UserError, match="precision 'int4' is not one of"):
+        Classifier.load(path, "cpu", precision="int4")

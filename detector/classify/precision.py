@@ -1,0 +1,86 @@
+"""A classifier's arithmetic: ``fp32``, ``bf16`` (autocast) or ``int8`` (the whole trunk quantized,
+:mod:`backbones.quantize`), as for the detector (:mod:`detector.rcnn.precision`, whose checks it
+shares). ``int8`` calibrates on the 1-crop inputs of up to 256 images of an ImageFolder split
+(a seeded random choice), or reloads a file :func:`save_int8` wrote.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from backbones import GoogLeNet, for_inference
+from backbones.quantize import Int8GoogLeNet, int8_state, load_int8, quantize_int8
+
+from ..checkpoint import load_checkpoint, save_checkpoint
+from ..data.images import read_rgb, to_tensor
+from ..errors import UserError
+from .crops import crops
+from .data import scan_image_folder
+
+TRUNK = (None, "inception_5b")
+
+
+class Autocast(nn.Module):
+    """``net`` under ``torch.autocast(dtype)`` on its input's device; float32 out. ``[N, 3, H, W]``
+    -> ``[N, C]`` logits."""
+
+    def __init__(self, net: nn.Module, dtype: torch.dtype = torch.bfloat16):
+        super().__init__()
+        self.net, self.dtype = net, dtype
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(x.device.type, self.dtype):
+            return self.net(x).float()
+
+
+def calibration_crops(folder: str | Path, input_size: int, resize: int, images: int = 256, seed: int = 0):
+    """Batches of 32 ``[n, 3, S, S]`` center crops of up to ``images`` readable images of the
+    ImageFolder split ``folder`` (a seeded random choice)."""
+    samples, _ = scan_image_folder(folder)
+    order = np.random.default_rng(seed).permutation(len(samples))
+    batch, seen = [], 0
+    for i in order:
+        img = read_rgb(samples[i][0])
+        if img is None:
+            continue
+        batch.append(crops(to_tensor(img), 1, input_size, resize))
+        seen += 1
+        if len(batch) == 32 or seen == images:
+            yield torch.cat(batch)
+            batch = []
+        if seen == images:
+            return
+    if batch:
+        yield torch.cat(batch)
+
+
+def with_precision(model: GoogLeNet, precision: str, calib, input_size: int, resize: int) -> nn.Module:
+    """``model`` (float, eval) for inference in ``precision``; ``calib`` (int8): an ImageFolder
+    split to calibrate on, or a :func:`save_int8` file (``*.pth``)."""
+    if precision == "fp32":
+        return for_inference(model)
+    if precision == "bf16":
+        return Autocast(for_inference(model))
+    if calib is None:
+        raise UserError("precision int8 needs a calibration: an ImageFolder split, or a file from --save-int8")
+    if Path(calib).is_file():
+        with warnings.catch_warnings():  # torch's own rebuild of quantized tensors warns about TypedStorage
+            warnings.filterwarnings("ignore", message="TypedStorage is deprecated")
+            obj = load_checkpoint(calib, "int8 calibration", needs=("int8",), hint="write one with --save-int8")
+        return load_int8(model, obj["int8"])
+    batches = list(calibration_crops(calib, input_size, resize))
+    if not batches:
+        raise UserError(f"{calib}: no readable images to calibrate int8 on")
+    return quantize_int8(model, {TRUNK: batches})
+
+
+def save_int8(path: str | Path, model: nn.Module, source: str) -> Path:
+    """Write an int8 classifier's calibration to ``path`` (``source``: the checkpoint it came from)."""
+    if not isinstance(model, Int8GoogLeNet):
+        raise UserError("only an int8 classifier (precision int8) has a calibration to save")
+    return save_checkpoint(path, {}, {}, source=str(source), int8=int8_state(model))
