@@ -1,6 +1,7 @@
 """Speed benchmarks; each prints a table and writes JSON (default outputs/benchmarks/<name>.json).
 
-tools/benchmark.py backbone [--device cpu|cuda] [--batch 32] [--input 224] [--repeats 8]
+tools/benchmark.py backbone [--device cpu|cuda] [--batch 32] [--input 224] [--repeats 8] [--precision fp32,bf16,int8]
+    [--compile]
 tools/benchmark.py eval [--images 5000] [--classes 20] [--dets-per-image 100]
 tools/benchmark.py train_cls [--steps 25] [--workers N] [--cache true|false]
 tools/benchmark.py crops [--device cpu|cuda] [--images 3]
@@ -36,6 +37,8 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--batch", type=int, default=32)
     b.add_argument("--input", dest="size", type=int, default=224)
     b.add_argument("--repeats", type=int, default=8, help="timed batches per model (median)")
+    b.add_argument("--precision", default="fp32", help="comma-separated: fp32,bf16,int8 (a row of ours for each)")
+    b.add_argument("--compile", action="store_true", help="also torch.compile'd fp32 (and bf16) rows")
     e = sub.add_parser("eval", help="seconds per detection metric vs pycocotools")
     e.add_argument("--images", type=int, default=5000)
     e.add_argument("--classes", type=int, default=20)
