@@ -9,6 +9,9 @@ checkpoints take turns image by image after one untimed image each, so that they
 images, the threads and the machine's noise. Per checkpoint: its proposal method and
 ``head.mode``, the mean number of regions scored, and the median seconds of the proposals, of the
 scoring and of the whole image, with the whole's ratio to the first checkpoint's.
+
+``--precision fp32,bf16,int8`` runs every checkpoint in each precision (a row each); int8
+calibrates on ``--calib-split`` of ``--data`` (default ``train``), not on the timed images.
 """
 
 from __future__ import annotations
@@ -47,18 +50,21 @@ def _timed(det: Detector, image) -> tuple[float, float, int]:
 
 
 def run(data: Path, split: str = "val", ckpt: list[str] | None = None, images: int = 20, device: str = "cpu",
-        **_: object) -> dict:  # fmt: skip
+        precision: str = "fp32", calib_split: str = "train", **_: object) -> dict:  # fmt: skip
     if not ckpt:
         raise UserError("sources needs at least one --ckpt")
-    entries = [parse_entry(c) for c in ckpt]
-    for path, _n in entries:
+    precisions = [p.strip() for p in precision.split(",") if p.strip()]
+    entries = [(*parse_entry(c), p) for c in ckpt for p in precisions]
+    for path, _n, _p in entries:
         if not path.is_file():
             raise UserError(f"{path}: no such checkpoint")
     dataset = load_dataset(data, split)
     pictures = [as_rgb(str(r.file))[0] for r in dataset.records[:images]]
     if not pictures:
         raise UserError(f"{data} {split}: no images")
-    dets = [Detector.load(path, device, max_proposals=n) for path, n in entries]
+    calib = load_dataset(data, calib_split) if "int8" in precisions else None
+    dets = [Detector.load(path, device, max_proposals=n, precision=p, calib=calib if p == "int8" else None)
+            for path, n, p in entries]  # fmt: skip
     times = [{"proposals": [], "score": [], "regions": []} for _ in dets]
     with torch.inference_mode():
         for det in dets:
@@ -68,11 +74,11 @@ def run(data: Path, split: str = "val", ckpt: list[str] | None = None, images: i
                 p, s, n = _timed(det, image)
                 t["proposals"].append(p), t["score"].append(s), t["regions"].append(n)
     rows = []
-    for (path, _n), det, t in zip(entries, dets, times, strict=True):
+    for (path, _n, prec), det, t in zip(entries, dets, times, strict=True):
         cfg = det.members[0].cfg
         whole = [p + s for p, s in zip(t["proposals"], t["score"], strict=True)]
         rows.append({
-            "ckpt": str(path), "max_proposals": det.test.max_proposals, "method": cfg.proposals.method,
+            "ckpt": str(path), "precision": prec, "max_proposals": det.test.max_proposals, "method": cfg.proposals.method,
             "head_mode": cfg.head.mode, "regions_per_image": statistics.mean(t["regions"]),
             "proposal_seconds": statistics.median(t["proposals"]), "score_seconds": statistics.median(t["score"]),
             "seconds_per_image": statistics.median(whole),
@@ -86,12 +92,12 @@ def run(data: Path, split: str = "val", ckpt: list[str] | None = None, images: i
 def format_table(res: dict) -> str:
     lines = [
         f"{res['data']} {res['split']}: {res['images']} images one at a time, {res['threads']} thread(s), {res['device']}",
-        "| checkpoint | proposals | head | regions/img | proposals s | scoring s | s/img | vs first |",
-        "|---|---|---|---|---|---|---|---|",
+        "| checkpoint | precision | proposals | head | regions/img | proposals s | scoring s | s/img | vs first |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in res["rows"]:
         lines.append(
-            f"| {r['ckpt']} | {r['method']} | {r['head_mode']} | {r['regions_per_image']:.0f} | "
+            f"| {r['ckpt']} | {r['precision']} | {r['method']} | {r['head_mode']} | {r['regions_per_image']:.0f} | "
             f"{r['proposal_seconds']:.3f} | {r['score_seconds']:.3f} | {r['seconds_per_image']:.3f} | "
             f"{r['speedup_vs_first']:.2f}x |"
         )

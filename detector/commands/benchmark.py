@@ -8,7 +8,7 @@ tools/benchmark.py crops [--device cpu|cuda] [--images 3]
 tools/benchmark.py proposals [--images 12] [--device cpu|cuda]
 tools/benchmark.py detect [--device cpu|cuda] [--proposals 2000] [--classes 200] [--demo outputs/demo]
 tools/benchmark.py sources --data ROOT --split val --ckpt A/final.pth --ckpt B/final.pth@100 [--images 20]
-    [--device cpu|cuda]
+    [--device cpu|cuda] [--precision fp32,bf16,int8 [--calib-split train]]
 tools/benchmark.py onnx [--batch 32] [--repeats 5] [--classes 200]
 tools/benchmark.py realdata [--data ROOT] [--train-split train] [--test-split test] [--minutes 20]
     [--systems ours-rcnn ours-fast ...] [--demo-cls outputs/demo/cls/final.pth] [--subset N] [--device cpu|cuda]
@@ -67,6 +67,8 @@ def _parser() -> argparse.ArgumentParser:
                     help="train_det checkpoint, PATH@N to score its first N proposals; repeat to compare")  # fmt: skip
     so.add_argument("--images", type=int, default=20, help="the split's first N images")
     so.add_argument("--device", default="cpu")
+    so.add_argument("--precision", default="fp32", help="comma-separated: fp32,bf16,int8 (a row per checkpoint each)")
+    so.add_argument("--calib-split", default="train", help="int8: the split of --data it calibrates on")
     o = sub.add_parser("onnx", help="region-network regions/s: PyTorch for_inference vs onnxruntime (CPU)")
     o.add_argument("--batch", type=int, default=32, help="crops per rcnn batch (the fast head gets 4x as many regions)")
     o.add_argument("--repeats", type=int, default=5, help="timed batches per runtime (median)")

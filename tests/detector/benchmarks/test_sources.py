@@ -22,19 +22,24 @@ def test_parse_entry():
 
 @pytest.mark.slow
 def test_sources_times_each_checkpoint_on_the_same_images(tmp_path):
-    root = write_trivial_voc(tmp_path / "voc", n_train=0, n_val=3, size=64)
+    root = write_trivial_voc(tmp_path / "voc", n_train=2, n_val=3, size=64)
     ckpt = tiny_detector_checkpoint(tmp_path / "det.pth")
     out = tmp_path / "r.json"
     res = run_tool("benchmark.py", "sources", "--data", str(root), "--split", "val", "--ckpt", str(ckpt),
-                   "--ckpt", f"{ckpt}@3", "--images", "2", "--json", str(out))  # fmt: skip
+                   "--ckpt", f"{ckpt}@3", "--images", "2", "--precision", "fp32,int8", "--json", str(out))  # fmt: skip
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
     r = json.loads(out.read_text())
-    assert r["images"] == 2 and [row["method"] for row in r["rows"]] == ["ss", "ss"]
-    full, capped = r["rows"]
+    assert r["images"] == 2 and [(row["method"], row["precision"]) for row in r["rows"]] == [
+        ("ss", "fp32"),
+        ("ss", "int8"),
+        ("ss", "fp32"),
+        ("ss", "int8"),
+    ]  # each checkpoint in each precision, int8 calibrated on train
+    full, _, capped, _ = r["rows"]
     assert capped["max_proposals"] == 3 and capped["regions_per_image"] <= 3 < full["regions_per_image"]
     assert full["speedup_vs_first"] == 1.0 and capped["speedup_vs_first"] > 0
     for row in r["rows"]:  # the whole is timed as its two parts
         assert 0 < row["proposal_seconds"] and 0 < row["score_seconds"]
-    assert "| ss | rcnn |" in res.stdout
+    assert "| fp32 | ss | rcnn |" in res.stdout
     missing = run_tool("benchmark.py", "sources", "--data", str(root), "--ckpt", str(tmp_path / "nope.pth"))
     assert missing.returncode != 0 and "nope.pth: no such checkpoint" in missing.stderr
