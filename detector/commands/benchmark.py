@@ -9,7 +9,7 @@ tools/benchmark.py proposals [--images 12] [--device cpu|cuda]
 tools/benchmark.py detect [--device cpu|cuda] [--proposals 2000] [--classes 200] [--demo outputs/demo]
 tools/benchmark.py sources --data ROOT --split val --ckpt A/final.pth --ckpt B/final.pth@100 [--images 20]
     [--device cpu|cuda] [--precision fp32,bf16,int8 [--calib-split train]]
-tools/benchmark.py onnx [--batch 32] [--repeats 5] [--classes 200]
+tools/benchmark.py onnx [--batch 32] [--repeats 5] [--classes 200] [--precision compiled,bf16,int8]
 tools/benchmark.py realdata [--data ROOT] [--train-split train] [--test-split test] [--minutes 20]
     [--systems ours-rcnn ours-fast ...] [--demo-cls outputs/demo/cls/final.pth] [--subset N] [--device cpu|cuda]
     [--jobs N]
@@ -73,6 +73,7 @@ def _parser() -> argparse.ArgumentParser:
     o.add_argument("--batch", type=int, default=32, help="crops per rcnn batch (the fast head gets 4x as many regions)")
     o.add_argument("--repeats", type=int, default=5, help="timed batches per runtime (median)")
     o.add_argument("--classes", type=int, default=200)
+    o.add_argument("--precision", default="", help="comma-separated: compiled,bf16,int8 (our other paths, a row each)")
     r = sub.add_parser("realdata", help="ours vs torchvision Faster R-CNN, same data and training time (VOC layout)")
     r.add_argument("--data", type=Path, default=None, help=f"VOC-format root (default: {realdata.DEFAULT_DATA})")
     r.add_argument("--train-split", default="train")

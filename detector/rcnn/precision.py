@@ -58,7 +58,8 @@ class _Recorder:
         return self.net.forward_head(x)
 
 
-def _with_backbone(model: RegionDetector, backbone) -> RegionDetector:
+def with_backbone(model: RegionDetector, backbone) -> RegionDetector:
+    """A copy of ``model`` (eval, frozen) on ``backbone``, its heads' weights copied."""
     clone = RegionDetector(backbone, model.num_classes, model.cfg)
     clone.cls_score.load_state_dict(model.cls_score.state_dict())
     if model.bbox_pred is not None:
@@ -76,7 +77,7 @@ def quantize_detector(
     at random, until ``regions`` regions (and the images they need) were seen. ``folded``
     (:func:`~.model.fold_for_inference` of ``model``) does the scoring."""
     recorder = _Recorder(folded.backbone, regions)
-    scorer = _with_backbone(folded, recorder)
+    scorer = with_backbone(folded, recorder)
     scorer.cfg = folded.cfg
     g = torch.Generator().manual_seed(seed)
     seen = 0
@@ -91,7 +92,7 @@ def quantize_detector(
     if not recorder.inputs:
         raise UserError("int8 calibration: no regions to calibrate on (no readable images with proposals)")
     batches = {seg: _batches(xs) for seg, xs in recorder.inputs.items()}
-    return _with_backbone(model, quantize_int8(model.backbone, batches))
+    return with_backbone(model, quantize_int8(model.backbone, batches))
 
 
 def _batches(xs: list[torch.Tensor], size: int = 64) -> list[torch.Tensor]:
@@ -113,7 +114,7 @@ def load_int8_detector(model: RegionDetector, path: str | Path, source: str) -> 
         obj = load_checkpoint(path, "int8 calibration", needs=("int8", "source"), hint="write one with --save-int8")
     if obj["source"] != str(Path(source).resolve()):
         raise UserError(f"{path}: calibrated for {obj['source']}, not {source}")
-    return _with_backbone(model, load_int8(model.backbone, obj["int8"]))
+    return with_backbone(model, load_int8(model.backbone, obj["int8"]))
 
 
-__all__ = ["PRECISIONS", "check_precision", "load_int8_detector", "quantize_detector", "save_int8"]
+__all__ = ["PRECISIONS", "check_precision", "load_int8_detector", "quantize_detector", "save_int8", "with_backbone"]
