@@ -8,18 +8,22 @@ and rates each against a large float32 matmul (achieved GFLOP/s as a fraction of
 ``bf16`` under autocast, ``int8`` quantized (:mod:`backbones.quantize`) beside torchvision's
 quantized GoogLeNet (eager, ``x86`` engine) with the same weights, both calibrated on the same
 random batches; int8 rows are rated against a large int8 matmul (``torch._int_mm``) too.
-``--compile`` adds ``torch.compile`` (inductor, freezing) of the fp32 and bf16 paths, with the
+With ``int8``, onnxruntime fp32 and int8 (``quantize_static``: QDQ, per-channel weights, the same
+calibration batches) run the same network exported to ONNX. ``--compile`` adds ``torch.compile`` (inductor, freezing) of the fp32 and bf16 paths, with the
 compile time.
 """
 
 from __future__ import annotations
 
+import tempfile
 import time
+from pathlib import Path
 
 import torch
 import torchvision
 
 from backbones import for_inference, googlenet
+from backbones.onnx_export import export_onnx, ort_session, run_session
 from backbones.profile import profile_table1
 from backbones.quantize import quantize_int8
 
@@ -48,6 +52,32 @@ def _torchvision_int8(tv: torch.nn.Module, calib: list[torch.Tensor]) -> torch.n
     return torch.ao.quantization.convert(q, inplace=True)
 
 
+class _Batches:
+    """onnxruntime's calibration reader over ``[N, 3, H, W]`` batches (its input ``images``)."""
+
+    def __init__(self, batches: list[torch.Tensor]):
+        self.it = iter([{"images": b.numpy()} for b in batches])
+
+    def get_next(self):
+        return next(self.it, None)
+
+
+def _onnxruntime(model: torch.nn.Module, calib: list[torch.Tensor], tmp: Path, threads: int) -> dict:
+    """onnxruntime fp32 and int8 (``quantize_static``: QDQ, per-channel int8 weights, uint8
+    activations, calibrated on ``calib``) of ``model``: ``{name: callable}``."""
+    from onnxruntime.quantization import QuantFormat, QuantType, quantize_static  # only for these rows
+
+    path = export_onnx(model, (calib[0][:2],), tmp / "googlenet.onnx", ["images"], ["logits"], {"images": {0: "n"}})
+    q_path = tmp / "googlenet_int8.onnx"
+    quantize_static(str(path), str(q_path), _Batches(calib), quant_format=QuantFormat.QDQ, per_channel=True,
+                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)  # fmt: skip
+    fp32, int8 = ort_session(path, threads), ort_session(q_path, threads)
+    return {
+        "onnxruntime fp32": lambda x: run_session(fp32, x),
+        "onnxruntime int8 (QDQ, per-channel)": lambda x: run_session(int8, x),
+    }
+
+
 def _compiled(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.nn.Module, float]:
     torch._inductor.config.freezing = True  # weights as constants: folded and prepacked for oneDNN
     compiled = torch.compile(model)
@@ -57,7 +87,7 @@ def _compiled(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.nn.Module,
     return compiled, time.perf_counter() - t0
 
 
-def _precision_models(ours_bn, tv, precisions, compile_, x, dev) -> dict:
+def _precision_models(ours_bn, tv, precisions, compile_, x, dev, tmp: Path) -> dict:
     """``{row name: (model, compile seconds or None, int8?)}`` for the precision rows."""
     out = {}
     fp32 = for_inference(ours_bn).to(dev)
@@ -74,6 +104,8 @@ def _precision_models(ours_bn, tv, precisions, compile_, x, dev) -> dict:
         calib = [torch.randn(16, 3, x.shape[2], x.shape[3], generator=g) for _ in range(4)]
         out["torchvision quantized googlenet (x86)"] = (_torchvision_int8(tv, calib), None, True)
         out["ours bn, int8"] = (quantize_int8(ours_bn, {(None, "inception_5b"): calib}), None, True)
+        for name, fn in _onnxruntime(ours_bn.eval(), calib, tmp, torch.get_num_threads()).items():
+            out[name] = (fn, None, "int8" in name)
     return out
 
 
@@ -97,7 +129,8 @@ def run(device: str = "cpu", batch: int = 32, size: int = 224, repeats: int = 8,
     }
     x = torch.randn(batch, 3, size, size, device=dev)
     macs_bn = models["ours bn, for_inference"][1]
-    extra = _precision_models(ours_bn, tv, precisions, compile, x, dev)
+    tmp = tempfile.TemporaryDirectory(prefix="bench-backbone-")
+    extra = _precision_models(ours_bn, tv, precisions, compile, x, dev, Path(tmp.name))
     peak = matmul_gflops(dev)
     int8_peak = int8_matmul_gops() if "int8" in precisions else None
     rows = []
@@ -105,13 +138,14 @@ def run(device: str = "cpu", batch: int = 32, size: int = 224, repeats: int = 8,
         **{k: (m, macs, None, False) for k, (m, macs) in models.items()},
         **{k: (m, macs_bn, sec, q) for k, (m, sec, q) in extra.items()},
     }.items():
-        model = model.to(dev)
+        model = model.to(dev) if isinstance(model, torch.nn.Module) else model
         with torch.inference_mode():
             sec = median_seconds(lambda m=model: m(x), dev, repeats)
         ips = batch / sec
         gflops = ips * 2 * macs / 1e9
         rows.append({"model": name, "images_per_s": ips, "gflops": gflops, "fraction_of_matmul": gflops / peak,
                      "fraction_of_int8_matmul": gflops / int8_peak if int8 else None, "compile_seconds": seconds})  # fmt: skip
+    tmp.cleanup()
     base = rows[0]["images_per_s"]
     for r in rows:
         r["speedup_vs_torchvision"] = r["images_per_s"] / base
