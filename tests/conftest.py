@@ -20,6 +20,11 @@ def pytest_configure(config):
         " run it, `make test` leaves it out",
     )
     config.addinivalue_line(
+        "markers",
+        "compile: runs torch.compile (1-2 minutes cold on 2 cores, ~10 s with inductor's cache); `make test` leaves"
+        " it out, `make test-numerics` runs it",
+    )
+    config.addinivalue_line(
         "markers", "smoke_subset: a benchmark run on a few images to check that it works; its numbers mean nothing"
     )
 

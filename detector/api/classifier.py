@@ -87,7 +87,7 @@ class Classifier:
     def load(
         cls, checkpoints: str | Path | list[str | Path], device: str | torch.device = "auto",
         class_index: str | Path | None = None, bvlc_mean: str | tuple[float, float, float] | None = None,
-        precision: str = "fp32", calib: str | Path | list[str | Path] | None = None,
+        precision: str = "fp32", calib: str | Path | list[str | Path] | None = None, compile: bool = False,
     ) -> Classifier:  # fmt: skip
         """A ``train_cls`` checkpoint, a torchvision-format weights file or an ONNX GoogLeNet
         (``bvlc_googlenet.onnx``; ``bvlc_mean`` is its BGR mean: ``"caffe"``, the default, or
@@ -95,7 +95,8 @@ class Classifier:
 
         ``precision``: "fp32", "bf16" (autocast) or "int8" (:mod:`detector.classify.precision`),
         which needs ``calib``: an ImageFolder split (up to 256 of its images calibrate), or the
-        file(s) :meth:`save_int8` wrote, one per checkpoint."""
+        file(s) :meth:`save_int8` wrote, one per checkpoint. ``compile``: the network through
+        ``torch.compile`` (fp32, bf16; :func:`backbones.for_inference`)."""
         paths = [checkpoints] if isinstance(checkpoints, (str, Path)) else list(checkpoints)
         if not paths:
             raise UserError("Classifier.load needs at least one checkpoint")
@@ -104,7 +105,9 @@ class Classifier:
             files = list(calib) if isinstance(calib, (list, tuple)) else [calib] * len(paths)
             if len(files) != len(paths):
                 raise UserError(f"{len(paths)} checkpoints but {len(files)} int8 calibrations")
-            members = [load_classifier(p, dev, bvlc_mean, precision, f) for p, f in zip(paths, files, strict=True)]
+            members = [
+                load_classifier(p, dev, bvlc_mean, precision, f, compile) for p, f in zip(paths, files, strict=True)
+            ]
         except WeightsError as e:  # one exception type for API users: UserError
             raise CheckpointError(str(e)) from None
         names, n = members[0].classes, members[0].num_classes

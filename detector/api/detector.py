@@ -120,6 +120,7 @@ class Detector:
         runtime: str = "torch", proposals: str | Path | None = None,
         onnx: str | Path | list[str | Path | None] | None = None, max_proposals: int | None = None,
         precision: str = "fp32", calib: DetectionDataset | str | Path | list[str | Path] | None = None,
+        compile: bool = False,
     ) -> Detector:  # fmt: skip
         """Load ``train_det`` checkpoint(s) onto ``device`` ("auto", "cpu", "cuda"); with none,
         the demo's detector (:func:`default_checkpoint`).
@@ -138,7 +139,9 @@ class Detector:
         ``precision`` ("fp32", "bf16", "int8"; :mod:`detector.rcnn.precision`): ``int8`` needs
         ``calib``, a dataset whose first images (in a seeded random order, with each member's own
         proposals) calibrate ~512 regions, or the file(s) :meth:`save_int8` wrote (one per
-        checkpoint), which reload the calibration without data.
+        checkpoint), which reload the calibration without data. ``compile`` runs the trunk
+        through ``torch.compile`` (fp32 or bf16; the first call compiles, see
+        :func:`backbones.for_inference`).
         """
         if checkpoints is None:
             checkpoints = default_checkpoint()
@@ -154,8 +157,8 @@ class Detector:
                 raise UserError(f"{name} must be at least 1, got {value}")
         mb = str(multibox) if multibox else None
         if runtime == "onnxruntime":
-            if precision != "fp32":
-                raise UserError(f"precision {precision} runs in PyTorch; onnxruntime scores in fp32 here")
+            if precision != "fp32" or compile:
+                raise UserError("precision and compile are PyTorch's; onnxruntime scores in fp32 here")
             members = _onnx_members(paths, device, mb, onnx)
         else:
             if onnx is not None:
@@ -165,7 +168,7 @@ class Detector:
             if precision == "int8" and not isinstance(calib, DetectionDataset) and len(files) != len(paths):
                 raise UserError(f"{len(paths)} checkpoints but {len(files)} int8 calibration files")
             members = [
-                load_detector(p, dev, multibox=mb, precision=precision,
+                load_detector(p, dev, multibox=mb, precision=precision, compile=compile,
                               calib=_samples(calib, p, dev, mb) if isinstance(calib, DetectionDataset) else f)
                 for p, f in zip(paths, files, strict=True)
             ]  # fmt: skip

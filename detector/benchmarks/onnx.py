@@ -13,7 +13,8 @@ outputs are compared too. Networks (random weights; 200 classes, ILSVRC DET's co
 ``--precision`` adds our other paths on the same inputs, each with its regions/s, its ratio to
 onnxruntime fp32 and its largest probability difference from fp32 (the trunk: the largest
 feature difference relative to the largest feature): ``compiled`` (``torch.compile``, inductor
-with freezing; compile time reported), ``bf16`` (autocast), ``int8`` (:mod:`backbones.quantize`,
+with freezing; compile time reported), ``bf16`` (autocast; with ``compiled`` also both),
+``int8`` (:mod:`backbones.quantize`,
 calibrated on the timed batch itself: a speed measurement, not an accuracy one).
 """
 
@@ -80,6 +81,8 @@ def _variants(model, part, x, ref, ort_s, repeats, precisions) -> dict:
         compile_s = time.perf_counter() - t0
     if "bf16" in precisions:
         nets["bf16"] = _Bf16(_parts(model, part)(folded))
+    if "bf16" in precisions and "compiled" in precisions:
+        nets["bf16 compiled"] = torch.compile(_Bf16(_parts(model, part)(folded)), options={"freezing": True})
     if "int8" in precisions:
         nets["int8"] = _int8(model, part, x)
     out = {}

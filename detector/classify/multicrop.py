@@ -66,14 +66,15 @@ def read_classifier(path: str | Path, bvlc_mean=None) -> tuple[GoogLeNet, list[s
 
 
 def load_classifier(
-    path: str | Path, device: torch.device, bvlc_mean=None, precision: str = "fp32", calib=None
-) -> LoadedClassifier:
+    path: str | Path, device: torch.device, bvlc_mean=None, precision: str = "fp32", calib=None,
+    compile: bool = False,
+) -> LoadedClassifier:  # fmt: skip
     """:func:`read_classifier`, run through ``for_inference`` on ``device``, in ``precision``
     (:func:`~.precision.with_precision`; ``calib`` for int8: an ImageFolder split or a saved file)."""
     check_precision(precision, device)
     model, classes, size, resize = read_classifier(path, bvlc_mean)
     n = model.fc.out_features
-    net = with_precision(model, precision, calib, size, resize)
+    net = with_precision(model, precision, calib, size, resize, compile)
     return LoadedClassifier(Path(path).name, net.to(device), classes, size, resize, n)
 
 

@@ -59,13 +59,18 @@ def calibration_crops(folder: str | Path, input_size: int, resize: int, images: 
         yield torch.cat(batch)
 
 
-def with_precision(model: GoogLeNet, precision: str, calib, input_size: int, resize: int) -> nn.Module:
+def with_precision(
+    model: GoogLeNet, precision: str, calib, input_size: int, resize: int, compile: bool = False
+) -> nn.Module:
     """``model`` (float, eval) for inference in ``precision``; ``calib`` (int8): an ImageFolder
-    split to calibrate on, or a :func:`save_int8` file (``*.pth``)."""
+    split to calibrate on, or a :func:`save_int8` file (``*.pth``); ``compile`` (fp32, bf16):
+    :func:`backbones.for_inference`'s."""
+    if compile and precision == "int8":
+        raise UserError("compile goes with precision fp32 or bf16, not int8")
     if precision == "fp32":
-        return for_inference(model)
+        return for_inference(model, compile=compile)
     if precision == "bf16":
-        return Autocast(for_inference(model))
+        return Autocast(for_inference(model, compile=compile))
     if calib is None:
         raise UserError("precision int8 needs a calibration: an ImageFolder split, or a file from --save-int8")
     if Path(calib).is_file():

@@ -61,7 +61,9 @@ def _ckpt_mode(args) -> dict:
     if args.precision == "int8" and not args.calib:
         raise UserError("--precision int8 needs --calib: an ImageFolder split (e.g. the train folder) or saved files")
     calib = args.calib[0] if args.calib and len(args.calib) == 1 else args.calib
-    clf = Classifier.load(args.ckpt, ctx.device, bvlc_mean=args.bvlc_mean, precision=args.precision, calib=calib)
+    clf = Classifier.load(
+        args.ckpt, ctx.device, bvlc_mean=args.bvlc_mean, precision=args.precision, calib=calib, compile=args.compile
+    )
     if args.save_int8:
         print("int8 calibration: " + ", ".join(str(p) for p in clf.save_int8(args.save_int8)))
     res = clf.evaluate(args.data, args.crops, args.table3, args.workers, ctx)
@@ -91,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         "--calib", nargs="+", help="--precision int8: an ImageFolder split, or saved files (one per --ckpt)"
     )
     ap.add_argument("--save-int8", nargs="+", help="--precision int8: write each checkpoint's calibration here")
+    ap.add_argument("--compile", action="store_true", help="the network through torch.compile (fp32, bf16)")
     ap.add_argument("--scores", help="saved [N, C] scores (.npy or .pt) instead of --data/--ckpt")
     ap.add_argument("--labels", help="saved [N] labels, with --scores")
     ap.add_argument("--json", help="write the numbers here")

@@ -127,6 +127,7 @@ def _parser(description: str, analysis_tool: bool) -> argparse.ArgumentParser:
         "--calib", nargs="+", help="--precision int8: calibration file(s) --save-int8 wrote, one per --ckpt"
     )
     ap.add_argument("--save-int8", nargs="+", help="--precision int8: write each checkpoint's calibration here")
+    ap.add_argument("--compile", action="store_true", help="--ckpt: the trunk through torch.compile (fp32, bf16)")
     if not analysis_tool:
         ap.add_argument(
             "--compare",
@@ -154,7 +155,7 @@ def run_evaluation(argv: list[str] | None = None, description: str = "", analysi
         ctx = setup(runtime_device(args))
         det = Detector.load(
             args.ckpt, ctx.device, args.multibox, runtime=args.runtime, onnx=args.onnx,
-            max_proposals=args.max_proposals, precision=args.precision, calib=_calibration(args),
+            max_proposals=args.max_proposals, precision=args.precision, calib=_calibration(args), compile=args.compile,
         )  # fmt: skip
         if args.save_int8:
             print("int8 calibration: " + ", ".join(str(p) for p in det.save_int8(args.save_int8)))

@@ -90,6 +90,7 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument(
         "--calib", nargs="+", help="--precision int8: the file(s) eval_det.py --save-int8 wrote, one per --ckpt"
     )
+    ap.add_argument("--compile", action="store_true", help="the trunk through torch.compile (fp32, bf16)")
     add_runtime_args(ap)
     return ap
 
@@ -117,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     det = Detector.load(
         ckpts, runtime_device(args), args.multibox, args.score_thresh, args.max_dets,
         runtime=args.runtime, proposals=args.proposals, onnx=args.onnx, max_proposals=args.max_proposals,
-        precision=args.precision, calib=args.calib,
+        precision=args.precision, calib=args.calib, compile=args.compile,
     )  # fmt: skip
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

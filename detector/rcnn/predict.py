@@ -74,15 +74,18 @@ def load_detector_config(path: str | Path) -> DetTrainConfig:
 
 def load_detector(
     path: str | Path, device: torch.device, fold: bool = True, multibox: str | None = None,
-    precision: str = "fp32", calib=None,
+    precision: str = "fp32", calib=None, compile: bool = False,
 ) -> LoadedDetector:  # fmt: skip
     """A ``train_det`` checkpoint (``final.pth`` or ``last.pth``) ready to run on ``device``;
     ``multibox`` replaces the MultiBox checkpoint its config names for computing proposals.
 
     ``precision`` (:mod:`.precision`): ``fp32``, ``bf16`` (autocast), or ``int8``, which needs
     ``calib``: a file :func:`~.precision.save_int8` wrote for this checkpoint, or samples to
-    calibrate on, ``(image [3, H, W] normalized, proposals [N, 4] in its pixels)`` pairs."""
+    calibrate on, ``(image [3, H, W] normalized, proposals [N, 4] in its pixels)`` pairs.
+    ``compile``: the trunk through ``torch.compile`` (fp32, bf16; :func:`backbones.for_inference`)."""
     check_precision(precision, device)
+    if compile and (precision == "int8" or not fold):
+        raise UserError(f"{path}: compile goes with the folded fp32 or bf16 path, not int8")
     if precision == "int8" and calib is None:
         raise UserError(f"{path}: precision int8 needs a calibration (sample images, or a file from --save-int8)")
     obj = load_checkpoint(path, "detector checkpoint", needs=("class_names",), hint="train one with tools/train_det.py")
@@ -104,7 +107,7 @@ def load_detector(
         else:
             model = quantize_detector(model, fold_for_inference(model), calib)
     else:
-        model = fold_for_inference(model) if fold else model
+        model = fold_for_inference(model, compile) if fold else model
         model.amp_dtype = torch.bfloat16 if precision == "bf16" else None
     return LoadedDetector(model.to(device), cfg, names, list(obj.get("display_names") or names), str(path))
 

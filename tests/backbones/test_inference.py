@@ -83,3 +83,17 @@ def test_int8_trunk_agrees_with_fp32_and_reloads_bit_for_bit():
         assert torch.equal(again(x), got)
     with pytest.raises(KeyError, match="no int8 segment inception_3b-inception_5b"):
         q.forward_from(x, "inception_3b")
+
+
+@pytest.mark.compile
+def test_compiled_path_gives_the_same_outputs_for_any_batch():
+    model = randomize_bn(googlenet("bn", num_classes=7, aux_logits=False)).eval()
+    eager, compiled = for_inference(model), for_inference(model, compile=True)
+    with torch.inference_mode():
+        for n in (3, 5):  # a dynamic batch dimension: the second size reuses the first compilation
+            x = torch.randn(n, 3, 48, 48)
+            torch.testing.assert_close(compiled(x), eager(x), rtol=1e-4, atol=1e-4)
+            torch.testing.assert_close(
+                compiled.forward_features(x, ("inception_4e",))["inception_4e"],
+                eager.forward_features(x, ("inception_4e",))["inception_4e"], rtol=1e-4, atol=1e-4,
+            )  # fmt: skip

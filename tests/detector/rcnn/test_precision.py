@@ -85,8 +85,10 @@ def test_precision_errors(setup, monkeypatch):
         Detector.load(ckpt, "cpu", precision="int8")
     with pytest.raises(UserError, match="int8 runs on the CPU"):
         check_precision("int8", torch.device("cuda"))
-    with pytest.raises(UserError, match="onnxruntime scores in fp32"):
+    with pytest.raises(UserError, match="PyTorch's; onnxruntime scores in fp32"):
         Detector.load(ckpt, "cpu", precision="bf16", runtime="onnxruntime")
+    with pytest.raises(UserError, match="compile goes with the folded fp32 or bf16 path, not int8"):
+        Detector.load(ckpt, "cpu", precision="int8", calib="x.pth", compile=True)
     monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)
     with pytest.raises(UserError, match="lacks bfloat16 instructions"):
         Detector.load(ckpt, "cpu", precision="bf16")
