@@ -12,6 +12,7 @@ scoring and of the whole image, with the whole's ratio to the first checkpoint's
 
 ``--precision fp32,bf16,int8`` runs every checkpoint in each precision (a row each); int8
 calibrates on ``--calib-split`` of ``--data`` (default ``train``), not on the timed images.
+``--compile`` compiles the fp32 and bf16 trunks (the untimed first image pays for it).
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ def _timed(det: Detector, image) -> tuple[float, float, int]:
 
 
 def run(data: Path, split: str = "val", ckpt: list[str] | None = None, images: int = 20, device: str = "cpu",
-        precision: str = "fp32", calib_split: str = "train", **_: object) -> dict:  # fmt: skip
+        precision: str = "fp32", calib_split: str = "train", compile: bool = False, **_: object) -> dict:  # fmt: skip
     if not ckpt:
         raise UserError("sources needs at least one --ckpt")
     precisions = [p.strip() for p in precision.split(",") if p.strip()]
@@ -63,8 +64,8 @@ def run(data: Path, split: str = "val", ckpt: list[str] | None = None, images: i
     if not pictures:
         raise UserError(f"{data} {split}: no images")
     calib = load_dataset(data, calib_split) if "int8" in precisions else None
-    dets = [Detector.load(path, device, max_proposals=n, precision=p, calib=calib if p == "int8" else None)
-            for path, n, p in entries]  # fmt: skip
+    dets = [Detector.load(path, device, max_proposals=n, precision=p, calib=calib if p == "int8" else None,
+                          compile=compile and p != "int8") for path, n, p in entries]  # fmt: skip
     times = [{"proposals": [], "score": [], "regions": []} for _ in dets]
     with torch.inference_mode():
         for det in dets:
@@ -78,7 +79,7 @@ def run(data: Path, split: str = "val", ckpt: list[str] | None = None, images: i
         cfg = det.members[0].cfg
         whole = [p + s for p, s in zip(t["proposals"], t["score"], strict=True)]
         rows.append({
-            "ckpt": str(path), "precision": prec, "max_proposals": det.test.max_proposals, "method": cfg.proposals.method,
+            "ckpt": str(path), "precision": prec + (" compiled" if compile and prec != "int8" else ""), "max_proposals": det.test.max_proposals, "method": cfg.proposals.method,
             "head_mode": cfg.head.mode, "regions_per_image": statistics.mean(t["regions"]),
             "proposal_seconds": statistics.median(t["proposals"]), "score_seconds": statistics.median(t["score"]),
             "seconds_per_image": statistics.median(whole),

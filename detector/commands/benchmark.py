@@ -69,6 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     so.add_argument("--device", default="cpu")
     so.add_argument("--precision", default="fp32", help="comma-separated: fp32,bf16,int8 (a row per checkpoint each)")
     so.add_argument("--calib-split", default="train", help="int8: the split of --data it calibrates on")
+    so.add_argument("--compile", action="store_true", help="fp32 and bf16 rows through torch.compile")
     o = sub.add_parser("onnx", help="region-network regions/s: PyTorch for_inference vs onnxruntime (CPU)")
     o.add_argument("--batch", type=int, default=32, help="crops per rcnn batch (the fast head gets 4x as many regions)")
     o.add_argument("--repeats", type=int, default=5, help="timed batches per runtime (median)")
