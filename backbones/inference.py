@@ -124,6 +124,16 @@ def for_inference(
     out = InferenceGoogLeNet(net, memory_format).eval()
     if compile:
         for name in ("forward_features", "forward_from", "forward_head"):
-            fn = torch.compile(getattr(out, name), dynamic=True, options={"freezing": True})
-            setattr(out, name, fn)
+            setattr(out, name, _frozen(torch.compile(getattr(out, name), dynamic=True)))
     return out
+
+
+def _frozen(compiled):
+    """``compiled`` called with inductor's freezing on (read when a call compiles; the ``options``
+    of ``torch.compile`` do not reach it), so that oneDNN prepacks the weights and fuses the ReLUs."""
+
+    def call(*args, **kwargs):
+        with torch._inductor.config.patch(freezing=True):
+            return compiled(*args, **kwargs)
+
+    return call

@@ -82,7 +82,7 @@ def _variants(model, part, x, ref, ort_s, repeats, precisions) -> dict:
     if "bf16" in precisions:
         nets["bf16"] = _Bf16(_parts(model, part)(folded))
     if "bf16" in precisions and "compiled" in precisions:
-        nets["bf16 compiled"] = torch.compile(_Bf16(_parts(model, part)(folded)), options={"freezing": True})
+        nets["bf16 compiled"] = torch.compile(_Bf16(_parts(model, part)(folded)))  # freezing: set above
     if "int8" in precisions:
         nets["int8"] = _int8(model, part, x)
     out = {}
