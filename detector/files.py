@@ -19,6 +19,7 @@ import contextlib
 import json
 import math
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,32 @@ def fsync_file(path: str | Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+TEMPORARY = re.compile(r"^\..+\.(\d+)\.tmp")  # atomic_path's names: .<file>.<pid>.tmp[suffix]
+
+
+def remove_stale_temporaries(folder: str | Path) -> int:
+    """Delete the temporary files :func:`atomic_path` left anywhere under ``folder`` when the
+    process writing them was killed outright (SIGKILL runs no cleanup): those whose writer's pid
+    is no running process. A live writer's are kept. Returns how many went."""
+    gone = 0
+    for p in Path(folder).rglob(".*.tmp*"):
+        m = TEMPORARY.match(p.name)
+        if m and p.is_file() and not _alive(int(m.group(1))):
+            p.unlink(missing_ok=True)
+            gone += 1
+    return gone
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
 
 
 @contextlib.contextmanager

@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from ..config import NonNegInt, Percent, PositiveFloat, PositiveInt, config_to_dict
 from ..engine.workers import run_tasks
-from ..files import sync_folder, write_bytes, write_json, write_text
+from ..files import remove_stale_temporaries, sync_folder, write_bytes, write_json, write_text
 from .scene import classification_scene, detection_scene
 from .shapes import CLASSES
 
@@ -167,9 +167,12 @@ def make_demo_data(out: str | Path, cfg: DemoDataConfig, progress: bool = True) 
 
     ``manifest.json`` is removed first and written last (synced, after every other file is), so
     its presence means a complete dataset of its config: a run interrupted half-way leaves none,
-    and the next one regenerates everything."""
+    and the next one regenerates everything, first deleting the temporary files a killed run's
+    writers left (:func:`~detector.files.remove_stale_temporaries`)."""
     out = Path(out)
     (out / "manifest.json").unlink(missing_ok=True)
+    if out.is_dir():
+        remove_stale_temporaries(out)
     sync_folder(out)
     tasks = _tasks(cfg)
     det = _make_folders(out)

@@ -7,6 +7,8 @@ import errno
 import json
 import os
 import re
+import subprocess
+import sys
 
 import cv2
 import numpy as np
@@ -22,7 +24,7 @@ from detector.demo_data import writer
 from detector.demo_data.writer import DemoDataConfig, make_demo_data, read_manifest
 from detector.engine.distributed import DistContext
 from detector.engine.metrics import MetricsLog, read_metrics
-from detector.files import WriteError, append_line, read_json_lines, write_json
+from detector.files import WriteError, append_line, read_json_lines, remove_stale_temporaries, write_json
 from detector.proposals.cache import ProposalCache
 from detector.rcnn.config import ProposalConfig
 from detector.rcnn.proposals import ensure_proposals
@@ -202,3 +204,16 @@ def test_package_code_writes_files_only_through_detector_files():
         if pattern.search(line) and not line.lstrip().startswith(("#", '"', "'"))
     ]
     assert [h for h in hits if h not in allowed] == []
+
+
+def test_stale_temporaries_of_dead_writers_are_removed_and_live_ones_kept(tmp_path):
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid = int(dead.stdout)  # that process has exited
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    stale = [tmp_path / f".x.jpg.{dead_pid}.tmp", tmp_path / "a" / "b" / f".y.npz.{dead_pid}.tmp.npz"]
+    live = tmp_path / "a" / f".z.json.{os.getpid()}.tmp"
+    other = [tmp_path / "a" / "notes.tmp", tmp_path / "a" / "b" / "kept.jpg"]
+    for p in [*stale, live, *other]:
+        p.write_bytes(b"")
+    assert remove_stale_temporaries(tmp_path) == 2
+    assert not any(p.exists() for p in stale) and live.exists() and all(p.exists() for p in other)
