@@ -30,12 +30,12 @@ from backbones import googlenet
 from backbones.onnx_export import ort_session, run_session
 from backbones.quantize import quantize_int8
 
+from ..classify.precision import Autocast
 from ..deploy.export import detector_files, export_detector
 from ..deploy.networks import Head, RegionNet, Trunk
 from ..engine.precision import check_precision
 from ..errors import UserError
-from ..rcnn.model import HeadConfig, RegionDetector, fold_for_inference
-from ..rcnn.precision import with_backbone
+from ..rcnn.model import HeadConfig, RegionDetector, fold_for_inference, with_backbone
 from .timing import median_seconds
 
 CPU = torch.device("cpu")
@@ -49,19 +49,6 @@ def _detector(variant: str, mode: str, classes: int, input_size: int = 224) -> R
 
 def _parts(model: RegionDetector, part: str) -> type:
     return {"region": RegionNet, "head": Head, "trunk": Trunk}[part]
-
-
-class _Bf16(torch.nn.Module):
-    """``net`` under CPU bfloat16 autocast; float32 outputs."""
-
-    def __init__(self, net: torch.nn.Module):
-        super().__init__()
-        self.net = net
-
-    def forward(self, x: torch.Tensor):
-        with torch.autocast("cpu", torch.bfloat16):
-            out = self.net(x)
-        return tuple(o.float() for o in out) if isinstance(out, tuple) else out.float()
 
 
 def _int8(model: RegionDetector, part: str, x: torch.Tensor) -> torch.nn.Module:
@@ -80,9 +67,9 @@ def _variants(model, part, x, ref, ort_s, repeats, precisions) -> dict:
         nets["compiled"](x)
         compile_s = time.perf_counter() - t0
     if "bf16" in precisions:
-        nets["bf16"] = _Bf16(_parts(model, part)(folded))
+        nets["bf16"] = Autocast(_parts(model, part)(folded))
     if "bf16" in precisions and "compiled" in precisions:
-        nets["bf16 compiled"] = torch.compile(_Bf16(_parts(model, part)(folded)))  # freezing: set above
+        nets["bf16 compiled"] = torch.compile(Autocast(_parts(model, part)(folded)))  # freezing: set above
     if "int8" in precisions:
         nets["int8"] = _int8(model, part, x)
     out = {}

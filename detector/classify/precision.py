@@ -6,7 +6,6 @@ shares). ``int8`` calibrates on the 1-crop inputs of up to 256 images of an Imag
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -14,10 +13,10 @@ import torch
 from torch import nn
 
 from backbones import GoogLeNet, for_inference
-from backbones.quantize import Int8GoogLeNet, int8_state, load_int8, quantize_int8
+from backbones.quantize import load_int8, quantize_int8
 
-from ..checkpoint import load_checkpoint, save_checkpoint
 from ..data.images import read_rgb, to_tensor
+from ..engine.precision import read_int8, write_int8
 from ..errors import UserError
 from .crops import crops
 from .data import scan_image_folder
@@ -26,8 +25,8 @@ TRUNK = (None, "inception_5b")
 
 
 class Autocast(nn.Module):
-    """``net`` under ``torch.autocast(dtype)`` on its input's device; float32 out. ``[N, 3, H, W]``
-    -> ``[N, C]`` logits."""
+    """``net`` under ``torch.autocast(dtype)`` on its input's device; float32 out (each of a tuple
+    of outputs). A classifier: ``[N, 3, H, W]`` -> ``[N, C]`` logits."""
 
     def __init__(self, net: nn.Module, dtype: torch.dtype = torch.bfloat16):
         super().__init__()
@@ -35,7 +34,8 @@ class Autocast(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         with torch.autocast(x.device.type, self.dtype):
-            return self.net(x).float()
+            out = self.net(x)
+        return tuple(o.float() for o in out) if isinstance(out, tuple) else out.float()
 
 
 def calibration_crops(folder: str | Path, input_size: int, resize: int, images: int = 256, seed: int = 0):
@@ -74,10 +74,7 @@ def with_precision(
     if calib is None:
         raise UserError("precision int8 needs a calibration: an ImageFolder split, or a file from --save-int8")
     if Path(calib).is_file():
-        with warnings.catch_warnings():  # torch's own rebuild of quantized tensors warns about TypedStorage
-            warnings.filterwarnings("ignore", message="TypedStorage is deprecated")
-            obj = load_checkpoint(calib, "int8 calibration", needs=("int8",), hint="write one with --save-int8")
-        return load_int8(model, obj["int8"])
+        return load_int8(model, read_int8(calib)["int8"])
     batches = list(calibration_crops(calib, input_size, resize))
     if not batches:
         raise UserError(f"{calib}: no readable images to calibrate int8 on")
@@ -86,6 +83,4 @@ def with_precision(
 
 def save_int8(path: str | Path, model: nn.Module, source: str) -> Path:
     """Write an int8 classifier's calibration to ``path`` (``source``: the checkpoint it came from)."""
-    if not isinstance(model, Int8GoogLeNet):
-        raise UserError("only an int8 classifier (precision int8) has a calibration to save")
-    return save_checkpoint(path, {}, {}, source=str(source), int8=int8_state(model))
+    return write_int8(path, model, str(source), "classifier")

@@ -242,9 +242,14 @@ def pool_levels(fmaps: list[torch.Tensor], rois: torch.Tensor, cfg: HeadConfig, 
 
 def fold_for_inference(model: RegionDetector, compile: bool = False) -> RegionDetector:
     """An eval-mode copy whose backbone has BN folded and channels_last (:func:`backbones.for_inference`,
-    compiled with ``compile``), built by the constructor with the heads' weights copied; ``model``
-    is left untouched."""
-    clone = RegionDetector(for_inference(model.backbone, compile=compile), model.num_classes, model.cfg)
+    compiled with ``compile``); ``model`` is left untouched."""
+    return with_backbone(model, for_inference(model.backbone, compile=compile))
+
+
+def with_backbone(model: RegionDetector, backbone) -> RegionDetector:
+    """A copy of ``model`` (eval, frozen) on ``backbone``, built by the constructor with the heads'
+    weights copied."""
+    clone = RegionDetector(backbone, model.num_classes, model.cfg)
     clone.cls_score.load_state_dict(model.cls_score.state_dict())
     if model.bbox_pred is not None:
         clone.bbox_pred.load_state_dict(model.bbox_pred.state_dict())

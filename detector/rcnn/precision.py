@@ -9,24 +9,22 @@ Which precision a device can run: :func:`~detector.engine.precision.check_precis
   weights per channel, activations per tensor), calibrated on the inputs the trunk sees when the
   detector scores a few hundred regions of sample images: warped crops (``rcnn``), or the image
   and the pooled regions (``fast``). The heads (pool, classifier, box regression) stay float32.
-  :func:`int8_payload` / :func:`load_int8_detector` save and restore the calibration.
+  :func:`save_int8` / :func:`load_int8_detector` save and restore the calibration.
 """
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterable
 from pathlib import Path
 
 import torch
 
-from backbones.quantize import Int8GoogLeNet, int8_state, load_int8, quantize_int8
+from backbones.quantize import load_int8, quantize_int8
 
-from ..checkpoint import load_checkpoint, save_checkpoint
-from ..engine.precision import PRECISIONS, check_precision
+from ..engine.precision import PRECISIONS, check_precision, read_int8, write_int8
 from ..errors import UserError
 from .data import prepare_image
-from .model import RegionDetector
+from .model import RegionDetector, with_backbone
 
 
 class _Recorder:
@@ -58,15 +56,6 @@ class _Recorder:
         return self.net.forward_head(x)
 
 
-def with_backbone(model: RegionDetector, backbone) -> RegionDetector:
-    """A copy of ``model`` (eval, frozen) on ``backbone``, its heads' weights copied."""
-    clone = RegionDetector(backbone, model.num_classes, model.cfg)
-    clone.cls_score.load_state_dict(model.cls_score.state_dict())
-    if model.bbox_pred is not None:
-        clone.bbox_pred.load_state_dict(model.bbox_pred.state_dict())
-    return clone.eval().requires_grad_(False)
-
-
 @torch.inference_mode()
 def quantize_detector(
     model: RegionDetector, folded: RegionDetector, samples: Iterable[tuple[torch.Tensor, torch.Tensor]],
@@ -78,7 +67,6 @@ def quantize_detector(
     (:func:`~.model.fold_for_inference` of ``model``) does the scoring."""
     recorder = _Recorder(folded.backbone, regions)
     scorer = with_backbone(folded, recorder)
-    scorer.cfg = folded.cfg
     g = torch.Generator().manual_seed(seed)
     seen = 0
     for image, boxes in samples:
@@ -102,16 +90,12 @@ def _batches(xs: list[torch.Tensor], size: int = 64) -> list[torch.Tensor]:
 def save_int8(path: str | Path, model: RegionDetector, source: str) -> Path:
     """Write ``model``'s int8 trunk (segments, int8 weights, scales, zero points) to ``path``;
     ``source``: the detector checkpoint it was calibrated from."""
-    if not isinstance(model.backbone, Int8GoogLeNet):
-        raise UserError("only an int8 detector (precision int8) has a calibration to save")
-    return save_checkpoint(path, {}, {}, source=str(Path(source).resolve()), int8=int8_state(model.backbone))
+    return write_int8(path, model.backbone, str(Path(source).resolve()), "detector")
 
 
 def load_int8_detector(model: RegionDetector, path: str | Path, source: str) -> RegionDetector:
     """``model`` (float, BN not folded) with the int8 trunk :func:`save_int8` wrote to ``path``."""
-    with warnings.catch_warnings():  # torch's own rebuild of quantized tensors warns about TypedStorage
-        warnings.filterwarnings("ignore", message="TypedStorage is deprecated")
-        obj = load_checkpoint(path, "int8 calibration", needs=("int8", "source"), hint="write one with --save-int8")
+    obj = read_int8(path)
     if obj["source"] != str(Path(source).resolve()):
         raise UserError(f"{path}: calibrated for {obj['source']}, not {source}")
     return with_backbone(model, load_int8(model.backbone, obj["int8"]))
