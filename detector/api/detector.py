@@ -64,6 +64,19 @@ def _onnx_members(paths: list, device, multibox: str | None, onnx) -> list[Loade
     return members
 
 
+def _torch_members(paths: list, dev: torch.device, mb: str | None, precision: str, calib, compile: bool) -> list:
+    """Each checkpoint loaded in PyTorch in ``precision``; ``calib`` (int8): a dataset, or one
+    calibration file per checkpoint."""
+    files = calib if isinstance(calib, (list, tuple)) else [calib] * len(paths)
+    if len(files) != len(paths):
+        raise UserError(f"{len(paths)} checkpoints but {len(files)} int8 calibration files")
+    return [
+        load_detector(p, dev, multibox=mb, precision=precision, compile=compile,
+                      calib=_samples(calib, p, dev, mb) if isinstance(calib, DetectionDataset) else f)
+        for p, f in zip(paths, files, strict=True)
+    ]  # fmt: skip
+
+
 def _samples(dataset: DetectionDataset, ckpt, device: torch.device, multibox: str | None, seed: int = 0):
     """Calibration pairs for checkpoint ``ckpt``: ``(image [3, H, W] normalized, proposals [N, 4]
     float32 in its pixels)`` of ``dataset``'s images in a seeded random order, proposals computed
@@ -163,15 +176,7 @@ class Detector:
         else:
             if onnx is not None:
                 raise UserError("onnx files are run with runtime='onnxruntime'")
-            dev = resolve_device(device)
-            files = calib if isinstance(calib, (list, tuple)) else [calib] * len(paths)
-            if precision == "int8" and not isinstance(calib, DetectionDataset) and len(files) != len(paths):
-                raise UserError(f"{len(paths)} checkpoints but {len(files)} int8 calibration files")
-            members = [
-                load_detector(p, dev, multibox=mb, precision=precision, compile=compile,
-                              calib=_samples(calib, p, dev, mb) if isinstance(calib, DetectionDataset) else f)
-                for p, f in zip(paths, files, strict=True)
-            ]  # fmt: skip
+            members = _torch_members(paths, resolve_device(device), mb, precision, calib, compile)
         test = dataclasses.replace(members[0].cfg.test)
         if score_thresh is not None:
             test.score_thresh = score_thresh

@@ -60,16 +60,7 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--repeats", type=int, default=1, help="timed runs per detector (median)")
     d.add_argument("--demo", type=Path, default=Path("outputs/demo"),
                    help="demo output folder: det/ and det_fast/ checkpoints there get their demo val mAP")  # fmt: skip
-    so = sub.add_parser("sources", help="a detector's s/img on each proposal source, proposals included")
-    so.add_argument("--data", type=Path, required=True, help="dataset folder or COCO .json")
-    so.add_argument("--split", default="val", help="split list of an XML dataset")
-    so.add_argument("--ckpt", action="append", required=True,
-                    help="train_det checkpoint, PATH@N to score its first N proposals; repeat to compare")  # fmt: skip
-    so.add_argument("--images", type=int, default=20, help="the split's first N images")
-    so.add_argument("--device", default="cpu")
-    so.add_argument("--precision", default="fp32", help="comma-separated: fp32,bf16,int8 (a row per checkpoint each)")
-    so.add_argument("--calib-split", default="train", help="int8: the split of --data it calibrates on")
-    so.add_argument("--compile", action="store_true", help="fp32 and bf16 rows through torch.compile")
+    _add_sources(sub)
     o = sub.add_parser("onnx", help="region-network regions/s: PyTorch for_inference vs onnxruntime (CPU)")
     o.add_argument("--batch", type=int, default=32, help="crops per rcnn batch (the fast head gets 4x as many regions)")
     o.add_argument("--repeats", type=int, default=5, help="timed batches per runtime (median)")
@@ -88,9 +79,24 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--out", type=Path, default=None, help="run folders (default: outputs/benchmarks/realdata)")
     r.add_argument("--device", default="cpu")
     r.add_argument("--jobs", type=int, default=1, help="systems trained at once, each on cores/jobs threads")
-    for p in (b, e, t, c, pr, d, so, o, r):
+    for p in (b, e, t, c, pr, d, o, r):
         p.add_argument("--json", type=Path, default=None, help="where to write the results")
     return ap
+
+
+def _add_sources(sub) -> None:
+    """``tools/benchmark.py sources``'s arguments."""
+    so = sub.add_parser("sources", help="a detector's s/img on each proposal source, proposals included")
+    so.add_argument("--data", type=Path, required=True, help="dataset folder or COCO .json")
+    so.add_argument("--split", default="val", help="split list of an XML dataset")
+    so.add_argument("--ckpt", action="append", required=True,
+                    help="train_det checkpoint, PATH@N to score its first N proposals; repeat to compare")  # fmt: skip
+    so.add_argument("--images", type=int, default=20, help="the split's first N images")
+    so.add_argument("--device", default="cpu")
+    so.add_argument("--precision", default="fp32", help="comma-separated: fp32,bf16,int8 (a row per checkpoint each)")
+    so.add_argument("--calib-split", default="train", help="int8: the split of --data it calibrates on")
+    so.add_argument("--compile", action="store_true", help="fp32 and bf16 rows through torch.compile")
+    so.add_argument("--json", type=Path, default=None, help="where to write the results")
 
 
 BENCHMARKS = {

@@ -83,6 +83,8 @@ def test_precision_errors(setup, monkeypatch):
         Detector.load(ckpt, "cpu", precision="fp16")
     with pytest.raises(UserError, match="precision int8 needs a calibration"):
         Detector.load(ckpt, "cpu", precision="int8")
+    with pytest.raises(UserError, match="2 checkpoints but 1 int8 calibration files"):
+        Detector.load([ckpt, ckpt], "cpu", precision="int8", calib=["x.pth"])
     with pytest.raises(UserError, match="int8 runs on the CPU"):
         check_precision("int8", torch.device("cuda"))
     with pytest.raises(UserError, match="PyTorch's; onnxruntime scores in fp32"):
