@@ -31,6 +31,7 @@ setup(
         "onnxscript==0.7.2",  # torch.onnx.export's exporter (translating LRN and the global pool)
         "onnxruntime==1.32.0",  # CPU runtime: checks every export, --runtime onnxruntime
         "tensorboard==2.21.0",  # event files the trainers write (torch.utils.tensorboard)
+        "ensemble-boxes==1.0.9",  # weighted boxes fusion, NMW, soft-NMS of members' detections
     ],
     entry_points={"console_scripts": ["googlenet-det = detector.commands.main:entry_point"]},
     extras_require={

@@ -5,13 +5,13 @@ region classification, ensembles and evaluation.
     det = Detector.load("runs/det/final.pth")
     r = det("photo.jpg")               # r.boxes, r.scores, r.labels, r.names; r.draw()
 
-``Detector``, ``Classifier`` and ``Result`` are imported on first use (PEP 562), so that
+``Detector``, ``Classifier``, ``Result`` and ``members_report`` (the ensemble tables) are imported on first use (PEP 562), so that
 ``import detector.data`` and the proposal workers do not load torch.
 """
 
 from __future__ import annotations
 
-_API = {"Detector", "Classifier", "Result", "Classification"}
+_API = {"Detector", "Classifier", "Result", "Classification", "members_report"}
 __all__ = sorted(_API)
 
 

@@ -16,6 +16,7 @@ from .config import ConfigError, load_config
 from .data.images import ImageError
 from .data.records import DatasetError
 from .errors import Interrupted, UserError
+from .rcnn.fusion import FUSIONS
 
 # the OSErrors of a path the user gave (a folder where a file goes, or the reverse; no permission)
 PATH_ERRORS = (FileNotFoundError, FileExistsError, NotADirectoryError, IsADirectoryError, PermissionError)
@@ -131,6 +132,29 @@ def add_runtime_args(ap) -> None:
         help="with --runtime onnxruntime: the file tools/export_onnx.py wrote from --ckpt, one per --ckpt "
         "(default: export each checkpoint's network when loading it)",
     )  # fmt: skip
+
+
+def add_ensemble_args(ap) -> None:
+    """``--tta``, ``--weights`` and ``--fusion`` of the tools that run detectors (:class:`detector.Detector`)."""
+    ap.add_argument(
+        "--tta", help="test-time views besides the image, comma-separated: hflip, vflip, rot90 "
+        "(default: the checkpoint's test.tta)",
+    )  # fmt: skip
+    ap.add_argument("--weights", nargs="+", type=float, help="one weight per --ckpt (default: equal)")
+    ap.add_argument(
+        "--box-voting", action="store_true",
+        help="move each detection to the score-weighted mean of its class's boxes overlapping it (IoU >= 0.5)",
+    )  # fmt: skip
+    ap.add_argument(
+        "--fusion", default="average", choices=FUSIONS,
+        help="average: all members score the first's proposals; union: all members' proposals; "
+        "wbf, nmw, soft_nms: each member on its own proposals, detections fused (ensemble-boxes)",
+    )  # fmt: skip
+
+
+def ensemble_kwargs(args) -> dict:
+    """:meth:`detector.Detector.load`'s ``tta``, ``weights`` and ``fusion`` from :func:`add_ensemble_args`'."""
+    return {"tta": args.tta, "weights": args.weights, "fusion": args.fusion, "box_voting": args.box_voting or None}
 
 
 def runtime_device(args) -> str:

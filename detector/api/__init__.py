@@ -5,6 +5,10 @@ layers over these."""
 from .classifier import Classification, Classifier
 from .detector import Detector, SplitDetections
 from .inputs import ImageInput, as_rgb
+from .members import format_members, members_report
 from .result import Result
 
-__all__ = ["Classification", "Classifier", "Detector", "ImageInput", "Result", "SplitDetections", "as_rgb"]
+__all__ = [
+    "Classification", "Classifier", "Detector", "ImageInput", "Result", "SplitDetections", "as_rgb", "format_members",
+    "members_report",
+]  # fmt: skip

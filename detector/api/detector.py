@@ -9,13 +9,18 @@ detections, like torchvision's models or detectron2's ``DefaultPredictor``.
 Proposals for an image come, in order, from the ``proposals`` argument of the call, from the
 cache given to :meth:`Detector.load` (looked up by the file's stem, as ``tools/proposals.py``
 writes a dataset's), or are computed on the fly with the first checkpoint's method (selective
-search, its MultiBox network, or both merged).
+search, its MultiBox network, or both merged). With ``fusion`` other than ``average``, each
+member's own method is a *source*, and each source has its own cache and on-the-fly search.
+
+    det = Detector.load(["a.pth", "b.pth"], tta=("hflip",))             # members and views averaged
+    det = Detector.load(["ss.pth", "mb.pth"], fusion="wbf", weights=[1, 2])  # own proposals, fused
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -30,9 +35,11 @@ from ..eval import EvalResult, evaluate_detections
 from ..eval.results import arrays_to_results
 from ..proposals.cache import ProposalCache
 from ..rcnn.data import clean_proposals
+from ..rcnn.ensemble import Ensemble
+from ..rcnn.fusion import FusionConfig, check_fusion
 from ..rcnn.precision import save_int8
-from ..rcnn.predict import Ensemble, LoadedDetector, detect_dataset, label_map, load_detector, load_detector_config
-from ..rcnn.proposals import OnTheFly, ensure_proposals
+from ..rcnn.predict import LoadedDetector, detect_dataset, label_map, load_detector, load_detector_config
+from ..rcnn.proposals import OnTheFly, boxes_from, ensure_proposals, proposal_sources, source_roots
 from .inputs import ImageInput, as_rgb
 from .result import Result
 
@@ -97,6 +104,17 @@ def _samples(dataset: DetectionDataset, ckpt, device: torch.device, multibox: st
             yield to_tensor(rgb), torch.from_numpy(boxes)
 
 
+def _check_load_args(runtime: str, score_thresh, max_dets, max_proposals) -> None:
+    """One-line errors for :meth:`Detector.load`'s settings out of range."""
+    if runtime not in RUNTIMES:
+        raise UserError(f"runtime {runtime!r} is not available; choose one of {list(RUNTIMES)}")
+    if score_thresh is not None and not 0.0 <= score_thresh <= 1.0:
+        raise UserError(f"score_thresh must be a probability in [0, 1], got {score_thresh}")
+    for name, value in (("max_dets", max_dets), ("max_proposals", max_proposals)):
+        if value is not None and value < 1:
+            raise UserError(f"{name} must be at least 1, got {value}")
+
+
 @dataclass
 class SplitDetections:
     """A whole split's detections: COCO results entries (the dataset's image and category
@@ -107,24 +125,29 @@ class SplitDetections:
 
 
 class Detector:
-    """One trained detector, or several averaged as an ensemble; see the module doc.
+    """One trained detector, or several as an ensemble; see the module doc.
 
     Args:
         members: loaded checkpoints (:func:`~detector.rcnn.predict.load_detector`), same classes.
-        test: score threshold, NMS, detections and proposals per image (default: the first's).
-        proposals: a proposal cache folder to read images' proposals from, when they are in it.
+        test: score threshold, NMS, views, detections and proposals per image (default: the first's).
+        proposals: a proposal cache folder to read images' proposals from, when they are in it
+            (with several sources: one folder per source, or one holding ``s0``, ``s1``, ...).
+        tta, weights, fusion, fusion_cfg: as :class:`~detector.rcnn.ensemble.Ensemble`'s.
     """
 
     def __init__(
-        self, members: list[LoadedDetector], test=None, proposals: str | Path | None = None, runtime: str = "torch"
-    ):
+        self, members: list[LoadedDetector], test=None, proposals: str | Path | list | None = None,
+        runtime: str = "torch", tta=None, weights=None, fusion: str = "average", fusion_cfg: FusionConfig | None = None,
+    ):  # fmt: skip
         if runtime not in RUNTIMES:
             raise UserError(f"runtime {runtime!r} is not available; choose one of {list(RUNTIMES)}")
-        self.ensemble = Ensemble(members, test)
+        check_fusion(fusion)
+        self.sources, source_of = proposal_sources([m.cfg.proposals for m in members], fusion == "average")
+        self.ensemble = Ensemble(members, test, tta, weights, fusion, source_of, fusion_cfg)
         self.members = members
         self.runtime = runtime
-        self.cache = ProposalCache(proposals) if proposals else None
-        self._on_the_fly: OnTheFly | None = None
+        self.caches = [ProposalCache(r) for r in source_roots(proposals, len(self.sources))] if proposals else None
+        self._on_the_fly: dict[int, OnTheFly] = {}
 
     @classmethod
     def load(
@@ -133,7 +156,8 @@ class Detector:
         runtime: str = "torch", proposals: str | Path | None = None,
         onnx: str | Path | list[str | Path | None] | None = None, max_proposals: int | None = None,
         precision: str = "fp32", calib: DetectionDataset | str | Path | list[str | Path] | None = None,
-        compile: bool = False,
+        compile: bool = False, tta: tuple[str, ...] | str | None = None, weights: list[float] | None = None,
+        fusion: str = "average", box_voting: bool | None = None,
     ) -> Detector:  # fmt: skip
         """Load ``train_det`` checkpoint(s) onto ``device`` ("auto", "cpu", "cuda"); with none,
         the demo's detector (:func:`default_checkpoint`).
@@ -155,19 +179,22 @@ class Detector:
         checkpoint), which reload the calibration without data. ``compile`` runs the trunk
         through ``torch.compile`` (fp32 or bf16; the first call compiles, see
         :func:`backbones.for_inference`).
+
+        ``tta`` (default: the first checkpoint's ``test.tta``): views scored besides the image,
+        ``("hflip",)``, ``"hflip,vflip"``, ``rot90`` (:mod:`detector.rcnn.views`); ``weights``: one
+        per checkpoint; ``fusion``: ``average`` (one shared proposal set), ``union`` (every member
+        scores all members' proposals), ``wbf``, ``nmw`` or ``soft_nms`` (each member on its own
+        proposals, detections fused by ``ensemble-boxes``; :mod:`detector.rcnn.fusion`);
+        ``box_voting`` (default: the checkpoint's ``test.box_voting``) moves each detection to
+        the score-weighted mean of its class's boxes that overlap it (Gidaris and Komodakis).
         """
         if checkpoints is None:
             checkpoints = default_checkpoint()
         paths = [checkpoints] if isinstance(checkpoints, (str, Path)) else list(checkpoints)
         if not paths:
             raise UserError("Detector.load needs at least one checkpoint")
-        if runtime not in RUNTIMES:
-            raise UserError(f"runtime {runtime!r} is not available; choose one of {list(RUNTIMES)}")
-        if score_thresh is not None and not 0.0 <= score_thresh <= 1.0:
-            raise UserError(f"score_thresh must be a probability in [0, 1], got {score_thresh}")
-        for name, value in (("max_dets", max_dets), ("max_proposals", max_proposals)):
-            if value is not None and value < 1:
-                raise UserError(f"{name} must be at least 1, got {value}")
+        _check_load_args(runtime, score_thresh, max_dets, max_proposals)
+        check_fusion(fusion)
         mb = str(multibox) if multibox else None
         if runtime == "onnxruntime":
             if precision != "fp32" or compile:
@@ -184,7 +211,9 @@ class Detector:
             test.max_dets = max_dets
         if max_proposals is not None:
             test.max_proposals = max_proposals
-        return cls(members, test, proposals, runtime)
+        if box_voting is not None:
+            test.box_voting = box_voting
+        return cls(members, test, proposals, runtime, tta, weights, fusion)
 
     def save_int8(self, paths: str | Path | list[str | Path]) -> list[Path]:
         """Write each int8 member's calibration (``precision="int8"``), one file per member, to
@@ -213,26 +242,36 @@ class Detector:
         """The :class:`~detector.rcnn.postprocess.PostprocessConfig` in force."""
         return self.ensemble.test
 
-    def proposals_for(self, image: np.ndarray, path: str | None = None) -> np.ndarray:
-        """``[N, 4]`` float32 xyxy proposals of ``[H, W, 3]`` uint8 RGB ``image`` in its pixels:
-        from the cache by the file's stem when it holds them, else computed now."""
-        cached = self.cache.find(Path(path).stem, path) if self.cache is not None and path is not None else None
+    def proposals_for(self, image: np.ndarray, path: str | None = None) -> np.ndarray | list[np.ndarray]:
+        """``[N, 4]`` float32 xyxy proposals of ``[H, W, 3]`` uint8 RGB ``image`` in its pixels
+        (a list, one per source, when there are several): from the cache by the file's stem when
+        it holds them, else computed now."""
+        sets = [self._source_proposals(k, image, path) for k in range(len(self.sources))]
+        return sets[0] if len(sets) == 1 else sets
+
+    def _source_proposals(self, k: int, image: np.ndarray, path: str | None) -> np.ndarray:
+        cached = self.caches[k].find(Path(path).stem, path) if self.caches is not None and path is not None else None
         if cached is not None:
             return cached
-        if self._on_the_fly is None:
-            self._on_the_fly = OnTheFly(self.members[0].cfg.proposals, self.device)
-        return self._on_the_fly(image, self.test.max_proposals)
+        if k not in self._on_the_fly:
+            self._on_the_fly[k] = OnTheFly(self.sources[k], self.device)
+        return self._on_the_fly[k](image, self.test.max_proposals)
 
-    def detect(self, image: ImageInput, proposals: np.ndarray | torch.Tensor | None = None) -> Result:
-        """Detections of one image; ``proposals`` (``[N, 4]`` xyxy in its pixels) skip the search.
-        An image without usable proposals (a 1x1 image, say) gives an empty :class:`Result`."""
+    def detect(self, image: ImageInput, proposals: np.ndarray | torch.Tensor | list | None = None) -> Result:
+        """Detections of one image; ``proposals`` (``[N, 4]`` xyxy in its pixels, or a list of
+        one per source) skip the search. An image without usable proposals (a 1x1 image, say)
+        gives an empty :class:`Result`."""
         rgb, path = as_rgb(image)
         h, w = rgb.shape[:2]
-        raw = self.proposals_for(rgb, path) if proposals is None else np.asarray(proposals, np.float32)
-        boxes = torch.from_numpy(clean_proposals(raw, w, h, self.test.max_proposals))
+        raw = self.proposals_for(rgb, path) if proposals is None else proposals
+        sets = raw if isinstance(raw, list) else [raw]
+        boxes = [
+            torch.from_numpy(clean_proposals(np.asarray(b, np.float32), w, h, self.test.max_proposals)) for b in sets
+        ]
         dets = self.ensemble.detect(to_tensor(rgb), boxes)
         return Result(dets.boxes.numpy().astype(np.float32), dets.scores.numpy().astype(np.float32),
-                      dets.labels.numpy().astype(np.int64), self.display_names, rgb, path, len(boxes))  # fmt: skip
+                      dets.labels.numpy().astype(np.int64), self.display_names, rgb, path,
+                      sum(len(b) for b in boxes))  # fmt: skip
 
     def __call__(self, images, proposals=None) -> Result | list[Result]:
         """:meth:`detect` on one image, or on each of a list or tuple of images (a list back)."""
@@ -253,13 +292,14 @@ class Detector:
         classes are matched to the dataset's by name (a model class the dataset lacks is a
         one-line error). Unreadable images are skipped and listed in ``failed``.
         """
-        root = proposals or (self.cache.root if self.cache else None)
-        if root is None:
+        roots = source_roots(proposals, len(self.sources)) if proposals else [c.root for c in self.caches or ()]
+        if not roots:
             raise UserError("detect_split needs a proposal cache folder (proposals=...) to read or fill")
         ctx = ctx or DistContext(0, 1, 0, self.device)
         to_dataset = label_map(self.class_names, dataset, self.members[0].path)
-        cache = ensure_proposals(dataset, root, self.members[0].cfg.proposals, ctx)
-        arrays, bad = detect_dataset(self.ensemble.detect, dataset, cache.boxes_for, self.test.max_proposals, ctx, workers,
+        caches = [ensure_proposals(dataset, r, cfg, ctx) for r, cfg in zip(roots, self.sources, strict=True)]
+        boxes_for = caches[0].boxes_for if len(caches) == 1 else partial(boxes_from, caches)
+        arrays, bad = detect_dataset(self.ensemble.detect, dataset, boxes_for, self.test.max_proposals, ctx, workers,
                                      progress)  # fmt: skip
         arrays.labels = to_dataset[arrays.labels]
         failed = [(str(dataset.records[i].file), why) for i, why in bad]

@@ -6,6 +6,8 @@ trained detectors (an ensemble when several) on a split.
     tools/eval_det.py --ckpt det.pth [--ckpt det2.pth ...] --data GT --split NAME --metric voc
         [--proposals CACHE] [--multibox MB.pth] [--save-dets DETS.json] [--out report.json] [--plots DIR]
         [--device auto] [--runtime torch|onnxruntime [--onnx det.onnx ...]]
+        [--tta hflip,vflip] [--weights W ...] [--fusion average|union|wbf|nmw|soft_nms]
+        [--members [--select-split val] [--bootstrap 1000]]: the Table 4/5 report of the --ckpt's
     either form: [--analyze DIR [--groups FILE] [--confusion-score 0.5]] writes the error-analysis page;
         [--compare B.json [--bootstrap 1000]] adds B's score minus this one's, with a paired
         bootstrap over the images (detector.eval.bootstrap): is the difference more than the split's noise?
@@ -15,7 +17,10 @@ dataset. With ``--ckpt``, proposals come from ``--proposals`` (computed into it 
 missing, with the first checkpoint's proposal method; default: a ``proposals`` folder beside the
 report), and the detections are written as COCO results JSON (``--save-dets``) before scoring;
 images that cannot be read are named and skipped, and the exit status is then 1. ``--analyze``
-adds tools/analyze_det.py's page (detector.analysis).
+adds tools/analyze_det.py's page (detector.analysis). ``--members`` scores every checkpoint,
+the full ensemble and the greedy best subset (chosen on ``--select-split``), with each ensemble's
+gain over its best member and a paired bootstrap (:mod:`detector.api.members`), printed and
+written under ``members`` in the report.
 
 The code of ``googlenet-det eval-det`` and ``googlenet-det analyze`` (:mod:`.analyze_det`), and of
 their ``tools/*.py`` shims.
@@ -30,7 +35,8 @@ import time
 from pathlib import Path
 
 from ..api import Detector
-from ..cli import UserError, add_runtime_args, runtime_device
+from ..api.members import format_members, members_report
+from ..cli import UserError, add_ensemble_args, add_runtime_args, ensemble_kwargs, runtime_device
 from ..data import load_dataset
 from ..engine.distributed import setup
 from ..eval.bootstrap import format_bootstrap, paired_bootstrap
@@ -38,6 +44,7 @@ from ..eval.detection import METRICS, evaluate_detections, read_blacklist
 from ..eval.report import format_report
 from ..eval.results import read_results, write_results
 from ..rcnn.precision import PRECISIONS
+from ..rcnn.proposals import source_roots
 from .outputs import AnalysisOptions, write_evaluation
 
 
@@ -49,12 +56,30 @@ def _default_proposals(args) -> Path:
 def run_checkpoints(args, dataset, det, ctx) -> tuple[list[dict], int]:
     """Detections of the ``--ckpt`` ensemble on ``dataset``, as COCO results (also written to
     disk), and the number of images skipped (each named on stderr)."""
-    split = det.detect_split(dataset, args.proposals or _default_proposals(args), ctx)
+    split = det.detect_split(dataset, _proposals(args), ctx)
     for file, why in split.failed:
         print(f"error: {file}: {why}, skipped", file=sys.stderr)
     path = write_results(args.save_dets or _default_proposals(args).parent / "detections.json", split.results)
     print(f"{len(split.results)} detections from {len(det.members)} model(s) on {len(dataset.records)} images: {path}")
     return split.results, len(split.failed)
+
+
+def _proposals(args) -> list[str] | Path:
+    return args.proposals or _default_proposals(args)
+
+
+def run_members(args, dataset, det, ctx) -> dict:
+    """``--members``: the members' table (:func:`~detector.api.members.members_report`), printed."""
+    if ctx.world_size > 1:
+        raise UserError("--members runs in one process (no torchrun)")
+    select = (
+        load_dataset(args.gt, args.select_split, args.images, args.class_map, class_names=det.class_names)
+        if args.select_split
+        else None
+    )
+    report = members_report(det, dataset, args.metric, _proposals(args), select, bootstrap=args.bootstrap)
+    print(format_members(report))
+    return report
 
 
 def _compare(args, dataset, results, blacklist) -> dict:
@@ -109,7 +134,11 @@ def _parser(description: str, analysis_tool: bool) -> argparse.ArgumentParser:
     ap.add_argument(
         "--confusion-score", type=float, default=0.5, help="analysis: score threshold of the confusion matrix"
     )
-    ap.add_argument("--proposals", help="--ckpt: proposal cache folder (filled where missing)")
+    ap.add_argument(
+        "--proposals", nargs="+",
+        help="--ckpt: proposal cache folder (filled where missing); with --fusion other than average, one per "
+        "proposal source (default: s0, s1, ... inside one folder)",
+    )  # fmt: skip
     ap.add_argument(
         "--save-dets",
         help="--ckpt: where to write the detections (COCO results JSON; default: detections.json beside the proposal cache, replacing an earlier one)",
@@ -133,8 +162,14 @@ def _parser(description: str, analysis_tool: bool) -> argparse.ArgumentParser:
             "--compare",
             help="another results file (B) on the same split: its score minus this one's, with a paired bootstrap",
         )
-        ap.add_argument("--bootstrap", type=int, default=1000, help="--compare: resamplings of the images")
+        ap.add_argument("--bootstrap", type=int, default=1000, help="--compare, --members: resamplings of the images")
+        ap.add_argument(
+            "--members", action="store_true",
+            help="--ckpt (2 or more): every member, the ensemble and the greedy subset, with bootstrap gains",
+        )  # fmt: skip
+        ap.add_argument("--select-split", help="--members: the split the greedy subset is chosen on (default: --split)")
     add_runtime_args(ap)
+    add_ensemble_args(ap)
     return ap
 
 
@@ -147,6 +182,8 @@ def run_evaluation(argv: list[str] | None = None, description: str = "", analysi
     logging.basicConfig(level=logging.WARNING, format="warning: %(message)s")
     if bool(args.dets) == bool(args.ckpt):
         raise UserError("give either --dets (a results file) or --ckpt (detectors to run), not both or neither")
+    if not analysis_tool and args.members and len(args.ckpt or ()) < 2:
+        raise UserError("--members needs two or more --ckpt")
 
     t0 = time.perf_counter()
     det = ctx = None
@@ -156,6 +193,7 @@ def run_evaluation(argv: list[str] | None = None, description: str = "", analysi
         det = Detector.load(
             args.ckpt, ctx.device, args.multibox, runtime=args.runtime, onnx=args.onnx,
             max_proposals=args.max_proposals, precision=args.precision, calib=_calibration(args), compile=args.compile,
+            **ensemble_kwargs(args),
         )  # fmt: skip
         if args.save_int8:
             print("int8 calibration: " + ", ".join(str(p) for p in det.save_int8(args.save_int8)))
@@ -171,7 +209,9 @@ def run_evaluation(argv: list[str] | None = None, description: str = "", analysi
     print(format_report(ev.report))
     if not analysis_tool and args.compare:
         ev.report["compare"] = _compare(args, dataset, results, blacklist)
-    cache = args.proposals or (_default_proposals(args) if det is not None else None)
+    if not analysis_tool and args.members:
+        ev.report["members"] = run_members(args, dataset, det, ctx)
+    cache = source_roots(_proposals(args), len(det.sources))[0] if det is not None else None
     options = AnalysisOptions(args.groups, cache, args.confusion_score, blacklist, args.lenient)
     analysis = args.analyze if ctx is None or ctx.is_main else None
     write_evaluation(dataset, results, ev, args.metric, args.out, args.plots, analysis, options)

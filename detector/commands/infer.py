@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from detector.api import Detector
 from detector.api.detector import DEMO_DETECTOR, default_checkpoint
-from detector.cli import UserError, add_runtime_args, runtime_device
+from detector.cli import UserError, add_ensemble_args, add_runtime_args, ensemble_kwargs, runtime_device
 from detector.data.images import IMAGE_EXTENSIONS, ImageError
 from detector.files import write_json
 from detector.rcnn.precision import PRECISIONS
@@ -81,7 +81,10 @@ def _parser() -> argparse.ArgumentParser:
         "--max-proposals", type=int, help="proposals scored per image, the first N (default: test.max_proposals)"
     )
     ap.add_argument("--json", action="store_true", help="one OUT/detections.json for all images")
-    ap.add_argument("--proposals", help="proposal cache with the images under their file name stems")
+    ap.add_argument(
+        "--proposals", nargs="+",
+        help="proposal cache with the images under their file name stems (--fusion other than average: one per source)",
+    )  # fmt: skip
     ap.add_argument(
         "--multibox", help="MultiBox checkpoint for on-the-fly proposals (default: the one it trained with)"
     )
@@ -92,6 +95,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     ap.add_argument("--compile", action="store_true", help="the trunk through torch.compile (fp32, bf16)")
     add_runtime_args(ap)
+    add_ensemble_args(ap)
     return ap
 
 
@@ -118,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     det = Detector.load(
         ckpts, runtime_device(args), args.multibox, args.score_thresh, args.max_dets,
         runtime=args.runtime, proposals=args.proposals, onnx=args.onnx, max_proposals=args.max_proposals,
-        precision=args.precision, calib=args.calib, compile=args.compile,
+        precision=args.precision, calib=args.calib, compile=args.compile, **ensemble_kwargs(args),
     )  # fmt: skip
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -1,7 +1,7 @@
 """Scoring a detector's regions with onnxruntime instead of PyTorch.
 
 :class:`OnnxRegionDetector` has :meth:`~detector.rcnn.model.RegionDetector.predict`'s interface,
-so an :class:`~detector.rcnn.predict.Ensemble` (and so :class:`detector.Detector`,
+so an :class:`~detector.rcnn.ensemble.Ensemble` (and so :class:`detector.Detector`,
 ``tools/infer.py``, ``tools/eval_det.py``) runs it in place of the network. Only the network
 changes: regions are warped (``rcnn``) or pooled with RoIAlign (``fast``) by the same PyTorch
 code, and decoding and NMS follow as before. onnxruntime here is the CPU package.

@@ -170,7 +170,8 @@ class ProposalImageDataset(RecordDataset):
     """Test items ``(index, image [3, H, W] normalized at its original size, proposals [N, 4]
     xyxy original pixels, None)``, or ``(index, None, None, why)`` for an image that cannot be
     read or has no proposals; ``proposals`` maps a record to its raw boxes, or None when it has
-    none (:meth:`~detector.proposals.cache.ProposalCache.boxes_for`)."""
+    none (:meth:`~detector.proposals.cache.ProposalCache.boxes_for`), or to a list of such (one
+    per proposal source: the item then holds a list of ``[N_s, 4]``)."""
 
     def __init__(self, records: list[ImageRecord], proposals, max_proposals: int):
         super().__init__(records)
@@ -183,8 +184,9 @@ class ProposalImageDataset(RecordDataset):
         except ImageError as e:
             return i, None, None, e.reason
         raw = self.proposals(r)
-        if raw is None:
+        sets = raw if isinstance(raw, list) else [raw]
+        if any(s is None for s in sets):
             return i, None, None, "no proposals (unreadable when they were computed?)"
         h, w = img.shape[:2]
-        boxes = clean_proposals(raw, w, h, self.max_proposals)
-        return i, to_tensor(img), torch.from_numpy(boxes), None
+        boxes = [torch.from_numpy(clean_proposals(s, w, h, self.max_proposals)) for s in sets]
+        return i, to_tensor(img), (boxes if isinstance(raw, list) else boxes[0]), None

@@ -1,11 +1,13 @@
-"""From region scores to detections: decode, clip, threshold, per-class NMS, top N."""
+"""From region scores to detections: decode, clip, threshold, per-class NMS, top N, and
+optionally box voting (Gidaris and Komodakis 2015): each box NMS keeps moves to the score-weighted
+mean of the boxes of its class that overlap it by at least ``vote_iou`` before NMS, itself included."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import torch
-from torchvision.ops import batched_nms, clip_boxes_to_image, remove_small_boxes
+from torchvision.ops import batched_nms, box_iou, clip_boxes_to_image, remove_small_boxes
 
 from ..config import NonNegFloat, PositiveInt, Probability
 from ..data.records import BACKGROUND
@@ -20,6 +22,9 @@ class PostprocessConfig:
     max_dets: PositiveInt = 100  # per image
     max_proposals: PositiveInt = 2000  # proposals scored per image (rank order)
     min_size: NonNegFloat = 1.0  # decoded boxes narrower or lower than this (pixels) are dropped
+    tta: tuple[str, ...] = ()  # test-time views besides the image: hflip, vflip, rot90 (rcnn/views.py)
+    box_voting: bool = False  # move each kept box to the score-weighted mean of its class's overlapping boxes
+    vote_iou: Probability = 0.5  # box_voting: the overlap that counts a box in
 
 
 def postprocess(
@@ -45,4 +50,18 @@ def postprocess(
     keep = remove_small_boxes(boxes, cfg.min_size)
     boxes, scores, labels = boxes[keep], scores[keep], labels[keep]
     keep = batched_nms(boxes, scores, labels, cfg.nms_iou)[: cfg.max_dets]
-    return Detections(boxes[keep], scores[keep], labels[keep])
+    kept = vote_boxes(boxes[keep], labels[keep], boxes, scores, labels, cfg.vote_iou) if cfg.box_voting else boxes[keep]
+    return Detections(kept, scores[keep], labels[keep])
+
+
+def vote_boxes(
+    kept: torch.Tensor, kept_labels: torch.Tensor, boxes: torch.Tensor, scores: torch.Tensor, labels: torch.Tensor,
+    iou: float,
+) -> torch.Tensor:  # fmt: skip
+    """Box voting: ``[M, 4]`` boxes NMS kept (labels ``[M]``) -> each the mean of the ``[C, 4]``
+    candidates (``scores``, ``labels`` ``[C]``) of its class overlapping it by ``iou`` or more,
+    weighted by score; every kept box is among the candidates, so it votes for itself."""
+    if not len(kept):
+        return kept
+    w = ((box_iou(kept, boxes) >= iou) & (kept_labels[:, None] == labels[None])) * scores[None]
+    return (w @ boxes) / w.sum(1, keepdim=True)

@@ -1,11 +1,4 @@
-"""Running trained detectors: loading checkpoints, ensembles, and whole splits.
-
-An :class:`Ensemble` of one or more checkpoints scores the same proposals of an image: each
-model sees the image in its own frame (:func:`~.data.prepare_image`), and the class
-probabilities and box regressions (scale-free, relative to the proposal) are averaged before
-decoding and per-class NMS, as the paper's ensemble of 6 networks did. Box regressions average
-over the members that have them.
-"""
+"""Running trained detectors: loading checkpoints, and whole splits (ensembles: :mod:`.ensemble`)."""
 
 from __future__ import annotations
 
@@ -28,11 +21,9 @@ from ..engine.distributed import DistContext, all_gather_objects
 from ..engine.workers import loader_processes
 from ..errors import UserError
 from ..eval.results import DetectionArrays
-from ..structures import Detections
 from .config import DetTrainConfig
-from .data import ProposalImageDataset, prepare_image
+from .data import ProposalImageDataset
 from .model import HeadConfig, RegionDetector, fold_for_inference
-from .postprocess import PostprocessConfig, postprocess
 from .precision import check_precision, load_int8_detector, quantize_detector
 
 
@@ -110,45 +101,6 @@ def load_detector(
         model = fold_for_inference(model, compile) if fold else model
         model.amp_dtype = torch.bfloat16 if precision == "bf16" else None
     return LoadedDetector(model.to(device), cfg, names, list(obj.get("display_names") or names), str(path))
-
-
-class Ensemble:
-    """One or more detectors over the same classes (see the module doc)."""
-
-    def __init__(self, members: list[LoadedDetector], test: PostprocessConfig | None = None):
-        if not members:
-            raise ValueError("an ensemble needs at least one detector")
-        for m in members[1:]:
-            if m.class_names != members[0].class_names:
-                raise UserError(
-                    f"{m.path}: its classes differ from {members[0].path}'s; an ensemble needs the same classes"
-                )
-        self.members = members
-        self.test = test or members[0].cfg.test
-        self.class_names = members[0].class_names
-        self.display_names = members[0].display_names
-
-    @property
-    def device(self) -> torch.device:
-        return self.members[0].model.device
-
-    @torch.inference_mode()
-    def score(self, image: torch.Tensor, proposals: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """``[3, H, W]`` normalized image and ``[N, 4]`` proposals in its pixel frame ->
-        averaged ``(probabilities [N, K+1], deltas [N, K+1, 4] or None)`` on the CPU."""
-        probs, deltas = [], []
-        for m in self.members:
-            x, scale = prepare_image(image.to(self.device), m.cfg.head)
-            p, d = m.model.predict(x, proposals.to(self.device) * scale)
-            probs.append(p.cpu())
-            if d is not None:
-                deltas.append(d.cpu())
-        return torch.stack(probs).mean(0), (torch.stack(deltas).mean(0) if deltas else None)
-
-    def detect(self, image: torch.Tensor, proposals: torch.Tensor) -> Detections:
-        """Detections of one image, in its pixel frame (``image`` ``[3, H, W]`` normalized)."""
-        probs, deltas = self.score(image, proposals)
-        return postprocess(probs, deltas, proposals, image.shape[1], image.shape[2], self.test)
 
 
 def run_detection(

@@ -113,3 +113,39 @@ class OnTheFly:
         if self.cfg.method == "multibox":
             return mb
         return merge_proposals(mb, selective_search(image, self.cfg.selective_search))
+
+
+def _source_key(cfg: ProposalConfig) -> tuple:
+    """What makes two members' proposals the same: method, parameters, MultiBox checkpoint."""
+    return (cfg.method, repr(cfg.selective_search), str(cfg.multibox_ckpt or ""), cfg.top_k)
+
+
+def proposal_sources(configs: list[ProposalConfig], shared: bool) -> tuple[list[ProposalConfig], list[int]]:
+    """Members' proposal configs -> ``(the distinct sources, member -> its source's index)``;
+    ``shared`` (one proposal set for all, the average path): the first member's only."""
+    if shared:
+        return [configs[0]], [0] * len(configs)
+    keys: list[tuple] = []
+    sources, source_of = [], []
+    for cfg in configs:
+        key = _source_key(cfg)
+        if key not in keys:
+            keys.append(key)
+            sources.append(cfg)
+        source_of.append(keys.index(key))
+    return sources, source_of
+
+
+def source_roots(roots: str | Path | list | tuple, count: int) -> list[Path]:
+    """Cache folders of ``count`` proposal sources: a list gives one per source; one folder
+    serves a single source, or holds ``s0``, ``s1``, ... subfolders for several."""
+    if isinstance(roots, (list, tuple)):
+        if len(roots) != count:
+            raise UserError(f"{len(roots)} proposal caches for {count} proposal sources: give one per source")
+        return [Path(r) for r in roots]
+    return [Path(roots)] if count == 1 else [Path(roots) / f"s{k}" for k in range(count)]
+
+
+def boxes_from(caches: list[ProposalCache], record) -> list[np.ndarray | None]:
+    """A record's raw boxes from each source's cache (None where one lacks it)."""
+    return [c.boxes_for(record) for c in caches]

@@ -30,8 +30,9 @@ from ..proposals.cache import ProposalCache
 from ..structures import Detections, draw_detections
 from .config import DetTrainConfig
 from .data import ProposalImageDataset, RegionBatch, RegionTrainDataset, collate_regions
+from .ensemble import Ensemble
 from .model import check_head
-from .predict import Ensemble, LoadedDetector, build_detector, run_detection
+from .predict import LoadedDetector, build_detector, run_detection
 from .proposals import ensure_proposals, val_cache_root
 
 

@@ -18,7 +18,8 @@ from detector.errors import UserError
 from detector.proposals.cache import ProposalCache
 from detector.proposals.selective_search import SelectiveSearchConfig, selective_search
 from detector.rcnn.data import clean_proposals
-from detector.rcnn.predict import Ensemble, load_detector
+from detector.rcnn.ensemble import Ensemble
+from detector.rcnn.predict import load_detector
 from tests.detector.eval.conftest import make_voc_dataset
 from tests.helpers import assert_same_function, randomize_bn, tiny_detector_checkpoint, write_photo
 

@@ -17,6 +17,7 @@ from detector import Detector
 from detector.data.images import to_tensor
 from detector.deploy.export import detector_files
 from detector.errors import UserError
+from detector.rcnn.ensemble import Ensemble
 from tests.backbones.zoo_graph import zoo_graph
 from tests.detector.data.builders import write_voc
 from tests.helpers import assert_same_function, run_tool, tiny_detector_checkpoint, write_photo
@@ -97,6 +98,13 @@ def test_onnxruntime_detections_equal_pytorchs(exported, photo):
     p_o, d_o = ort_det.ensemble.score(x, torch.from_numpy(proposals))
     assert_same_function(p_o, p_t, layers=22, what="probabilities")
     assert_same_function(d_o, d_t, layers=22, what="deltas")
+    # every view too: the flipped image through onnxruntime, its deltas mapped back
+    views = [
+        Ensemble(d.members, tta=("hflip", "rot90")).score(x, torch.from_numpy(proposals)) for d in (torch_det, ort_det)
+    ]
+    assert_same_function(views[1][0], views[0][0], layers=22, what="probabilities, 3 views")
+    assert_same_function(views[1][1], views[0][1], layers=22, what="deltas, 3 views")
+    assert not torch.allclose(views[0][0], p_t, atol=1e-4)
 
 
 def test_ensemble_of_onnx_files_and_evaluation(rcnn, tmp_path):
@@ -109,7 +117,7 @@ def test_ensemble_of_onnx_files_and_evaluation(rcnn, tmp_path):
         res = run_tool(
             "eval_det.py", "--ckpt", str(ckpt), "--ckpt", str(ckpt), "--data", str(root), "--split", "test",
             "--metric", "voc", "--proposals", str(tmp_path / "props"), "--out", str(tmp_path / f"{runtime}.json"),
-            "--runtime", runtime, *extra,
+            "--runtime", runtime, "--tta", "vflip", *extra,
         )  # fmt: skip
         assert res.returncode == 0, res.stderr
         reports[runtime] = json.loads((tmp_path / f"{runtime}.json").read_text())

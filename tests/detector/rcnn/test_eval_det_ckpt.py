@@ -47,9 +47,17 @@ def test_eval_det_ckpt_matches_training_and_results_file(demo_run, tmp_path):
     ens = run_tool(
         "eval_det.py", "--ckpt", str(out / "final.pth"), "--ckpt", str(out / "final.pth"), *common,
         "--proposals", str(out / "proposals"), "--out", str(tmp_path / "ens" / "r.json"),
+        "--members", "--select-split", "train", "--bootstrap", "20",
     )  # fmt: skip
-    assert ens.returncode == 0 and "from 2 model(s)" in ens.stdout
-    assert json.loads((tmp_path / "ens" / "r.json").read_text())["mAP"] == pytest.approx(report["mAP"], abs=1e-6)
+    assert ens.returncode == 0 and "from 2 model(s)" in ens.stdout, ens.stderr[-2000:]
+    ens_report = json.loads((tmp_path / "ens" / "r.json").read_text())
+    assert ens_report["mAP"] == pytest.approx(report["mAP"], abs=1e-6)
+    # --members: both members and the ensemble score the model's mAP; no gain in any resampling
+    rows = ens_report["members"]["rows"]
+    assert [r["map"] for r in rows] == pytest.approx([report["mAP"]] * 4, abs=1e-6)
+    assert rows[2]["gain"]["diff"] == pytest.approx(0.0, abs=1e-9) and rows[2]["gain"]["p_above_zero"] == 0.0
+    assert ens_report["members"]["greedy"]["weights"] == [1.0, 0.0]  # the first, and the copy adds nothing
+    assert "gain over best member" in ens.stdout and ens_report["members"]["greedy"]["chosen_on"].endswith("train")
 
 
 def test_eval_det_ckpt_computes_missing_proposals_and_rejects_bad_use(demo_run, tmp_path):

@@ -1,3 +1,5 @@
+import dataclasses
+
 import torch
 from torchvision.ops import box_iou
 
@@ -46,3 +48,18 @@ def test_shapes_clipping_and_max_dets():
         assert (iou <= 0.3 + 1e-6).all()
     empty = postprocess(probs[:0], deltas[:0], proposals[:0], 240, 320, cfg)
     assert empty.boxes.shape == (0, 4) and len(empty) == 0
+
+
+def test_box_voting_by_hand():
+    # two class-1 regions overlapping at IoU 100/120 and a class-2 region on the first; no regression
+    proposals = torch.tensor([[0.0, 0.0, 10.0, 10.0], [0.0, 0.0, 12.0, 10.0], [0.0, 0.0, 10.0, 10.0]])
+    probs = torch.tensor([[0.1, 0.9, 0.0], [0.4, 0.6, 0.0], [0.3, 0.0, 0.7]])
+    cfg = PostprocessConfig(score_thresh=0.05, nms_iou=0.3)
+    plain = postprocess(probs, None, proposals, 20, 20, cfg)
+    voted = postprocess(probs, None, proposals, 20, 20, dataclasses.replace(cfg, box_voting=True))
+    assert torch.equal(plain.scores, voted.scores) and torch.equal(plain.labels, voted.labels)
+    assert plain.labels.tolist() == [1, 2]
+    # class 1: (0.9 * 10 + 0.6 * 12) / 1.5 = 10.8 wide; class 2 votes alone (the class-1 boxes do not count)
+    torch.testing.assert_close(voted.boxes, torch.tensor([[0.0, 0.0, 10.8, 10.0], [0.0, 0.0, 10.0, 10.0]]))
+    strict = postprocess(probs, None, proposals, 20, 20, dataclasses.replace(cfg, box_voting=True, vote_iou=0.9))
+    assert torch.equal(strict.boxes, plain.boxes)  # 0.83 < 0.9: each box votes alone

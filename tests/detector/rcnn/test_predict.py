@@ -11,9 +11,10 @@ from detector.checkpoint import save_checkpoint
 from detector.cli import UserError
 from detector.data.records import AnnotationLog, DetectionDataset, ImageRecord
 from detector.rcnn.config import DetTrainConfig
+from detector.rcnn.ensemble import Ensemble
 from detector.rcnn.model import HeadConfig, RegionDetector
 from detector.rcnn.postprocess import PostprocessConfig, postprocess
-from detector.rcnn.predict import Ensemble, LoadedDetector, label_map, load_detector
+from detector.rcnn.predict import LoadedDetector, label_map, load_detector
 from detector.rcnn.proposals import val_cache_root
 from tests.detector.eval.conftest import make_voc_dataset
 from tests.helpers import assert_same_function, randomize_bn

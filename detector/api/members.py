@@ -1,0 +1,239 @@
+"""The paper's Tables 4 and 5 for a set of detectors: every member, the full ensemble, and the
+best subset chosen greedily, each with mAP@0.5 (or the metric asked for) and COCO AP, and the
+ensembles' gain over their best member with a paired bootstrap over the images.
+
+Every member scores every image once (its views averaged, :meth:`.Ensemble.member_scores`), and
+the scores are kept: any subset, with any weights, is then post-processed (or fused) without
+running a network again. That is what makes the greedy selection (Caruana et al. 2004: start
+from nothing, add the member, again or for the first time, that raises the selection split's
+score most; stop when none does) cheap. Memory: a split's ``N`` proposals x ``K+1`` classes x
+5 floats per image and member. One process (no ``torchrun``).
+
+    det = Detector.load([a, b, c])
+    report = members_report(det, test_split, "voc", "cache/", select=val_split)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torchvision.ops import box_iou
+from tqdm import tqdm
+
+from ..data.records import DetectionDataset
+from ..engine.distributed import DistContext
+from ..errors import UserError
+from ..eval import evaluate_arrays
+from ..eval.bootstrap import paired_bootstrap
+from ..eval.results import DetectionArrays, arrays_to_results
+from ..rcnn.data import ProposalImageDataset
+from ..rcnn.ensemble import Scores, average_scores
+from ..rcnn.fusion import fuse_detections, union_proposals
+from ..rcnn.postprocess import postprocess
+from ..rcnn.predict import label_map
+from ..rcnn.proposals import boxes_from, ensure_proposals, source_roots
+from ..structures import Detections
+from .detector import Detector
+
+FUSED = ("wbf", "nmw", "soft_nms")  # fusions that merge detections rather than scores
+
+
+@dataclass
+class MemberOutputs:
+    """Every member's scores of a split: per image (``index`` into ``dataset.records``), its
+    size, the proposal sets (one per source) and each member's :data:`~.ensemble.Scores` over
+    the set it scored; ``failed``: ``[(file, why)]`` of images skipped."""
+
+    dataset: DetectionDataset
+    index: list[int]
+    sizes: list[tuple[int, int]]
+    sets: list[list[torch.Tensor]]
+    scores: list[list[Scores]]
+    failed: list[tuple[str, str]]
+
+
+def _scored_boxes(det: Detector, sets: list[torch.Tensor], m: int) -> torch.Tensor:
+    """The proposals member ``m`` scores: its own source's (fused paths), the union, or the one set."""
+    if det.ensemble.fusion in FUSED:
+        return sets[det.ensemble.source_of[m]]
+    return union_proposals(sets) if len(sets) > 1 else sets[0]
+
+
+def collect_outputs(det: Detector, dataset: DetectionDataset, proposals, progress: bool = True) -> MemberOutputs:
+    """Run every member of ``det`` over ``dataset`` once; proposals from the cache(s) at
+    ``proposals`` (filled first where missing, as :meth:`Detector.detect_split` does)."""
+    ctx = DistContext(0, 1, 0, det.device)
+    caches = [
+        ensure_proposals(dataset, r, cfg, ctx) for r, cfg in zip(source_roots(proposals, len(det.sources)), det.sources, strict=True)
+    ]  # fmt: skip
+    items = ProposalImageDataset(dataset.records, lambda r: boxes_from(caches, r), det.test.max_proposals)
+    out = MemberOutputs(dataset, [], [], [], [], [])
+    for k in tqdm(range(len(items)), desc="members", disable=not progress, leave=False):
+        i, image, sets, why = items[k]
+        if image is None:
+            out.failed.append((str(dataset.records[i].file), why))
+            continue
+        out.index.append(i)
+        out.sizes.append(tuple(image.shape[1:]))
+        out.sets.append(sets)
+        out.scores.append(
+            [det.ensemble.member_scores(m, image, _scored_boxes(det, sets, j)) for j, m in enumerate(det.members)]
+        )
+    return out
+
+
+def subset_detections(det: Detector, out: MemberOutputs, weights: Sequence[float]) -> DetectionArrays:
+    """The ensemble of the members with ``weights[m] > 0`` (weighted so) on ``out``'s images, as
+    ``det`` would detect them; one member alone is that member's own detections. Labels in
+    ``out.dataset``'s ``1..K``."""
+    chosen = [m for m, w in enumerate(weights) if w > 0]
+    if not chosen:
+        raise ValueError("an ensemble needs at least one member with a positive weight")
+    to_dataset = label_map(det.class_names, out.dataset, det.members[0].path)
+    parts = []
+    for i, (h, w), sets, scores in zip(out.index, out.sizes, out.sets, out.scores, strict=True):
+        d = _image_detections(det, sets, scores, chosen, [weights[m] for m in chosen], h, w)
+        parts.append((np.full(len(d), i), to_dataset[d.labels.numpy()], d.scores.numpy(), d.boxes.numpy()))
+    return DetectionArrays.concat(parts)
+
+
+def _image_detections(
+    det: Detector, sets, scores, chosen: list[int], weights: list[float], h: int, w: int
+) -> Detections:
+    test = det.test
+    if det.ensemble.fusion in FUSED:
+        dets = [postprocess(*scores[m], _scored_boxes(det, sets, m), h, w, test) for m in chosen]
+        if len(dets) == 1:
+            return dets[0]
+        return fuse_detections(dets, h, w, det.ensemble.fusion, weights, det.ensemble.fusion_cfg, test.max_dets)
+    probs, deltas = average_scores([scores[m] for m in chosen], weights)
+    return postprocess(probs, deltas, _scored_boxes(det, sets, chosen[0]), h, w, test)
+
+
+def forward_selection(score: Callable[[tuple[int, ...]], float], members: int, max_steps: int | None = None):
+    """Caruana et al.'s greedy ensemble selection with replacement: from no member, add the one
+    (again, possibly) whose addition gives the highest ``score(counts)`` (``counts[m]``: how many
+    times member ``m`` is in), while that beats the score so far; ties go to the lower index.
+    Returns ``(counts, best score, [(member added, score after)])``; at most ``max_steps``
+    additions (default ``2 * members``)."""
+    counts = [0] * members
+    best, history = -np.inf, []
+    for _ in range(max_steps or 2 * members):
+        trials = []
+        for m in range(members):
+            c = list(counts)
+            c[m] += 1
+            trials.append((score(tuple(c)), -m))
+        s, neg_m = max(trials)
+        if not s > best:
+            break
+        counts[-neg_m] += 1
+        best = s
+        history.append((-neg_m, s))
+    return tuple(counts), best, history
+
+
+def agreement(det: Detector, out: MemberOutputs, min_score: float = 0.5, iou: float = 0.5) -> list[list[float]]:
+    """``[M][M]``: the share of member ``a``'s detections (score >= ``min_score``) that member
+    ``b`` also makes (same class, IoU >= ``iou``, score >= ``min_score``): how alike they are."""
+    n = len(det.members)
+    hits, total = np.zeros((n, n)), np.zeros(n)
+    for sets, scores, (h, w) in zip(out.sets, out.scores, out.sizes, strict=True):
+        own = []
+        for m in range(n):
+            d = postprocess(*scores[m], _scored_boxes(det, sets, m), h, w, det.test)
+            keep = d.scores >= min_score
+            own.append((d.boxes[keep], d.labels[keep]))
+        for a in range(n):
+            total[a] += len(own[a][1])
+            for b in range(n):
+                same = (box_iou(own[a][0], own[b][0]) >= iou) & (own[a][1][:, None] == own[b][1][None])
+                hits[a, b] += float(same.any(1).sum())
+    return (hits / np.maximum(total, 1)[:, None]).round(4).tolist()
+
+
+def _scores_of(out: MemberOutputs, arrays: DetectionArrays, metric: str) -> dict:
+    primary = float(evaluate_arrays(out.dataset, arrays, metric).report["mAP"])
+    coco = primary if metric == "coco" else float(evaluate_arrays(out.dataset, arrays, "coco").report["mAP"])
+    return {"map": primary, "coco_ap": coco}
+
+
+def members_report(
+    det: Detector, dataset: DetectionDataset, metric: str, proposals, select: DetectionDataset | None = None,
+    select_proposals=None, bootstrap: int = 1000, progress: bool = True,
+) -> dict:  # fmt: skip
+    """Every member, the full ensemble (``det``'s weights) and the greedy subset chosen on
+    ``select`` (default: ``dataset`` itself, which flatters the subset; name another split)
+    scored on ``dataset``; each ensemble against its best member on ``dataset`` with a paired
+    bootstrap of ``bootstrap`` resamplings. See the module doc; :func:`format_members` prints it."""
+    if len(det.members) < 2:
+        raise UserError("a members report needs at least two checkpoints")
+    out = collect_outputs(det, dataset, proposals, progress)
+    n = len(det.members)
+    weights = det.ensemble.weights or [1.0] * n
+    rows = []
+    for m in range(n):
+        onehot = [1.0 if k == m else 0.0 for k in range(n)]
+        rows.append(
+            {"name": _name(det, m), "kind": "member", "weights": onehot, "arrays": subset_detections(det, out, onehot)}
+        )
+    rows.append(
+        {
+            "name": "ensemble (all)",
+            "kind": "ensemble",
+            "weights": weights,
+            "arrays": subset_detections(det, out, weights),
+        }
+    )
+    greedy = _greedy(det, out, select, select_proposals or proposals, metric, progress)
+    rows.append({"name": f"greedy (on {greedy['chosen_on']})", "kind": "ensemble", "weights": greedy["weights"],
+                 "arrays": subset_detections(det, out, greedy["weights"])})  # fmt: skip
+    for r in rows:
+        r.update(_scores_of(out, r["arrays"], metric))
+    best = max(range(n), key=lambda m: rows[m]["map"])
+    best_results = arrays_to_results(dataset, rows[best]["arrays"])
+    for r in rows[n:]:
+        b = paired_bootstrap(dataset, best_results, arrays_to_results(dataset, r["arrays"]), metric, bootstrap)
+        r["gain"] = {"over": rows[best]["name"], "diff": b["diff"], "sd": b["diff_sd"], "ci95": b["diff_ci95"],
+                     "p_above_zero": b["p_b_above_a"], "n": b["n"]}  # fmt: skip
+    for r in rows:
+        del r["arrays"]
+    return {"metric": metric, "split": dataset.name, "images": len(out.index), "failed": out.failed,
+            "fusion": det.ensemble.fusion, "views": [v.name for v in det.ensemble.views], "rows": rows,
+            "best_member": best, "greedy": greedy, "agreement": agreement(det, out)}  # fmt: skip
+
+
+def _name(det: Detector, m: int) -> str:
+    p = Path(det.members[m].path)
+    return f"{p.parent.name}/{p.name}"
+
+
+def _greedy(det: Detector, out: MemberOutputs, select, select_proposals, metric: str, progress: bool) -> dict:
+    """The forward selection on ``select`` (its own member outputs) or on ``out``'s split."""
+    sel = out if select is None else collect_outputs(det, select, select_proposals, progress)
+
+    def score(counts: tuple[int, ...]) -> float:
+        return float(evaluate_arrays(sel.dataset, subset_detections(det, sel, counts), metric).report["mAP"])
+
+    counts, best, history = forward_selection(score, len(det.members))
+    return {"chosen_on": sel.dataset.name, "weights": [float(c) for c in counts], "score_on_selection": best,
+            "history": [{"added": _name(det, m), "score": s} for m, s in history]}  # fmt: skip
+
+
+def format_members(report: dict) -> str:
+    """The report as a table: one line per member and ensemble, gains with their bootstrap."""
+    metric = report["metric"]
+    lines = [f"{'model':<36} {metric + ' mAP':>10} {'COCO AP':>8}  gain over best member (bootstrap sd, P>0)"]
+    for r in report["rows"]:
+        g = r.get("gain")
+        gain = f"{g['diff']:+.4f} (sd {g['sd']:.4f}, {g['p_above_zero']:.0%})" if g else ""
+        weights = "" if r["kind"] == "member" else " x" + ",".join(f"{w:g}" for w in r["weights"])
+        lines.append(f"{(r['name'] + weights)[:36]:<36} {r['map']:>10.4f} {r['coco_ap']:>8.4f}  {gain}")
+    agree = report["agreement"]
+    pairs = [agree[a][b] for a in range(len(agree)) for b in range(len(agree)) if a != b]
+    lines.append(f"members agree on {np.mean(pairs):.0%} of their detections (score >= 0.5, IoU >= 0.5; pairs' mean)")
+    return "\n".join(lines)
