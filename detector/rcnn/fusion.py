@@ -17,7 +17,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from ensemble_boxes import non_maximum_weighted, soft_nms, weighted_boxes_fusion
 
 from ..config import Probability
 from ..errors import UserError
@@ -59,6 +58,9 @@ def fuse_detections(
 ) -> Detections:  # fmt: skip
     """The members' detections of one ``height x width`` image (pixels) fused by ``method``
     (``wbf``, ``nmw``, ``soft_nms``) -> the top ``max_dets`` fused detections, in pixels."""
+    # imported here: ensemble_boxes imports numba (~0.3 s), which only fusing detections needs
+    from ensemble_boxes import non_maximum_weighted, soft_nms, weighted_boxes_fusion
+
     cfg = cfg or FusionConfig()
     scale = np.array([width, height, width, height], np.float64)
     boxes = [np.clip(d.boxes.double().numpy().reshape(-1, 4) / scale, 0.0, 1.0) for d in dets]
