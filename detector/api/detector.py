@@ -204,15 +204,9 @@ class Detector:
             if onnx is not None:
                 raise UserError("onnx files are run with runtime='onnxruntime'")
             members = _torch_members(paths, resolve_device(device), mb, precision, calib, compile)
-        test = dataclasses.replace(members[0].cfg.test)
-        if score_thresh is not None:
-            test.score_thresh = score_thresh
-        if max_dets is not None:
-            test.max_dets = max_dets
-        if max_proposals is not None:
-            test.max_proposals = max_proposals
-        if box_voting is not None:
-            test.box_voting = box_voting
+        overrides = {"score_thresh": score_thresh, "max_dets": max_dets, "max_proposals": max_proposals,
+                     "box_voting": box_voting}  # fmt: skip
+        test = dataclasses.replace(members[0].cfg.test, **{k: v for k, v in overrides.items() if v is not None})
         return cls(members, test, proposals, runtime, tta, weights, fusion)
 
     def save_int8(self, paths: str | Path | list[str | Path]) -> list[Path]:

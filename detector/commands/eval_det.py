@@ -107,6 +107,15 @@ def _calibration(args):
     return load_dataset(args.gt, args.calib_split, args.images, args.class_map)
 
 
+def _add_members_args(ap) -> None:
+    ap.add_argument("--bootstrap", type=int, default=1000, help="--compare, --members: resamplings of the images")
+    ap.add_argument(
+        "--members", action="store_true",
+        help="--ckpt (2 or more): every member, the ensemble and the greedy subset, with bootstrap gains",
+    )  # fmt: skip
+    ap.add_argument("--select-split", help="--members: the split the greedy subset is chosen on (default: --split)")
+
+
 def _parser(description: str, analysis_tool: bool) -> argparse.ArgumentParser:
     """The arguments of ``tools/eval_det.py``, or of ``tools/analyze_det.py`` (``analysis_tool``)."""
     ap = argparse.ArgumentParser(description=description)
@@ -162,12 +171,7 @@ def _parser(description: str, analysis_tool: bool) -> argparse.ArgumentParser:
             "--compare",
             help="another results file (B) on the same split: its score minus this one's, with a paired bootstrap",
         )
-        ap.add_argument("--bootstrap", type=int, default=1000, help="--compare, --members: resamplings of the images")
-        ap.add_argument(
-            "--members", action="store_true",
-            help="--ckpt (2 or more): every member, the ensemble and the greedy subset, with bootstrap gains",
-        )  # fmt: skip
-        ap.add_argument("--select-split", help="--members: the split the greedy subset is chosen on (default: --split)")
+        _add_members_args(ap)
     add_runtime_args(ap)
     add_ensemble_args(ap)
     return ap
