@@ -72,11 +72,11 @@ def run_members(args, dataset, det, ctx) -> dict:
     """``--members``: the members' table (:func:`~detector.api.members.members_report`), printed."""
     if ctx.world_size > 1:
         raise UserError("--members runs in one process (no torchrun)")
-    select = (
-        load_dataset(args.gt, args.select_split, args.images, args.class_map, class_names=det.class_names)
-        if args.select_split
-        else None
-    )
+    select = None
+    if args.select_split:  # a split list of an XML dataset, or another COCO file (its images beside it)
+        coco = args.select_split.endswith(".json")
+        gt, split, images = (args.select_split, None, None) if coco else (args.gt, args.select_split, args.images)
+        select = load_dataset(gt, split, images, args.class_map, class_names=det.class_names)
     report = members_report(det, dataset, args.metric, _proposals(args), select, bootstrap=args.bootstrap)
     print(format_members(report))
     return report
@@ -113,7 +113,10 @@ def _add_members_args(ap) -> None:
         "--members", action="store_true",
         help="--ckpt (2 or more): every member, the ensemble and the greedy subset, with bootstrap gains",
     )  # fmt: skip
-    ap.add_argument("--select-split", help="--members: the split the greedy subset is chosen on (default: --split)")
+    ap.add_argument(
+        "--select-split",
+        help="--members: the split the greedy subset is chosen on, or a COCO .json (default: the scored split)",
+    )  # fmt: skip
 
 
 def _parser(description: str, analysis_tool: bool) -> argparse.ArgumentParser:
