@@ -34,6 +34,7 @@ from .ensemble import Ensemble
 from .model import check_head
 from .predict import LoadedDetector, build_detector, run_detection
 from .proposals import ensure_proposals, val_cache_root
+from .views import parse_views
 
 
 def region_loss(
@@ -88,6 +89,10 @@ def check_config(cfg: DetTrainConfig) -> None:
     check_head(cfg.head)
     d = cfg.data
     check_probabilities(hflip=d.hflip, photometric=d.photometric, vflip=d.vflip, rotate90=d.rotate90)
+    try:  # validation scores in these views: a wrong name fails now, not after an epoch
+        parse_views(cfg.test.tta)
+    except UserError as e:
+        raise UserError(f"test.tta: {e}") from None
 
 
 def detection_task(

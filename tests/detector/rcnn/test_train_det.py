@@ -88,7 +88,7 @@ def test_bad_inputs_are_one_line_errors(trivial_voc, tmp_path):
     assert res.returncode == 2 and "multibox_ckpt" in res.stderr
     assert not (tmp_path / "o1" / "proposals").exists()  # config errors stop the run before any work
     bad = (("head.train_sizes", "head.train_sizes=[96,0]"), ("head.roi_tap", "head.roi_tap=bogus"),
-           ("data.rotate90", "data.rotate90=1.5"))  # fmt: skip
+           ("data.rotate90", "data.rotate90=1.5"), ("test.tta", "test.tta=[hflip,mirror]"))  # fmt: skip
     for key, opt in bad:
         res = train(trivial_voc, tmp_path / "o4", "head.mode=fast", opt)
         assert res.returncode == 2 and key in res.stderr and "Traceback" not in res.stderr
