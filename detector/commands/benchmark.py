@@ -90,12 +90,15 @@ def _add_sources(sub) -> None:
     so.add_argument("--data", type=Path, required=True, help="dataset folder or COCO .json")
     so.add_argument("--split", default="val", help="split list of an XML dataset")
     so.add_argument("--ckpt", action="append", required=True,
-                    help="train_det checkpoint, PATH@N to score its first N proposals; repeat to compare")  # fmt: skip
+                    help="train_det checkpoint, PATH@N to score its first N proposals, A+B+C an ensemble (A's "
+                         "proposals); repeat to compare")  # fmt: skip
     so.add_argument("--images", type=int, default=20, help="the split's first N images")
     so.add_argument("--device", default="cpu")
     so.add_argument("--precision", default="fp32", help="comma-separated: fp32,bf16,int8 (a row per checkpoint each)")
     so.add_argument("--calib-split", default="train", help="int8: the split of --data it calibrates on")
     so.add_argument("--compile", action="store_true", help="fp32 and bf16 rows through torch.compile")
+    so.add_argument("--tta", nargs="+", default=["none"],
+                    help="test-time view sets, a row per checkpoint each: none hflip hflip,vflip ...")  # fmt: skip
     so.add_argument("--json", type=Path, default=None, help="where to write the results")
 
 

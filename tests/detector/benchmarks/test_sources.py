@@ -15,6 +15,8 @@ def test_parse_entry():
     assert parse_entry("runs/a/final.pth") == (parse_entry("runs/a/final.pth")[0], None)
     path, n = parse_entry("runs/a@b/final.pth@120")
     assert (str(path), n) == ("runs/a@b/final.pth", 120)
+    paths, n = parse_entry("a.pth+b/c.pth@10")
+    assert ([str(p) for p in paths], n) == (["a.pth", "b/c.pth"], 10)
     for bad in ("final.pth@", "final.pth@0", "final.pth@ten"):
         with pytest.raises(UserError, match="count after @"):
             parse_entry(bad)
@@ -41,5 +43,12 @@ def test_sources_times_each_checkpoint_on_the_same_images(tmp_path):
     for row in r["rows"]:  # the whole is timed as its two parts
         assert 0 < row["proposal_seconds"] and 0 < row["score_seconds"]
     assert "| fp32 | ss | rcnn |" in res.stdout
-    missing = run_tool("benchmark.py", "sources", "--data", str(root), "--ckpt", str(tmp_path / "nope.pth"))
+    missing = run_tool("benchmark.py", "sources", "--data", str(root), "--ckpt", f"{ckpt}+{tmp_path / 'nope.pth'}")
     assert missing.returncode != 0 and "nope.pth: no such checkpoint" in missing.stderr
+    ens = run_tool("benchmark.py", "sources", "--data", str(root), "--split", "val", "--ckpt", f"{ckpt}+{ckpt}",
+                   "--images", "1", "--tta", "none", "hflip,vflip", "--json", str(out))  # fmt: skip
+    assert ens.returncode == 0, ens.stderr[-2000:]
+    rows = json.loads(out.read_text())["rows"]
+    assert [(r["members"], r["views"]) for r in rows] == [(2, 1), (2, 3)] and rows[1]["ckpt"].endswith(
+        "tta hflip,vflip"
+    )
