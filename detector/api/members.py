@@ -27,7 +27,7 @@ from tqdm import tqdm
 from ..data.records import DetectionDataset
 from ..engine.distributed import DistContext
 from ..errors import UserError
-from ..eval import evaluate_arrays
+from ..eval import evaluate_arrays, evaluate_detections
 from ..eval.bootstrap import paired_bootstrap
 from ..eval.results import DetectionArrays, arrays_to_results
 from ..rcnn.data import ProposalImageDataset
@@ -156,9 +156,10 @@ def agreement(det: Detector, out: MemberOutputs, min_score: float = 0.5, iou: fl
     return (hits / np.maximum(total, 1)[:, None]).round(4).tolist()
 
 
-def _scores_of(out: MemberOutputs, arrays: DetectionArrays, metric: str) -> dict:
-    primary = float(evaluate_arrays(out.dataset, arrays, metric).report["mAP"])
-    coco = primary if metric == "coco" else float(evaluate_arrays(out.dataset, arrays, "coco").report["mAP"])
+def _scores_of(out: MemberOutputs, results: list[dict], metric: str) -> dict:
+    """The ``metric``'s mAP and COCO AP of COCO-format ``results`` on ``out``'s split."""
+    primary = float(evaluate_detections(out.dataset, results, metric).report["mAP"])
+    coco = primary if metric == "coco" else float(evaluate_detections(out.dataset, results, "coco").report["mAP"])
     return {"map": primary, "coco_ap": coco}
 
 
@@ -170,41 +171,36 @@ def members_report(
     ``select`` (default: ``dataset`` itself, which flatters the subset; name another split)
     scored on ``dataset``; each ensemble against its best member on ``dataset`` with a paired
     bootstrap of ``bootstrap`` resamplings. See the module doc; :func:`format_members` prints it."""
+    return report_and_results(det, dataset, metric, proposals, select, select_proposals, bootstrap, progress)[0]
+
+
+def report_and_results(
+    det: Detector, dataset: DetectionDataset, metric: str, proposals, select: DetectionDataset | None = None,
+    select_proposals=None, bootstrap: int = 1000, progress: bool = True,
+) -> tuple[dict, list[dict], list[tuple[str, str]]]:  # fmt: skip
+    """:func:`members_report`, the full ensemble's detections (COCO results, what
+    :meth:`Detector.detect_split` gives) and the images skipped, from one pass of the members."""
     if len(det.members) < 2:
         raise UserError("a members report needs at least two checkpoints")
     out = collect_outputs(det, dataset, proposals, progress)
     n = len(det.members)
-    weights = det.ensemble.weights or [1.0] * n
-    rows = []
-    for m in range(n):
-        onehot = [1.0 if k == m else 0.0 for k in range(n)]
-        rows.append(
-            {"name": _name(det, m), "kind": "member", "weights": onehot, "arrays": subset_detections(det, out, onehot)}
-        )
-    rows.append(
-        {
-            "name": "ensemble (all)",
-            "kind": "ensemble",
-            "weights": weights,
-            "arrays": subset_detections(det, out, weights),
-        }
-    )
     greedy = _greedy(det, out, select, select_proposals or proposals, metric, progress)
-    rows.append({"name": f"greedy (on {greedy['chosen_on']})", "kind": "ensemble", "weights": greedy["weights"],
-                 "arrays": subset_detections(det, out, greedy["weights"])})  # fmt: skip
-    for r in rows:
-        r.update(_scores_of(out, r["arrays"], metric))
+    subsets = [("member", _name(det, m), [float(k == m) for k in range(n)]) for m in range(n)]
+    subsets += [("ensemble", "ensemble (all)", det.ensemble.weights or [1.0] * n),
+                ("ensemble", f"greedy (on {greedy['chosen_on']})", greedy["weights"])]  # fmt: skip
+    rows, results = [], []
+    for kind, name, weights in subsets:
+        results.append(arrays_to_results(dataset, subset_detections(det, out, weights)))
+        rows.append({"name": name, "kind": kind, "weights": weights, **_scores_of(out, results[-1], metric)})
     best = max(range(n), key=lambda m: rows[m]["map"])
-    best_results = arrays_to_results(dataset, rows[best]["arrays"])
-    for r in rows[n:]:
-        b = paired_bootstrap(dataset, best_results, arrays_to_results(dataset, r["arrays"]), metric, bootstrap)
+    for r, res in zip(rows[n:], results[n:], strict=True):
+        b = paired_bootstrap(dataset, results[best], res, metric, bootstrap)
         r["gain"] = {"over": rows[best]["name"], "diff": b["diff"], "sd": b["diff_sd"], "ci95": b["diff_ci95"],
                      "p_above_zero": b["p_b_above_a"], "n": b["n"]}  # fmt: skip
-    for r in rows:
-        del r["arrays"]
-    return {"metric": metric, "split": dataset.name, "images": len(out.index), "failed": out.failed,
-            "fusion": det.ensemble.fusion, "views": [v.name for v in det.ensemble.views], "rows": rows,
-            "best_member": best, "greedy": greedy, "agreement": agreement(det, out)}  # fmt: skip
+    report = {"metric": metric, "split": dataset.name, "images": len(out.index), "failed": out.failed,
+              "fusion": det.ensemble.fusion, "views": [v.name for v in det.ensemble.views], "rows": rows,
+              "best_member": best, "greedy": greedy, "agreement": agreement(det, out)}  # fmt: skip
+    return report, results[n], out.failed
 
 
 def _name(det: Detector, m: int) -> str:

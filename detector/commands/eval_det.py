@@ -35,7 +35,7 @@ import time
 from pathlib import Path
 
 from ..api import Detector
-from ..api.members import format_members, members_report
+from ..api.members import format_members, report_and_results
 from ..cli import UserError, add_ensemble_args, add_runtime_args, ensemble_kwargs, runtime_device
 from ..data import load_dataset
 from ..engine.distributed import setup
@@ -68,8 +68,10 @@ def _proposals(args) -> list[str] | Path:
     return args.proposals or _default_proposals(args)
 
 
-def run_members(args, dataset, det, ctx) -> dict:
-    """``--members``: the members' table (:func:`~detector.api.members.members_report`), printed."""
+def run_members(args, dataset, det, ctx) -> tuple[dict, list[dict], int]:
+    """``--members``: the members' table (:func:`~detector.api.members.members_report`), printed,
+    and the full ensemble's detections from the same pass (written as ``--ckpt``'s are), with the
+    number of images skipped."""
     if ctx.world_size > 1:
         raise UserError("--members runs in one process (no torchrun)")
     select = None
@@ -77,9 +79,14 @@ def run_members(args, dataset, det, ctx) -> dict:
         coco = args.select_split.endswith(".json")
         gt, split, images = (args.select_split, None, None) if coco else (args.gt, args.select_split, args.images)
         select = load_dataset(gt, split, images, args.class_map, class_names=det.class_names)
-    report = members_report(det, dataset, args.metric, _proposals(args), select, bootstrap=args.bootstrap)
+    report, results, failed = report_and_results(det, dataset, args.metric, _proposals(args), select,
+                                                  bootstrap=args.bootstrap)  # fmt: skip
     print(format_members(report))
-    return report
+    for file, why in failed:
+        print(f"error: {file}: {why}, skipped", file=sys.stderr)
+    path = write_results(args.save_dets or _default_proposals(args).parent / "detections.json", results)
+    print(f"{len(results)} detections from {len(det.members)} model(s) on {len(dataset.records)} images: {path}")
+    return report, results, len(failed)
 
 
 def _compare(args, dataset, results, blacklist) -> dict:
@@ -207,7 +214,10 @@ def run_evaluation(argv: list[str] | None = None, description: str = "", analysi
     names = det.class_names if det and not args.class_map else None  # a split may lack classes
     dataset = load_dataset(args.gt, args.split, args.images, args.class_map, class_names=names)
     print(dataset.log.summary())
-    if det is not None:
+    members = None
+    if det is not None and not analysis_tool and args.members:
+        members, results, skipped = run_members(args, dataset, det, ctx)
+    elif det is not None:
         results, skipped = run_checkpoints(args, dataset, det, ctx)
     else:
         results = read_results(args.dets)
@@ -216,8 +226,8 @@ def run_evaluation(argv: list[str] | None = None, description: str = "", analysi
     print(format_report(ev.report))
     if not analysis_tool and args.compare:
         ev.report["compare"] = _compare(args, dataset, results, blacklist)
-    if not analysis_tool and args.members:
-        ev.report["members"] = run_members(args, dataset, det, ctx)
+    if members is not None:
+        ev.report["members"] = members
     cache = source_roots(_proposals(args), len(det.sources))[0] if det is not None else None
     options = AnalysisOptions(args.groups, cache, args.confusion_score, blacklist, args.lenient)
     analysis = args.analyze if ctx is None or ctx.is_main else None
