@@ -228,7 +228,10 @@ def run_evaluation(argv: list[str] | None = None, description: str = "", analysi
         ev.report["compare"] = _compare(args, dataset, results, blacklist)
     if members is not None:
         ev.report["members"] = members
-    cache = source_roots(_proposals(args), len(det.sources))[0] if det is not None else None
+    if det is not None:
+        cache = source_roots(_proposals(args), len(det.sources))[0]
+    else:
+        cache = args.proposals[0] if args.proposals else None
     options = AnalysisOptions(args.groups, cache, args.confusion_score, blacklist, args.lenient)
     analysis = args.analyze if ctx is None or ctx.is_main else None
     write_evaluation(dataset, results, ev, args.metric, args.out, args.plots, analysis, options)

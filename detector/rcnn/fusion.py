@@ -58,8 +58,7 @@ def fuse_detections(
 ) -> Detections:  # fmt: skip
     """The members' detections of one ``height x width`` image (pixels) fused by ``method``
     (``wbf``, ``nmw``, ``soft_nms``) -> the top ``max_dets`` fused detections, in pixels."""
-    # imported here: ensemble_boxes imports numba (~0.3 s), which only fusing detections needs
-    from ensemble_boxes import non_maximum_weighted, soft_nms, weighted_boxes_fusion
+    from ensemble_boxes import non_maximum_weighted, soft_nms, weighted_boxes_fusion  # here: it loads numba (0.3 s)
 
     cfg = cfg or FusionConfig()
     scale = np.array([width, height, width, height], np.float64)
