@@ -275,6 +275,17 @@ class Detector:
             return [self.detect(im, None if proposals is None else proposals[k]) for k, im in enumerate(images)]
         return self.detect(images, proposals)
 
+    def split_proposals(self, dataset: DetectionDataset, proposals=None, ctx: DistContext | None = None):
+        """``record -> [N, 4]`` raw proposals (a list, one per source, with several) of every
+        image of ``dataset``, from the cache(s) at ``proposals`` (default: :meth:`load`'s),
+        computed into them first where missing with each source's method."""
+        roots = source_roots(proposals, len(self.sources)) if proposals else [c.root for c in self.caches or ()]
+        if not roots:
+            raise UserError("detect_split needs a proposal cache folder (proposals=...) to read or fill")
+        ctx = ctx or DistContext(0, 1, 0, self.device)
+        caches = [ensure_proposals(dataset, r, cfg, ctx) for r, cfg in zip(roots, self.sources, strict=True)]
+        return caches[0].boxes_for if len(caches) == 1 else partial(boxes_from, caches)
+
     def detect_split(
         self, dataset: DetectionDataset, proposals: str | Path | None = None, ctx: DistContext | None = None,
         workers: int = 0, progress: bool = True,
@@ -286,13 +297,9 @@ class Detector:
         classes are matched to the dataset's by name (a model class the dataset lacks is a
         one-line error). Unreadable images are skipped and listed in ``failed``.
         """
-        roots = source_roots(proposals, len(self.sources)) if proposals else [c.root for c in self.caches or ()]
-        if not roots:
-            raise UserError("detect_split needs a proposal cache folder (proposals=...) to read or fill")
         ctx = ctx or DistContext(0, 1, 0, self.device)
         to_dataset = label_map(self.class_names, dataset, self.members[0].path)
-        caches = [ensure_proposals(dataset, r, cfg, ctx) for r, cfg in zip(roots, self.sources, strict=True)]
-        boxes_for = caches[0].boxes_for if len(caches) == 1 else partial(boxes_from, caches)
+        boxes_for = self.split_proposals(dataset, proposals, ctx)
         arrays, bad = detect_dataset(self.ensemble.detect, dataset, boxes_for, self.test.max_proposals, ctx, workers,
                                      progress)  # fmt: skip
         arrays.labels = to_dataset[arrays.labels]

@@ -25,93 +25,68 @@ from torchvision.ops import box_iou
 from tqdm import tqdm
 
 from ..data.records import DetectionDataset
-from ..engine.distributed import DistContext
 from ..errors import UserError
 from ..eval import evaluate_arrays, evaluate_detections
 from ..eval.bootstrap import paired_bootstrap
 from ..eval.results import DetectionArrays, arrays_to_results
 from ..rcnn.data import ProposalImageDataset
-from ..rcnn.ensemble import Scores, average_scores
-from ..rcnn.fusion import fuse_detections, union_proposals
+from ..rcnn.ensemble import Scores
+from ..rcnn.fusion import DETECTION_FUSIONS
 from ..rcnn.postprocess import postprocess
 from ..rcnn.predict import label_map
-from ..rcnn.proposals import boxes_from, ensure_proposals, source_roots
-from ..structures import Detections
 from .detector import Detector
-
-FUSED = ("wbf", "nmw", "soft_nms")  # fusions that merge detections rather than scores
 
 
 @dataclass
 class MemberOutputs:
     """Every member's scores of a split: per image (``index`` into ``dataset.records``), its
-    size, the proposal sets (one per source) and each member's :data:`~.ensemble.Scores` over
-    the set it scored; ``failed``: ``[(file, why)]`` of images skipped."""
+    size, the proposals each member scored (:meth:`~.Ensemble.member_boxes`) and its
+    :data:`~.ensemble.Scores` over them; ``failed``: ``[(file, why)]`` of images skipped."""
 
     dataset: DetectionDataset
     index: list[int]
     sizes: list[tuple[int, int]]
-    sets: list[list[torch.Tensor]]
+    boxes: list[list[torch.Tensor]]
     scores: list[list[Scores]]
     failed: list[tuple[str, str]]
-
-
-def _scored_boxes(det: Detector, sets: list[torch.Tensor], m: int) -> torch.Tensor:
-    """The proposals member ``m`` scores: its own source's (fused paths), the union, or the one set."""
-    if det.ensemble.fusion in FUSED:
-        return sets[det.ensemble.source_of[m]]
-    return union_proposals(sets) if len(sets) > 1 else sets[0]
 
 
 def collect_outputs(det: Detector, dataset: DetectionDataset, proposals, progress: bool = True) -> MemberOutputs:
     """Run every member of ``det`` over ``dataset`` once; proposals from the cache(s) at
     ``proposals`` (filled first where missing, as :meth:`Detector.detect_split` does)."""
-    ctx = DistContext(0, 1, 0, det.device)
-    caches = [
-        ensure_proposals(dataset, r, cfg, ctx) for r, cfg in zip(source_roots(proposals, len(det.sources)), det.sources, strict=True)
-    ]  # fmt: skip
-    items = ProposalImageDataset(dataset.records, lambda r: boxes_from(caches, r), det.test.max_proposals)
+    items = ProposalImageDataset(dataset.records, det.split_proposals(dataset, proposals), det.test.max_proposals)
     out = MemberOutputs(dataset, [], [], [], [], [])
+    ens = det.ensemble
     for k in tqdm(range(len(items)), desc="members", disable=not progress, leave=False):
         i, image, sets, why = items[k]
         if image is None:
             out.failed.append((str(dataset.records[i].file), why))
             continue
+        boxes = ens.member_boxes(sets)
         out.index.append(i)
         out.sizes.append(tuple(image.shape[1:]))
-        out.sets.append(sets)
-        out.scores.append(
-            [det.ensemble.member_scores(m, image, _scored_boxes(det, sets, j)) for j, m in enumerate(det.members)]
-        )
+        out.boxes.append(boxes)
+        out.scores.append([ens.member_scores(m, image, b) for m, b in zip(det.members, boxes, strict=True)])
     return out
 
 
 def subset_detections(det: Detector, out: MemberOutputs, weights: Sequence[float]) -> DetectionArrays:
     """The ensemble of the members with ``weights[m] > 0`` (weighted so) on ``out``'s images, as
-    ``det`` would detect them; one member alone is that member's own detections. Labels in
-    ``out.dataset``'s ``1..K``."""
+    ``det`` would detect them; one member alone is that member's own detections (not fused).
+    Labels in ``out.dataset``'s ``1..K``."""
     chosen = [m for m, w in enumerate(weights) if w > 0]
     if not chosen:
         raise ValueError("an ensemble needs at least one member with a positive weight")
     to_dataset = label_map(det.class_names, out.dataset, det.members[0].path)
     parts = []
-    for i, (h, w), sets, scores in zip(out.index, out.sizes, out.sets, out.scores, strict=True):
-        d = _image_detections(det, sets, scores, chosen, [weights[m] for m in chosen], h, w)
+    for i, (h, w), boxes, scores in zip(out.index, out.sizes, out.boxes, out.scores, strict=True):
+        if len(chosen) == 1 and det.ensemble.fusion in DETECTION_FUSIONS:
+            d = postprocess(*scores[chosen[0]], boxes[chosen[0]], h, w, det.test)
+        else:
+            d = det.ensemble.detections([scores[m] for m in chosen], [boxes[m] for m in chosen], h, w,
+                                        [weights[m] for m in chosen])  # fmt: skip
         parts.append((np.full(len(d), i), to_dataset[d.labels.numpy()], d.scores.numpy(), d.boxes.numpy()))
     return DetectionArrays.concat(parts)
-
-
-def _image_detections(
-    det: Detector, sets, scores, chosen: list[int], weights: list[float], h: int, w: int
-) -> Detections:
-    test = det.test
-    if det.ensemble.fusion in FUSED:
-        dets = [postprocess(*scores[m], _scored_boxes(det, sets, m), h, w, test) for m in chosen]
-        if len(dets) == 1:
-            return dets[0]
-        return fuse_detections(dets, h, w, det.ensemble.fusion, weights, det.ensemble.fusion_cfg, test.max_dets)
-    probs, deltas = average_scores([scores[m] for m in chosen], weights)
-    return postprocess(probs, deltas, _scored_boxes(det, sets, chosen[0]), h, w, test)
 
 
 def forward_selection(score: Callable[[tuple[int, ...]], float], members: int, max_steps: int | None = None):
@@ -142,10 +117,10 @@ def agreement(det: Detector, out: MemberOutputs, min_score: float = 0.5, iou: fl
     ``b`` also makes (same class, IoU >= ``iou``, score >= ``min_score``): how alike they are."""
     n = len(det.members)
     hits, total = np.zeros((n, n)), np.zeros(n)
-    for sets, scores, (h, w) in zip(out.sets, out.scores, out.sizes, strict=True):
+    for boxes, scores, (h, w) in zip(out.boxes, out.scores, out.sizes, strict=True):
         own = []
         for m in range(n):
-            d = postprocess(*scores[m], _scored_boxes(det, sets, m), h, w, det.test)
+            d = postprocess(*scores[m], boxes[m], h, w, det.test)
             keep = d.scores >= min_score
             own.append((d.boxes[keep], d.labels[keep]))
         for a in range(n):

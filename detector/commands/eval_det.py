@@ -57,11 +57,17 @@ def run_checkpoints(args, dataset, det, ctx) -> tuple[list[dict], int]:
     """Detections of the ``--ckpt`` ensemble on ``dataset``, as COCO results (also written to
     disk), and the number of images skipped (each named on stderr)."""
     split = det.detect_split(dataset, _proposals(args), ctx)
-    for file, why in split.failed:
+    return split.results, _write_detections(args, dataset, det, split.results, split.failed)
+
+
+def _write_detections(args, dataset, det, results: list[dict], failed: list[tuple[str, str]]) -> int:
+    """Name each skipped image on stderr, write ``results`` (``--save-dets``), say where; the
+    number of images skipped."""
+    for file, why in failed:
         print(f"error: {file}: {why}, skipped", file=sys.stderr)
-    path = write_results(args.save_dets or _default_proposals(args).parent / "detections.json", split.results)
-    print(f"{len(split.results)} detections from {len(det.members)} model(s) on {len(dataset.records)} images: {path}")
-    return split.results, len(split.failed)
+    path = write_results(args.save_dets or _default_proposals(args).parent / "detections.json", results)
+    print(f"{len(results)} detections from {len(det.members)} model(s) on {len(dataset.records)} images: {path}")
+    return len(failed)
 
 
 def _proposals(args) -> list[str] | Path:
@@ -82,11 +88,7 @@ def run_members(args, dataset, det, ctx) -> tuple[dict, list[dict], int]:
     report, results, failed = report_and_results(det, dataset, args.metric, _proposals(args), select,
                                                   bootstrap=args.bootstrap)  # fmt: skip
     print(format_members(report))
-    for file, why in failed:
-        print(f"error: {file}: {why}, skipped", file=sys.stderr)
-    path = write_results(args.save_dets or _default_proposals(args).parent / "detections.json", results)
-    print(f"{len(results)} detections from {len(det.members)} model(s) on {len(dataset.records)} images: {path}")
-    return report, results, len(failed)
+    return report, results, _write_detections(args, dataset, det, results, failed)
 
 
 def _compare(args, dataset, results, blacklist) -> dict:

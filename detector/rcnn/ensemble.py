@@ -21,7 +21,7 @@ import torch
 from ..errors import UserError
 from ..structures import Detections
 from .data import prepare_image
-from .fusion import FusionConfig, check_fusion, fuse_detections, union_proposals
+from .fusion import DETECTION_FUSIONS, FusionConfig, check_fusion, fuse_detections, union_proposals
 from .postprocess import PostprocessConfig, postprocess
 from .predict import LoadedDetector
 from .views import parse_views
@@ -99,18 +99,33 @@ class Ensemble:
         members' weighted mean ``(probabilities [N, K+1], deltas [N, K+1, 4] or None)``, CPU."""
         return average_scores([self.member_scores(m, image, proposals) for m in self.members], self.weights)
 
-    def detect(self, image: torch.Tensor, proposals: torch.Tensor | Sequence[torch.Tensor]) -> Detections:
-        """Detections of one image, in its pixel frame (``image`` ``[3, H, W]`` normalized);
-        ``proposals``: ``[N, 4]`` shared by all members, or one set per source (``fusion``)."""
+    def member_boxes(self, proposals: torch.Tensor | Sequence[torch.Tensor]) -> list[torch.Tensor]:
+        """The ``[N_m, 4]`` proposals each member scores, from ``[N, 4]`` shared by all or one set
+        per source: its own source's (detection fusions), or the union (``union``), or the one set."""
         sets = [proposals] if isinstance(proposals, torch.Tensor) else list(proposals)
-        h, w = image.shape[1:]
-        if self.fusion in ("wbf", "nmw", "soft_nms"):
-            dets = []
-            for m, s in zip(self.members, self.source_of, strict=True):
-                dets.append(postprocess(*self.member_scores(m, image, sets[s]), sets[s], h, w, self.test))
-            return fuse_detections(dets, h, w, self.fusion, self.weights, self.fusion_cfg, self.test.max_dets)
+        if self.fusion in DETECTION_FUSIONS:
+            return [sets[s] for s in self.source_of]
         if len(sets) > 1 and self.fusion == "average":
             raise UserError("several proposal sets need fusion 'union', 'wbf', 'nmw' or 'soft_nms'")
         boxes = union_proposals(sets) if len(sets) > 1 else sets[0]
-        probs, deltas = self.score(image, boxes)
-        return postprocess(probs, deltas, boxes, h, w, self.test)
+        return [boxes] * len(self.members)
+
+    def detections(
+        self, scores: Sequence[Scores], boxes: Sequence[torch.Tensor], height: int, width: int,
+        weights: Sequence[float] | None = None,
+    ) -> Detections:  # fmt: skip
+        """Members' :data:`Scores`, each over its ``boxes`` (:meth:`member_boxes`) -> one ``height x
+        width`` image's detections: each member's fused (detection fusions), or the weighted
+        average post-processed; ``weights`` default to the ensemble's."""
+        weights = self.weights if weights is None else weights
+        if self.fusion in DETECTION_FUSIONS:
+            dets = [postprocess(*s, b, height, width, self.test) for s, b in zip(scores, boxes, strict=True)]
+            return fuse_detections(dets, height, width, self.fusion, weights, self.fusion_cfg, self.test.max_dets)
+        return postprocess(*average_scores(scores, weights), boxes[0], height, width, self.test)
+
+    def detect(self, image: torch.Tensor, proposals: torch.Tensor | Sequence[torch.Tensor]) -> Detections:
+        """Detections of one image, in its pixel frame (``image`` ``[3, H, W]`` normalized);
+        ``proposals``: ``[N, 4]`` shared by all members, or one set per source (``fusion``)."""
+        boxes = self.member_boxes(proposals)
+        scores = [self.member_scores(m, image, b) for m, b in zip(self.members, boxes, strict=True)]
+        return self.detections(scores, boxes, *image.shape[1:])

@@ -23,6 +23,7 @@ from ..errors import UserError
 from ..structures import Detections
 
 FUSIONS = ("average", "union", "wbf", "nmw", "soft_nms")  # "average": all members share one proposal set
+DETECTION_FUSIONS = ("wbf", "nmw", "soft_nms")  # those that fuse each member's own detections
 
 
 @dataclass
