@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..analysis.outputs import AnalysisOptions, write_evaluation
 from ..api import Detector
 from ..classify.config import ClsTrainConfig
 from ..classify.multicrop import evaluate_multicrop, load_classifier
@@ -35,7 +36,6 @@ from ..proposals.multibox_train import train_multibox
 from ..proposals.recall import proposal_recall
 from ..rcnn.config import DetTrainConfig
 from ..rcnn.train import train_detector
-from .outputs import AnalysisOptions, write_evaluation
 
 STAGES = 7
 

@@ -34,6 +34,7 @@ import sys
 import time
 from pathlib import Path
 
+from ..analysis.outputs import AnalysisOptions, write_evaluation
 from ..api import Detector
 from ..api.members import format_members, report_and_results
 from ..cli import UserError, add_ensemble_args, add_runtime_args, ensemble_kwargs, runtime_device
@@ -45,7 +46,6 @@ from ..eval.report import format_report
 from ..eval.results import read_results, write_results
 from ..rcnn.precision import PRECISIONS
 from ..rcnn.proposals import source_roots
-from .outputs import AnalysisOptions, write_evaluation
 
 
 def _default_proposals(args) -> Path:

@@ -40,6 +40,7 @@ class ImageRecord:
         labels: ``[N]`` int64 in ``1..K``.
         difficult: ``[N]`` bool, VOC's ``difficult`` flag (ignored by evaluation).
         iscrowd: ``[N]`` bool, COCO's crowd flag (ignored by evaluation).
+        truncated: ``[N]`` bool, VOC's ``truncated`` flag, or None where the format has none (COCO).
     """
 
     image_id: int | str
@@ -50,6 +51,7 @@ class ImageRecord:
     labels: np.ndarray
     difficult: np.ndarray
     iscrowd: np.ndarray
+    truncated: np.ndarray | None = None
 
     @staticmethod
     def empty_arrays() -> dict[str, np.ndarray]:

@@ -35,6 +35,7 @@ class _Parsed:
     names: list[str]
     boxes: np.ndarray  # [N, 4] raw XML xmin, ymin, xmax, ymax
     difficult: np.ndarray
+    truncated: np.ndarray
 
 
 def read_class_map(path: str | Path) -> tuple[list[str], list[str]]:
@@ -135,7 +136,7 @@ def _parse_xml(image_id: str, xml: Path, image_cands: list[Path], log: Annotatio
         except (OSError, ValueError, Image.DecompressionBombError):  # UnidentifiedImageError is an OSError
             log.add("no image size and an unreadable image, image dropped", xml, image.name)
             return None
-    names, boxes, difficult = [], [], []
+    names, boxes, difficult, truncated = [], [], [], []
     for obj in tree.iter("object"):
         name, bb = _text(obj, "name"), obj.find("bndbox")
         try:
@@ -149,6 +150,7 @@ def _parse_xml(image_id: str, xml: Path, image_cands: list[Path], log: Annotatio
         names.append(name)
         boxes.append(coords)
         difficult.append((_text(obj, "difficult") or "0") not in ("0", "false"))
+        truncated.append((_text(obj, "truncated") or "0") not in ("0", "false"))
     return _Parsed(
         image_id,
         xml,
@@ -158,6 +160,7 @@ def _parse_xml(image_id: str, xml: Path, image_cands: list[Path], log: Annotatio
         names,
         np.array(boxes, np.float32).reshape(-1, 4),
         np.array(difficult, bool),
+        np.array(truncated, bool),
     )
 
 
@@ -196,7 +199,8 @@ def _record(p: _Parsed, label_of: dict[str, int], log: AnnotationLog) -> ImageRe
     boxes = boxes[keep]
     keep2 = sanitize_boxes(boxes, p.width, p.height, p.xml, log)
     return ImageRecord(p.image_id, p.image, p.width, p.height, boxes=boxes[keep2], labels=labels[keep2],
-                       difficult=p.difficult[known][keep][keep2], iscrowd=np.zeros(int(keep2.sum()), bool))  # fmt: skip
+                       difficult=p.difficult[known][keep][keep2], iscrowd=np.zeros(int(keep2.sum()), bool),
+                       truncated=p.truncated[known][keep][keep2])  # fmt: skip
 
 
 def load_voc(

@@ -16,6 +16,7 @@ import torch
 from torchvision.ops import box_iou
 
 from ..data.images import to_uint8_rgb
+from ..data.inspect import describe_splits
 from ..data.load import load_train_val
 from ..data.records import ImageRecord
 from ..engine import distributed as dist_
@@ -157,6 +158,8 @@ def train_multibox(cfg: MultiBoxConfig, data: str, train_split: str | None, val_
 
     def make_task(ctx):
         train, val = load_train_val(data, train_split, val_split, images, verbose=ctx.is_main)
+        if ctx.is_main:
+            describe_splits({"train": train} | ({"val": val} if val is not train else {}), out_dir, ("train",))
         torch.manual_seed(cfg.seed)
         return multibox_task(cfg, train.records, val.records, ctx), cfg
 

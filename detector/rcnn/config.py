@@ -29,6 +29,18 @@ class ProposalConfig:
 
 
 @dataclass
+class PipelineConfig:
+    """What ``tools/train_det.py`` runs around the region classifier (:mod:`detector.pipeline`)."""
+
+    auto: bool = False  # choose the data-dependent settings from the dataset report (as --auto)
+    init_from: Literal["", "rcnn"] = ""  # fast: train an `rcnn` stage first and start from its trunk
+    rcnn_opts: list[str] = field(default_factory=list)  # that rcnn stage's overrides (head.mode=rcnn implied)
+    multibox_config: str | None = None  # proposals multibox/combined without multibox_ckpt: train_multibox's
+    # config for the `multibox` stage (a path relative to this config's folder, or absolute)
+    choose_source: bool = True  # auto: multibox alone, or combined with selective search where its val recall is lower
+
+
+@dataclass
 class DetTrainConfig(RunConfig):
     model: ModelConfig = field(default_factory=ModelConfig)
     init: str | None = None  # a train_cls checkpoint or torchvision-format ImageNet weights
@@ -40,3 +52,4 @@ class DetTrainConfig(RunConfig):
     optim: OptimConfig = field(default_factory=OptimConfig)  # batch_size: images per step
     reg_weight: float = 1.0  # weight of the box-regression loss
     eval_metric: Literal["voc", "voc07", "ilsvrc", "coco"] = "voc"
+    pipeline: PipelineConfig = field(default_factory=PipelineConfig)

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 
 from ..data.augment import check_probabilities
 from ..data.images import read_rgb
+from ..data.inspect import describe_splits
 from ..data.load import load_train_val
 from ..data.records import DetectionDataset
 from ..engine import distributed as dist_
@@ -166,9 +167,7 @@ def train_detector(
     def make_task(ctx):
         train, val = load_train_val(data, train_split, val_split, images, class_map, val_images, verbose=ctx.is_main)
         if ctx.is_main:
-            print(
-                f"{len(train.records)} training images, {len(val.records)} validation images, {len(train.class_names)} classes"
-            )
+            describe_splits({"train": train} | ({"val": val} if val is not train else {}), out_dir, ("train",))
         root = Path(proposals) if proposals else out_dir / "proposals"
         train_cache = ensure_proposals(train, root, cfg.proposals, ctx)
         val_root = val_cache_root(train, val, root)

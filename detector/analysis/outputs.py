@@ -7,11 +7,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..analysis.analyze import analyze
-from ..analysis.page import write_page
 from ..data.records import DetectionDataset
 from ..eval.detection import EvalResult
 from ..eval.report import plot_pr_curves, write_report
+from .analyze import analyze
+from .page import write_page
 
 
 @dataclass
