@@ -48,5 +48,6 @@ def test_custom_configs_state_their_choices_explicitly(name):
     cfg = load_config(DetTrainConfig, path, [])
     assert cfg.eval_metric == ("voc" if name == "voc_custom" else "coco") and cfg.head.mode == "rcnn"  # BCCD's choice
     header = path.read_text().split("\nmodel:")[0].lower()
+    assert len(header.splitlines()) <= 25  # what to choose and why; the BCCD history is in docs/TOOLS.md
     for topic in ("rcnn", "input size", "epochs", "resize_width" if name == "voc_custom" else "width", "--init"):
         assert topic in header, topic

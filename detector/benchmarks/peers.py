@@ -1,5 +1,12 @@
-"""torchvision's Faster R-CNN models as peers of our detector: built untrained, trained for a
+"""torchvision's Faster R-CNN models as peers of our detector: built untrained (or, for
+``fasterrcnn_googlenet``, on our GoogLeNet trunk from the same ``--init`` as ours), trained for a
 fixed time on a :class:`~detector.data.records.DetectionDataset`, run over a split.
+
+``fasterrcnn_googlenet`` is torchvision's ``FasterRCNN`` with our backbone in the C4 layout of
+Faster R-CNN's ResNet models: the RPN and RoIAlign (8 x 8) on ``inception_4e`` (stride 16, 832
+channels, one anchor map of sizes 32-512 and aspects 0.5, 1, 2), then ``pool4``, ``inception_5a``
+and ``5b`` per region and their average (1024) into torchvision's box predictor; 128 regions an
+image in training, as ours samples 64.
 
 The training loop is torchvision's reference recipe cut to a time budget: SGD with momentum 0.9,
 weight decay 1e-4, a learning rate of 0.02 per 16 images scaled to the batch, warmed up linearly
@@ -19,14 +26,23 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torchvision
+from torch import nn
+from torchvision.models.detection import FasterRCNN
+from torchvision.models.detection.anchor_utils import AnchorGenerator
+from torchvision.ops import MultiScaleRoIAlign
 from tqdm import tqdm
 
+from backbones import GoogLeNet
+from backbones.weights import load_weights
+
+from ..backbone import ModelConfig, build_backbone
 from ..data.images import read_rgb
 from ..data.records import DetectionDataset
 from ..eval.results import DetectionArrays
 from ..rcnn.data import clean_ground_truth
 
-PEERS = ("fasterrcnn_mobilenet_v3_large_fpn", "fasterrcnn_resnet50_fpn")
+GOOGLENET_PEER = "fasterrcnn_googlenet"
+PEERS = ("fasterrcnn_mobilenet_v3_large_fpn", "fasterrcnn_resnet50_fpn", GOOGLENET_PEER)
 
 
 @dataclass
@@ -40,11 +56,55 @@ class PeerConfig:
     max_dets: int = 100
 
 
-def build_peer(name: str, num_classes: int, cfg: PeerConfig) -> torch.nn.Module:
-    """An untrained torchvision detector (no weights: nothing is downloaded) for ``num_classes``
-    object classes plus background."""
+class GoogLeNetTrunk(nn.Module):
+    """``[B, 3, H, W]`` -> ``inception_4e`` ``[B, 832, H/16, W/16]`` (the RPN's and RoIAlign's map)."""
+
+    out_channels = 832
+
+    def __init__(self, net: GoogLeNet):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net.forward_features(x, ("inception_4e",))["inception_4e"]
+
+
+class GoogLeNetRegionHead(nn.Module):
+    """Pooled regions ``[R, 832, 8, 8]`` -> ``pool4``, ``inception_5a``, ``5b``, averaged: ``[R, 1024]``."""
+
+    def __init__(self, net: GoogLeNet):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net.forward_from(x, "inception_4e").mean((2, 3))
+
+
+def build_googlenet_peer(num_classes: int, cfg: PeerConfig, model: ModelConfig, init: str | None) -> FasterRCNN:
+    """torchvision's ``FasterRCNN`` on our GoogLeNet (module doc), its trunk from ``init`` as our
+    detector's is (classifier layers skipped), or from scratch."""
+    net = build_backbone(model)
+    if init:
+        load_weights(net, init, ignore_head=True, bvlc_mean=model.bvlc_mean)
+    net.fc = nn.Identity()
+    anchors = AnchorGenerator(sizes=((32, 64, 128, 256, 512),), aspect_ratios=((0.5, 1.0, 2.0),))
+    return FasterRCNN(
+        GoogLeNetTrunk(net), num_classes + 1, min_size=cfg.min_size, max_size=cfg.max_size,
+        rpn_anchor_generator=anchors, box_roi_pool=MultiScaleRoIAlign(["0"], 8, 2),
+        box_head=GoogLeNetRegionHead(net), box_batch_size_per_image=128,
+        box_score_thresh=cfg.score_thresh, box_detections_per_img=cfg.max_dets,
+    )  # fmt: skip
+
+
+def build_peer(
+    name: str, num_classes: int, cfg: PeerConfig, model: ModelConfig | None = None, init: str | None = None
+) -> torch.nn.Module:
+    """A torchvision detector for ``num_classes`` object classes plus background: untrained (no
+    weights: nothing is downloaded), or for :data:`GOOGLENET_PEER` on our trunk (``model``, ``init``)."""
     if name not in PEERS:
         raise ValueError(f"unknown peer {name!r}; expected one of {PEERS}")
+    if name == GOOGLENET_PEER:
+        return build_googlenet_peer(num_classes, cfg, model or ModelConfig(), init)
     ctor = getattr(torchvision.models.detection, name)
     return ctor(weights=None, weights_backbone=None, num_classes=num_classes + 1, min_size=cfg.min_size,
                 max_size=cfg.max_size, box_score_thresh=cfg.score_thresh, box_detections_per_img=cfg.max_dets)  # fmt: skip

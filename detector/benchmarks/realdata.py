@@ -9,7 +9,12 @@ Systems (``--systems``, default all):
   BCCD command), started
   from the demo classifier (``outputs/demo/cls/final.pth``, when it exists) and from scratch;
 - ``fasterrcnn_mobilenet_v3_large_fpn``, ``fasterrcnn_resnet50_fpn``: torchvision's models,
-  from scratch (no weights can be downloaded here), trained by :mod:`.peers`.
+  from scratch (no weights can be downloaded here), trained by :mod:`.peers`;
+- ``fasterrcnn_googlenet``: torchvision's ``FasterRCNN`` on our GoogLeNet trunk (:mod:`.peers`),
+  from the same starts as ours (the demo classifier, scratch): the fair peer of each of our rows.
+
+Ours use selective search (``proposals.method=ss``) whatever the config says, as the rows
+measured before the config's MultiBox default did.
 
 Each runs in a process of its own (:mod:`.realdata_run`), waited for at most three times its
 budget plus 30 minutes; one that fails or runs over is reported as such and the others go on.
@@ -36,7 +41,7 @@ from pathlib import Path
 from ..data import load_dataset
 from ..eval import evaluate_detections, read_results
 from ..files import write_text
-from .peers import PEERS
+from .peers import GOOGLENET_PEER, PEERS
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "bccd"
@@ -61,7 +66,7 @@ def entries(systems: list[str], demo_cls: Path | None) -> tuple[list[Entry], lis
     for s in systems:
         if s not in SYSTEMS:
             raise ValueError(f"unknown system {s!r}; expected some of {SYSTEMS}")
-        if s in PEERS:
+        if s in PEERS and s != GOOGLENET_PEER:
             rows.append(Entry(s, s, None))
             continue
         if demo_cls is not None and demo_cls.is_file():

@@ -38,8 +38,8 @@ from .timing import sync
 
 OURS = {  # each system's overrides of the config: fast as docs/TOOLS.md's BCCD command (Fast R-CNN's
     # negatives, three times the box loss; its 12 epochs are the budget's business here)
-    "ours-rcnn": ["head.mode=rcnn"],
-    "ours-fast": ["head.mode=fast", "sampling.bg_iou_low=0.1", "reg_weight=3"],
+    "ours-rcnn": ["head.mode=rcnn", "proposals.method=ss"],
+    "ours-fast": ["head.mode=fast", "sampling.bg_iou_low=0.1", "reg_weight=3", "proposals.method=ss"],
 }
 
 
@@ -95,7 +95,8 @@ def run_ours(args, device: torch.device) -> dict:
 def run_peer(args, device: torch.device) -> dict:
     cfg = PeerConfig()
     train = load_dataset(args.data, args.train_split, check_images=True)
-    model = build_peer(args.system, len(train.class_names), cfg)
+    model_cfg = load_config(DetTrainConfig, args.config).model if args.config else None
+    model = build_peer(args.system, len(train.class_names), cfg, model_cfg, args.init)
     info = train_peer(model, train, args.seconds, device, cfg)
     test = load_dataset(args.data, args.test_split)
     arrays, failed, infer_s = detect_peer(model, test, device)
@@ -113,7 +114,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seconds", type=float, required=True, help="training budget")
     ap.add_argument("--out", required=True)
     ap.add_argument("--config", help="our detector's config (ours-* systems)")
-    ap.add_argument("--init", help="our backbone's starting weights (ours-* systems; default: from scratch)")
+    ap.add_argument(
+        "--init", help="our backbone's starting weights (ours-* and fasterrcnn_googlenet; default: scratch)"
+    )
     ap.add_argument("--device", default="cpu")
     args = ap.parse_args(argv)
     device = resolve_device(args.device)

@@ -10,6 +10,7 @@ tools/benchmark.py detect [--device cpu|cuda] [--proposals 2000] [--classes 200]
 tools/benchmark.py sources --data ROOT --split val --ckpt A/final.pth --ckpt B/final.pth@100 [--images 20]
     [--device cpu|cuda] [--precision fp32,bf16,int8 [--calib-split train]]
 tools/benchmark.py onnx [--batch 32] [--repeats 5] [--classes 200] [--precision compiled,bf16,int8]
+tools/benchmark.py inspect [--images 1000] [--repeats 3]
 tools/benchmark.py realdata [--data ROOT] [--train-split train] [--test-split test] [--minutes 20]
     [--systems ours-rcnn ours-fast ...] [--demo-cls outputs/demo/cls/final.pth] [--subset N] [--device cpu|cuda]
     [--jobs N]
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from detector.benchmarks import backbone, crops, detect, onnx, proposals, realdata, sources, train_cls
+from detector.benchmarks import backbone, crops, detect, inspect_data, onnx, proposals, realdata, sources, train_cls
 from detector.benchmarks import eval as eval_bench
 from detector.cli import UserError
 
@@ -66,6 +67,9 @@ def _parser() -> argparse.ArgumentParser:
     o.add_argument("--repeats", type=int, default=5, help="timed batches per runtime (median)")
     o.add_argument("--classes", type=int, default=200)
     o.add_argument("--precision", default="", help="comma-separated: compiled,bf16,int8 (our other paths, a row each)")
+    i = sub.add_parser("inspect", help="seconds for the dataset report and --auto's settings (a synthetic VOC set)")
+    i.add_argument("--images", type=int, default=1000)
+    i.add_argument("--repeats", type=int, default=3)
     r = sub.add_parser("realdata", help="ours vs torchvision Faster R-CNN, same data and training time (VOC layout)")
     r.add_argument("--data", type=Path, default=None, help=f"VOC-format root (default: {realdata.DEFAULT_DATA})")
     r.add_argument("--train-split", default="train")
@@ -79,7 +83,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--out", type=Path, default=None, help="run folders (default: outputs/benchmarks/realdata)")
     r.add_argument("--device", default="cpu")
     r.add_argument("--jobs", type=int, default=1, help="systems trained at once, each on cores/jobs threads")
-    for p in (b, e, t, c, pr, d, o, r):
+    for p in (b, e, t, c, pr, d, o, i, r):
         p.add_argument("--json", type=Path, default=None, help="where to write the results")
     return ap
 
@@ -111,6 +115,7 @@ BENCHMARKS = {
     "detect": detect,
     "sources": sources,
     "onnx": onnx,
+    "inspect": inspect_data,
     "realdata": realdata,
 }
 

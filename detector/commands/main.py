@@ -21,6 +21,7 @@ VERBS = {
     "infer": ("infer", "detect objects in images: print them, draw them, write JSON"),
     "demo": ("demo", "the whole system on the embedded demo data (make demo)"),
     "make-demo-data": ("make_demo_data", "write the embedded demo dataset (ImageFolder, VOC XML, COCO JSON)"),
+    "inspect-data": ("inspect_data", "what a detection dataset holds, and the settings --auto would choose"),
     "train-cls": ("train_cls", "pre-train GoogLeNet on an ImageFolder classification set"),
     "eval-cls": ("eval_cls", "top-1/top-5 error with 1, 10 or 144 crops; ensembles; Table 3"),
     "train-multibox": ("train_multibox", "train the MultiBox proposal network"),

@@ -19,9 +19,14 @@ def _log_bins(values: np.ndarray, n: int = 30) -> np.ndarray:
     return np.geomspace(lo, max(hi, lo * 1.01), n + 1)
 
 
-def _plain_log_axis(axis) -> None:
+def _plain_log_axis(axis, values: np.ndarray) -> None:
+    """Ticks at 1, 2, 5 x 10^k within ``values``' range, written plainly (50, not 5 x 10^1)."""
     from matplotlib import ticker  # with pyplot, only when plotting (its start-up cost)
 
+    lo, hi = (float(values.min()), float(values.max())) if len(values) else (1.0, 10.0)
+    decades = range(int(np.floor(np.log10(max(lo, 1e-3)))), int(np.ceil(np.log10(max(hi, 1e-3)))) + 1)
+    ticks = [m * 10.0**k for k in decades for m in (1, 2, 5) if lo <= m * 10.0**k <= hi]
+    axis.set_major_locator(ticker.FixedLocator(ticks))
     axis.set_major_formatter(ticker.FormatStrFormatter("%g"))
     axis.set_minor_formatter(ticker.NullFormatter())
 
@@ -45,7 +50,7 @@ def plot_labels(ds: DetectionDataset, path: str | Path, title: str = "") -> Path
     for k, name in enumerate(names[:10], 1):  # more classes than colours: the first ten
         ax[0, 1].hist(size[a["labels"] == k], bins=bins, histtype="step", label=name)
     ax[0, 1].set_xscale("log")
-    _plain_log_axis(ax[0, 1].xaxis)
+    _plain_log_axis(ax[0, 1].xaxis, size)
     ax[0, 1].set_xlabel("object size sqrt(w*h), pixels")
     ax[0, 1].set_ylabel("objects")
     if names:
@@ -53,7 +58,7 @@ def plot_labels(ds: DetectionDataset, path: str | Path, title: str = "") -> Path
     aspect = wh[:, 0] / np.maximum(wh[:, 1], 1e-6)
     ax[1, 0].hist(aspect, bins=_log_bins(aspect), color="tab:green")
     ax[1, 0].set_xscale("log")
-    _plain_log_axis(ax[1, 0].xaxis)
+    _plain_log_axis(ax[1, 0].xaxis, aspect)
     ax[1, 0].set_xlabel("aspect w/h")
     ax[1, 0].set_ylabel("objects")
     ax[1, 1].hist2d(centres[:, 0], centres[:, 1], bins=24, range=[[0, 1], [0, 1]], cmap="Blues")

@@ -87,8 +87,8 @@ def proposal_choices(split: dict, small: float, which: str) -> list[Choice]:
     w = _round(_clamp(width * SS_OBJECT_PX / small, SS_WIDTH[0], min(SS_WIDTH[1], max(width, SS_WIDTH[0]))))
     crowd = split["objects_per_image"]["p50"]
     k = 0.25 if crowd >= CROWDED else 1.0
-    why_k = (f"{crowd:.0f} objects an image (median): small superpixels keep touching objects apart"
-             if k < 1 else f"{crowd:.0f} objects an image (median): OpenCV's superpixels keep large objects whole")  # fmt: skip
+    why_k = (f"{crowd:g} objects an image (median): small superpixels keep touching objects apart"
+             if k < 1 else f"{crowd:g} object(s) an image (median): OpenCV's superpixels keep large objects whole")  # fmt: skip
     return [
         Choice("proposals.selective_search.resize_width", w,
                f"{which} {small:.0f} px in {width:.0f} px wide images spans ~{SS_OBJECT_PX} px at width {w}"),

@@ -5,7 +5,8 @@ once: ``report.json``, ``detections.json``, ``pr/`` and ``analysis/index.html``)
 cached in ``RUN/proposals``; the dataset report and the resolved settings are in ``RUN``.
 
 A stage is done when its last file is there (``final.pth``; the analysis page). ``resume``
-skips the done stages and continues the first unfinished one from its ``last.pth``.
+skips the done stages and continues the first unfinished one from its ``last.pth``; the stages
+after it run again, done or not (their inputs changed).
 """
 
 from __future__ import annotations
@@ -89,17 +90,19 @@ def run_pipeline(s: Settings, data: dict, splits: Splits, run: str | Path, resum
     if _main():
         print(f"stages: {', '.join(stages)} (in {run}/)")
     results: dict = {}
+    rerun = False  # once a stage runs, those after it run too: their inputs changed
     for stage in stages:
         if stage != "multibox" and s.multibox is not None:  # the detector's proposals need that network
             s.det.proposals.multibox_ckpt = str((run / "multibox" / "final.pth").resolve())
             if s.choices and s.det.pipeline.choose_source and stage in ("rcnn", "fast") and "source" not in results:
                 results["source"] = choose_source(s, data, run)
-        if resume and is_done(run, stage):
+        if resume and not rerun and is_done(run, stage):
             if _main():
                 print(f"stage {stage}: done ({run / stage}), skipped")
             if stage == "test":
                 results[stage] = json.loads((run / "test" / "report.json").read_text())
             continue
+        rerun = True
         if _main():
             print(f"stage {stage}: {run / stage}")
         if stage == "test":

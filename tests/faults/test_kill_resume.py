@@ -1,7 +1,8 @@
 """The fault-injection suite: each tool killed at seeded random points, then run again (or
 resumed), must end with the outputs of an uninterrupted run, and leave no process behind.
 
-For each of make_demo_data, proposals, train_cls, train_multibox, train_det and eval_det:
+For each of make_demo_data, proposals, train_cls, train_multibox, train_det (one stage, and
+its stages multibox, rcnn and test in one command) and eval_det:
 
 - a reference run, uninterrupted, whose wall time ``T`` is measured;
 - ``SIGKILL`` at ``POINTS`` moments drawn (``random.Random(SEED)``) from ``[0.1 T, 0.95 T]``
@@ -239,3 +240,21 @@ def test_eval_det(data, tmp_path):
                              str(det / "final.pth"), "--proposals", "{out}/proposals", "--save-dets",
                              "{out}/detections.json", "--out", "{out}/report.json", "--device", "cpu"])  # fmt: skip
     check_tool(tool, _reference(tool, tmp_path / "ref"), tmp_path, eval_outputs)
+
+
+def pipeline_outputs(out: Path) -> dict:
+    """The one-command form's ends: both networks' weights and numbers, the test report."""
+    rcnn, mb = weights_and_validation(out / "rcnn"), weights_and_validation(out / "multibox")
+    report = json.loads((out / "test" / "report.json").read_text())
+    return {**{f"rcnn.{k}": v for k, v in rcnn.items()}, **{f"multibox.{k}": v for k, v in mb.items()},
+            "test": report, "page": (out / "test" / "analysis" / "index.html").is_file()}  # fmt: skip
+
+
+def test_train_det_pipeline(data, tmp_path):
+    """train_det's stages (multibox, rcnn, test) killed inside and between them, then resumed:
+    the done stages are skipped and the rest must end as an uninterrupted run does."""
+    opts = [*DET_OPTS, "proposals.method=multibox", f"pipeline.multibox_config={ROOT / 'configs' / 'demo_multibox.yaml'}",
+            *(f"multibox.{o}" for o in MB_OPTS)]  # fmt: skip
+    tool = Tool("train_det", ["--config", str(ROOT / "configs" / "demo_det.yaml"), "--data", str(data / "det"),
+                              "--test-split", "val", "--out", "{out}", "--resume", "--opts", *opts])  # fmt: skip
+    check_tool(tool, _reference(tool, tmp_path / "ref"), tmp_path, pipeline_outputs)

@@ -6,8 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from detector.benchmarks.peers import PeerConfig, _item, build_peer, detect_peer, lr_at, train_peer
+from detector.backbone import ModelConfig, build_backbone
+from detector.benchmarks.peers import GOOGLENET_PEER, PeerConfig, _item, build_peer, detect_peer, lr_at, train_peer
+from detector.checkpoint import save_checkpoint
+from detector.config import load_config
 from detector.data import load_dataset
+from detector.rcnn.config import DetTrainConfig
+from detector.rcnn.predict import build_detector
 from tests.detector.rcnn.conftest import write_trivial_voc
 
 
@@ -51,3 +56,28 @@ def test_unreadable_images_are_skipped_and_counted(tmp_path):
     assert [f for f, _ in failed] == [str(r.file) for r in ds.records[1:]] and secs > 0
     assert set(np.unique(arrays.image_idx)) <= {0} and len(arrays.boxes) <= cfg.max_dets
     assert model.roi_heads.box_predictor.cls_score.out_features == len(ds.class_names) + 1
+
+
+def classifier_checkpoint(path, seed: int = 3):
+    """A train_cls-style checkpoint of a bn GoogLeNet with seeded random weights (10 classes)."""
+    torch.manual_seed(seed)
+    net = build_backbone(ModelConfig(variant="bn", num_classes=10))
+    return save_checkpoint(path, net.state_dict(), {"data": {"input_size": 64}}), net
+
+
+def test_the_googlenet_peer_starts_from_the_same_trunk_as_ours(tmp_path):
+    path, net = classifier_checkpoint(tmp_path / "cls.pth")
+    peer = build_peer(GOOGLENET_PEER, 3, PeerConfig(min_size=96, max_size=96), init=str(path))
+    ours = build_detector(load_config(DetTrainConfig, None, [f"init={path}"]), 3)
+    trunk = peer.backbone.net.state_dict()
+    for key in ("conv1.conv.weight", "inception4e.branch4.1.bn.running_mean", "inception5b.branch1.conv.weight"):
+        torch.testing.assert_close(trunk[key], net.state_dict()[key], rtol=0, atol=0)
+        torch.testing.assert_close(ours.backbone.state_dict()[key], net.state_dict()[key], rtol=0, atol=0)
+    assert peer.roi_heads.box_head.net is peer.backbone.net  # 5a/5b per region: the same layers
+    scratch = build_peer(GOOGLENET_PEER, 3, PeerConfig(min_size=96, max_size=96))
+    assert not torch.equal(scratch.backbone.net.state_dict()["conv1.conv.weight"], trunk["conv1.conv.weight"])
+    peer.eval()
+    with torch.inference_mode():
+        out = peer([torch.rand(3, 96, 128)])[0]
+    assert out["boxes"].shape[1] == 4 and len(out["boxes"]) == len(out["scores"]) <= 100
+    assert peer.roi_heads.box_predictor.cls_score.in_features == 1024

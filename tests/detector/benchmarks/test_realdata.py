@@ -10,6 +10,7 @@ import yaml
 from detector.benchmarks.realdata import threads_per_job
 from detector.data import load_dataset
 from detector.eval import evaluate_detections, read_results
+from tests.detector.benchmarks.test_peers import classifier_checkpoint
 from tests.detector.rcnn.conftest import write_trivial_voc
 from tests.helpers import ROOT, run_tool
 
@@ -27,25 +28,36 @@ def _small_config(path):
     return path
 
 
+ROWS = {  # row -> (its folder, how it starts)
+    "ours-fast (demo cls)": ("ours-fast_demo_cls", "demo classifier"),
+    "ours-fast (scratch)": ("ours-fast_scratch", "scratch"),
+    "fasterrcnn_googlenet (demo cls)": ("fasterrcnn_googlenet_demo_cls", "demo classifier"),
+    "fasterrcnn_googlenet (scratch)": ("fasterrcnn_googlenet_scratch", "scratch"),
+}
+
+
 @pytest.mark.slow
 def test_realdata_on_a_6_image_subset(tmp_path):
+    """Ours and the fair peer (torchvision's Faster R-CNN on our GoogLeNet trunk), each from the
+    same classifier and from scratch."""
     root = write_trivial_voc(tmp_path / "voc", n_train=10, n_val=8)
     out = tmp_path / "bench"
+    cls, _ = classifier_checkpoint(tmp_path / "cls.pth")
     res = run_tool("benchmark.py", "realdata", "--data", str(root), "--train-split", "train", "--test-split", "val",
                    "--config", str(_small_config(tmp_path / "small.yaml")),
-                   "--minutes", "0.05", "--subset", "6", "--systems", "ours-fast", "fasterrcnn_mobilenet_v3_large_fpn",
-                   "--demo-cls", str(tmp_path / "no_classifier.pth"), "--out", str(out), "--json", str(out / "r.json"),
-                   "--jobs", "2")  # fmt: skip
+                   "--minutes", "0.05", "--subset", "6", "--systems", "ours-fast", "fasterrcnn_googlenet",
+                   "--demo-cls", str(cls), "--out", str(out), "--json", str(out / "r.json"), "--jobs", "2")  # fmt: skip
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
     assert "SUBSET of 6 images per split: a smoke test, not a measurement" in res.stdout
-    assert "ours-fast from the demo classifier left out" in res.stdout
     rep = json.loads((out / "r.json").read_text())
     assert rep["jobs"] == 2 and f"2 system(s) at a time with {rep['threads']} thread(s) each" in res.stdout
-    assert [r["name"] for r in rep["results"]] == ["ours-fast (scratch)", "fasterrcnn_mobilenet_v3_large_fpn"]
+    assert [r["name"] for r in rep["results"]] == list(ROWS)
+    assert [r["init"] for r in rep["results"]] == [str(cls.resolve()), None] * 2  # the same start for each pair
     assert rep["test_images"] == 6
     subset = load_dataset(out / "subset", "val")
     assert [r.image_id for r in subset.records] == [f"val_{i:03d}" for i in range(6)]
-    for r, folder in zip(rep["results"], ("ours-fast_scratch", "fasterrcnn_mobilenet_v3_large_fpn"), strict=True):
+    for r in rep["results"]:
+        folder, starts = ROWS[r["name"]]
         assert "error" not in r, r
         # the peers train to the 3 s budget; ours runs whole epochs, nearest the budget (at least one)
         assert r["train_seconds"] >= (3.0 if folder.startswith("fasterrcnn") else 0.01)
@@ -55,8 +67,8 @@ def test_realdata_on_a_6_image_subset(tmp_path):
         for metric in ("voc", "ilsvrc", "coco"):  # the table's numbers are those of the results file
             want = evaluate_detections(subset, dets, metric).report["mAP"]
             assert r[metric] == pytest.approx(want, nan_ok=True)
-        assert f"{r['name']} | scratch | {r['voc']:.4f} | " in res.stdout
-    assert rep["results"][0]["epochs"] >= 1 and rep["results"][1]["steps"] >= 1
+        assert f"{r['name']} | {starts} | {r['voc']:.4f} | " in res.stdout
+    assert rep["results"][1]["epochs"] >= 1 and rep["results"][3]["steps"] >= 1
     kinds = [json.loads(x)["kind"] for x in (out / "ours-fast_scratch" / "metrics.jsonl").read_text().splitlines()]
     assert "train" in kinds and "val" not in kinds  # eval_every=0: no validation, not even at the end
     used = yaml.safe_load((out / "ours-fast_scratch" / "config.yaml").read_text())
