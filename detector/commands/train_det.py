@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import argparse
 
-from detector.cli import add_run_args, run_config, training_done
+from detector.cli import UserError, add_run_args, run_config, training_done
 from detector.pipeline import Splits, prepare, run_pipeline, stage_names, with_defaults
 from detector.pipeline.settings import split_opts
 from detector.rcnn.config import DetTrainConfig
@@ -56,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     det_opts, mb_opts = split_opts(args.opts)
     cfg = run_config(DetTrainConfig, argparse.Namespace(**{**vars(args), "opts": det_opts}))
     if args.auto or cfg.pipeline.auto or splits.test or len(stage_names(cfg, False)) > 1 or mb_opts:
+        if args.proposals:
+            raise UserError(f"--proposals: a run with stages keeps its proposals in {args.out}/proposals")
         settings, data = prepare(args.config, args.opts, args.init, args.auto, splits, args.out)
         res = run_pipeline(settings, data, splits, args.out, args.resume)
         last = stage_names(settings.det, False)[-1]

@@ -18,6 +18,7 @@ from typing import Any
 from backbones.weights import safe_load
 
 from ..config import merge_config, parse_opts
+from ..errors import UserError
 
 MIN_CLASS_OBJECTS = 5
 SS_OBJECT_PX = 20  # selective search: the small objects span this many pixels of the segmented image
@@ -54,7 +55,7 @@ def _clamp(x: float, lo: float, hi: float) -> float:
 def small_object_size(split: dict) -> tuple[float, str]:
     """``(pixels, which)``: the size the rules serve (module docstring) and what it is."""
     if not split["objects"]:
-        raise ValueError("the training split has no objects: nothing to choose settings from")
+        raise UserError("--auto: the training split has no objects, nothing to choose settings from")
     best, which = split["size_px"]["p10"], "the objects' 10th percentile"
     for name, c in split["classes"].items():
         if c["objects"] >= MIN_CLASS_OBJECTS and c["size_px"]["p50"] < best:

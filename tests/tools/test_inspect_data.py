@@ -30,3 +30,16 @@ def test_report_and_settings(tmp_path):
 def test_missing_dataset_is_one_line(tmp_path):
     res = run_tool("inspect_data.py", "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o"))
     assert res.returncode == 2 and "nowhere: no --split given" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_train_det_one_line_errors_before_any_work(tmp_path):
+    root = write_flagged_voc(tmp_path / "voc")
+    (root / "ImageSets" / "Main" / "empty.txt").write_text("c\n")  # an image without objects
+    cfg = str(ROOT / "configs" / "voc_custom.yaml")
+    res = run_tool("train_det.py", "--config", cfg, "--data", str(root), "--train-split", "empty", "--auto",
+                   "--out", str(tmp_path / "run"))  # fmt: skip
+    assert res.returncode == 2 and "--auto: the training split has no objects" in res.stderr
+    res = run_tool("train_det.py", "--config", cfg, "--data", str(root), "--proposals", str(tmp_path / "p"),
+                   "--out", str(tmp_path / "run2"))  # fmt: skip
+    assert res.returncode == 2 and "--proposals: a run with stages keeps its proposals in" in res.stderr
+    assert "Traceback" not in res.stderr and not (tmp_path / "run2" / "multibox").exists()

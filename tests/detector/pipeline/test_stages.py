@@ -9,8 +9,9 @@ from detector.data.records import DatasetError
 from detector.errors import UserError
 from detector.pipeline import run as run_mod
 from detector.pipeline.settings import Settings, resolve_settings
-from detector.pipeline.splits import Splits, with_defaults
+from detector.pipeline.splits import Splits, load_splits, with_defaults
 from detector.rcnn.config import DetTrainConfig
+from tests.detector.data.builders import write_coco, write_image
 from tests.helpers import ROOT
 
 
@@ -97,3 +98,19 @@ def test_resume_skips_done_stages_and_runs_the_rest(tmp_path, monkeypatch):
     calls.clear()
     run_mod.run_pipeline(s, data, Splits("d"), tmp_path, resume=True)
     assert calls == [("fast", True), ("test", "fast/final.pth")]  # the test again: its weights changed
+
+
+def test_coco_splits_load_as_named_and_must_share_categories(tmp_path):
+    def coco(name, cats):
+        write_image(tmp_path / "img" / f"{name}.jpg", 40, 30)
+        return write_coco(tmp_path / f"{name}.json", [{"id": 1, "file_name": f"{name}.jpg", "width": 40, "height": 30}],
+                          [{"image_id": 1, "category_id": cats[0][0], "bbox": [1, 1, 10, 10]}], cats)  # fmt: skip
+
+    train, test = coco("train", [(3, "ball")]), coco("test", [(3, "ball")])
+    data = load_splits(Splits(str(train), None, None, str(test), str(tmp_path / "img"), None, str(tmp_path / "img")))
+    assert list(data) == ["train", "test"] and len(data["test"].records) == 1  # no val: trainers validate on train
+    other = coco("other", [(4, "cup")])
+    with pytest.raises(DatasetError, match="other.json: its categories differ"):
+        load_splits(Splits(str(train), None, None, str(other), str(tmp_path / "img"), None, str(tmp_path / "img")))
+    with pytest.raises(DatasetError, match="the test split must be another .json"):
+        load_splits(Splits(str(train), None, None, "test", str(tmp_path / "img")))
