@@ -148,18 +148,23 @@ def run(data: Path | None = None, train_split: str = "train", test_split: str = 
     def one(e: Entry) -> dict:
         _say(f"realdata: {e.name}, {minutes:g} min from {e.starts} ...")
         run_dir = out / e.name.replace(" ", "_").replace("(", "").replace(")", "")
-        res = {"name": e.name, "system": e.system, "starts_from": e.starts, "init": e.init,
+        res = {"name": e.name, "system": e.system, "starts_from": e.starts, "init": e.init, "dir": run_dir,
                **_run_one(e, data, args, minutes * 60, run_dir)}  # fmt: skip
+        _say(f"realdata: {e.name}: {res.get('error') or 'done'}")
+        return res
+
+    # the pool's threads only wait on child processes; the table keeps the systems' order. Scoring
+    # runs here, in this thread: pycocotools' printing is silenced by swapping sys.stdout, which
+    # threads doing it at once would leave swapped
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        results = list(pool.map(one, rows))
+    for res in results:
+        run_dir = res.pop("dir")
         if "error" not in res:
             dets = read_results(run_dir / "results.json")
             for metric in METRICS:
                 res[metric] = evaluate_detections(test, dets, metric).report["mAP"]
-        _say(f"realdata: {e.name}: {res.get('error') or ', '.join(f'{m} {res[m]:.4f}' for m in METRICS)}")
-        return res
-
-    # the pool's threads only wait on child processes; the table keeps the systems' order
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        results = list(pool.map(one, rows))
+            _say(f"realdata: {res['name']}: " + ", ".join(f"{m} {res[m]:.4f}" for m in METRICS))
     return {"data": str(data), "train_split": train_split, "test_split": test_split, "minutes": minutes,
             "device": device, "subset": subset, "test_images": len(test.records), "notes": notes,
             "jobs": jobs, "threads": args["threads"], "results": results}  # fmt: skip
