@@ -26,7 +26,10 @@ def test_one_command_trains_and_tests(tmp_path):
     assert used["optim"]["epochs"] == 1 and used["pipeline"]["auto"]  # --opts won; the rest is auto's
     width = auto["proposals.selective_search.resize_width"]  # FAST's --opts sets it to null: theirs wins
     assert used["proposals"]["selective_search"]["resize_width"] is None and width == 192
-    assert f"auto: proposals.selective_search.resize_width = {width}  (" in out and "at width 192)  [--opts sets it]" in out
+    assert (
+        f"auto: proposals.selective_search.resize_width = {width}  (" in out
+        and "at width 192)  [--opts sets it]" in out
+    )
     assert used["proposals"]["selective_search"]["k_scale"] == auto["proposals.selective_search.k_scale"] == 1.0
     for f in ("dataset.json", "labels_train.png", "rcnn/final.pth", "rcnn/dataset.json", "test/detections.json",
               "test/analysis/index.html"):  # fmt: skip
