@@ -13,6 +13,9 @@ its stages multibox, rcnn and test in one command) and eval_det:
   once, at any stage; trainers checkpoint between steps), with no traceback, before the rerun
   (or end by the signal's default action while Python is still importing, before the tool runs).
 
+The one-command form is also killed just after each stage's ``final.pth`` appears (between two
+stages), then resumed.
+
 Final outputs must equal the reference: bit-identical weights (``final.pth``, training is
 deterministic on a fixed thread count), identical validation numbers, the same dataset bytes,
 proposals and detections, an identical report.
@@ -80,6 +83,20 @@ def _interrupt(cmd: list[str], at: float, sig: int) -> tuple[int | None, str, li
         _, err = proc.communicate()
         pytest.fail(f"{cmd[1]} still running 20 s after {signal.Signals(sig).name}; stderr: {err[-2000:]}")
     return proc.returncode, err, sorted(kids)
+
+
+def _kill_when(cmd: list[str], path: Path, timeout: float = 300) -> int | None:
+    """Start ``cmd`` and SIGKILL it as soon as ``path`` exists (a stage's last file: between two
+    stages); returns its exit status (None: it ended before)."""
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    t_end = time.monotonic() + timeout
+    while not path.exists() and proc.poll() is None and time.monotonic() < t_end:
+        time.sleep(0.01)
+    code = proc.poll()
+    proc.kill()
+    proc.wait(60)
+    assert path.exists(), f"{path} not written within {timeout} s"
+    return None if code is not None else proc.returncode
 
 
 def _points(n: int, tool: str) -> list[float]:
@@ -253,8 +270,19 @@ def pipeline_outputs(out: Path) -> dict:
 def test_train_det_pipeline(data, tmp_path):
     """train_det's stages (multibox, rcnn, test) killed inside and between them, then resumed:
     the done stages are skipped and the rest must end as an uninterrupted run does."""
-    opts = [*DET_OPTS, "proposals.method=multibox", f"pipeline.multibox_config={ROOT / 'configs' / 'demo_multibox.yaml'}",
+    opts = [*DET_OPTS, "proposals.method=multibox", "proposals.multibox_ckpt=null",
+            f"pipeline.multibox_config={ROOT / 'configs' / 'demo_multibox.yaml'}",
             *(f"multibox.{o}" for o in MB_OPTS)]  # fmt: skip
     tool = Tool("train_det", ["--config", str(ROOT / "configs" / "demo_det.yaml"), "--data", str(data / "det"),
                               "--test-split", "val", "--out", "{out}", "--resume", "--opts", *opts])  # fmt: skip
-    check_tool(tool, _reference(tool, tmp_path / "ref"), tmp_path, pipeline_outputs)
+    ref = _reference(tool, tmp_path / "ref")
+    check_tool(tool, ref, tmp_path, pipeline_outputs)
+    want = pipeline_outputs(ref)
+    for stage in ("multibox", "rcnn"):  # killed just after a stage's final.pth, before the next starts
+        out = tmp_path / f"after_{stage}"
+        assert _kill_when(tool.command(out), out / stage / "final.pth") == -signal.SIGKILL
+        _run(tool.command(out))
+        got = pipeline_outputs(out)
+        assert got.keys() == want.keys()
+        for key in want:
+            _assert_same(got[key], want[key], f"killed after {stage}: {key}")
