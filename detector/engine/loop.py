@@ -262,6 +262,7 @@ class Trainer:
                                       False, task.val_collate or task.collate)  # fmt: skip
         self.net = self.kit.model
         self.stop = _StopFlag(self.resume_hint)
+        self.stop_after_epoch = False  # told to stop during an epoch's last step: stop once it is saved
 
     def resume_hint(self) -> str:
         """Where an interrupted run's state is, and how to continue it."""
@@ -382,7 +383,9 @@ class Trainer:
             self._after_step(loss.item(), n, flags, t0, bar)
         stop.in_steps = False
         bar.close()
-        n_skipped = int(dist_.all_reduce_sum(torch.tensor([float(len(skipped))], device=ctx.device), ctx).item())
+        # a signal during the epoch's last step (or its batch) set the flag after the step read it
+        counts = dist_.all_reduce_sum(torch.tensor([float(len(skipped)), float(stop.set)], device=ctx.device), ctx)
+        n_skipped, self.stop_after_epoch = int(counts[0].item()), bool(counts[1].item() > 0)
         secs, p = time.perf_counter() - t0, s.progress
         s.epoch_stats = {"loss": p.ep_sum / max(p.ep_n, 1), "img_per_s": p.seen / max(secs, 1e-9), "seconds": secs,
                          "skipped": n_skipped, "example": skipped[0] if skipped else "another process's image"}  # fmt: skip
@@ -400,6 +403,9 @@ class Trainer:
                 self.train_epoch()
                 s.pending_eval = cfg.eval_every > 0 and (s.epoch % cfg.eval_every == 0 or s.epoch == cfg.optim.epochs)
                 self.checkpoint()  # the epoch's training is safe before its validation starts
+                if self.stop_after_epoch:
+                    raise Interrupted(self.stop.signum or signal.SIGTERM, f"stopped after epoch {s.epoch}; "
+                                      f"state saved in {self.last}: continue with --resume")  # fmt: skip
                 if s.pending_eval:
                     self.validate()
                 elif ctx.is_main:  # no validation this epoch: its summary (and skipped images) all the same

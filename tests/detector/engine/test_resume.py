@@ -218,3 +218,38 @@ def test_a_second_signal_during_the_steps_stops_at_once(tmp_path, monkeypatch):
         _fit(tmp_path / "one", resume=False)
     assert stop.value.signum == signal.SIGINT and "stopped at step 4" in str(stop.value)
     assert torch.load(tmp_path / "one" / "last.pth", weights_only=True)["step"] == 4
+
+
+@pytest.mark.parametrize("last_step", [4, 8])  # the last step of epoch 1, of the whole run
+def test_a_signal_during_an_epochs_last_step_stops_before_its_validation(last_step, reference, tmp_path,
+                                                                          monkeypatch, capsys):  # fmt: skip
+    """A signal during an epoch's last step set the flag after that step had read it, and no step
+    came after to carry it: the run went on (at the end, to final.pth and exit 0, and the one
+    command to its next stage). It now stops once the epoch is saved, before its validation, and
+    the resumed run ends as an uninterrupted one."""
+    import os
+    import signal
+
+    from detector.errors import Interrupted
+
+    real_step, steps = loop.train_step, []
+
+    def signal_in_last_step(*args, **kw):
+        steps.append(1)
+        if len(steps) == last_step:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return real_step(*args, **kw)
+
+    monkeypatch.setattr(loop, "train_step", signal_in_last_step)
+    with pytest.raises(Interrupted) as stop:
+        _fit(tmp_path, resume=False)
+    assert stop.value.signum == signal.SIGTERM and f"stopped after epoch {last_step // 4}" in str(stop.value)
+    saved = torch.load(tmp_path / "last.pth", weights_only=True)
+    assert (saved["step"], saved["pending_eval"], (tmp_path / "final.pth").exists()) == (last_step, True, False)
+    monkeypatch.setattr(loop, "train_step", real_step)
+    capsys.readouterr()
+    result = _fit(tmp_path, resume=True)
+    assert f"validating epoch {last_step // 4} first" in capsys.readouterr().out
+    ref_out, ref_result, _ = reference
+    final, want = (torch.load(p / "final.pth", weights_only=True)["model"] for p in (tmp_path, ref_out))
+    assert all(torch.equal(final[k], want[k]) for k in want) and result == ref_result
