@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pytest
 
+from detector.data import inspect as data_inspect
 from detector.data import load_dataset
 from detector.data.inspect import describe_splits
 from detector.data.stats import dataset_report, format_report, percentiles, split_report
@@ -61,7 +62,8 @@ def test_coco_split_counts_crowds_and_has_no_truncated_flag(tmp_path):
     assert "truncated" not in format_report(rep)
 
 
-def test_describe_splits_writes_the_report_and_pictures(hand_voc, tmp_path, capsys):
+def test_describe_splits_writes_the_report_and_pictures(hand_voc, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(data_inspect, "_PRINTED", set())  # another test may have printed this report
     ds = load_dataset(hand_voc, "train")
     rep = describe_splits({"train": ds}, tmp_path / "out")
     assert json.loads((tmp_path / "out" / "dataset.json").read_text()) == json.loads(json.dumps(rep))
