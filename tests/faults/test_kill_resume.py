@@ -20,7 +20,7 @@ Final outputs must equal the reference: bit-identical weights (``final.pth``, tr
 deterministic on a fixed thread count), identical validation numbers, the same dataset bytes,
 proposals and detections, an identical report.
 
-Marked ``faults`` (about 10 minutes on 2 cores): ``make test-faults`` runs it, CI too; ``make
+Marked ``faults`` (about 12 minutes on 2 cores): ``make test-faults`` runs it, CI too; ``make
 test`` leaves it out. ``FAULT_POINTS=N`` changes the number of points per signal.
 """
 

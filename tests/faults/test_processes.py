@@ -69,6 +69,7 @@ def _scene(seed: int) -> np.ndarray:
     return img
 
 
+@pytest.mark.faults  # multi-process and slow (8-16 s): make test-faults
 @pytest.mark.slow
 def test_late_rank_proposals_every_image_exactly_once(tmp_path):
     """Item 2: with each rank's own view of what is missing, a rank 4 s late took an overlapping
@@ -93,6 +94,7 @@ def test_late_rank_proposals_every_image_exactly_once(tmp_path):
     assert not list(out.glob("puts_*.txt"))
 
 
+@pytest.mark.faults  # multi-process and slow (8-16 s): make test-faults
 @pytest.mark.slow
 def test_barrier_timeout_names_the_rank_that_did_not_arrive():
     """Item 3: barriers waited for the process group's default (10 min on NCCL, 30 on gloo)."""
@@ -187,6 +189,7 @@ def test_run_tasks_outcomes_unchanged_by_the_parent_death_signal(tmp_path):
     assert [o.value for o in out] == [0, 2, 4, 6, 8, 10]
 
 
+@pytest.mark.faults  # multi-process and slow (8-16 s): make test-faults
 def test_demo_writer_survives_a_killed_worker(tmp_path, monkeypatch):
     """Item 1: a fork pool froze at 1105/3094 images when one worker was killed. The writer now
     uses run_tasks: the dead worker's chunk is retried and the bytes are those of a clean run."""
