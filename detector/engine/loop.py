@@ -262,7 +262,6 @@ class Trainer:
                                       False, task.val_collate or task.collate)  # fmt: skip
         self.net = self.kit.model
         self.stop = _StopFlag(self.resume_hint)
-        self.stop_after_epoch = False  # told to stop during an epoch's last step: stop once it is saved
 
     def resume_hint(self) -> str:
         """Where an interrupted run's state is, and how to continue it."""
@@ -364,8 +363,9 @@ class Trainer:
                 f"stopped at step {s.step} (epoch {s.epoch + 1}); state saved in {self.last}: continue with --resume",
             )
 
-    def train_epoch(self) -> None:
-        """Train the rest of epoch ``state.epoch``, then record its numbers in ``state.epoch_stats``."""
+    def train_epoch(self) -> bool:
+        """Train the rest of epoch ``state.epoch``, then record its numbers in ``state.epoch_stats``;
+        True when a process was told to stop during the epoch's last step (stop once it is saved)."""
         s, cfg, task, ctx, stop = self.state, self.cfg, self.task, self.ctx, self.stop
         self.sampler.set_epoch(s.epoch, s.batch_in_epoch, self.per_rank)
         task.train_ds.set_epoch(s.epoch)
@@ -385,11 +385,12 @@ class Trainer:
         bar.close()
         # a signal during the epoch's last step (or its batch) set the flag after the step read it
         counts = dist_.all_reduce_sum(torch.tensor([float(len(skipped)), float(stop.set)], device=ctx.device), ctx)
-        n_skipped, self.stop_after_epoch = int(counts[0].item()), bool(counts[1].item() > 0)
+        n_skipped = int(counts[0].item())
         secs, p = time.perf_counter() - t0, s.progress
         s.epoch_stats = {"loss": p.ep_sum / max(p.ep_n, 1), "img_per_s": p.seen / max(secs, 1e-9), "seconds": secs,
                          "skipped": n_skipped, "example": skipped[0] if skipped else "another process's image"}  # fmt: skip
         s.epoch, s.batch_in_epoch, s.progress = s.epoch + 1, 0, EpochProgress()
+        return bool(counts[1].item() > 0)
 
     def run(self) -> dict:
         """The epoch loop (a resumed run's pending validation first), then ``final.pth`` (the
@@ -400,10 +401,10 @@ class Trainer:
             if s.pending_eval:  # interrupted between an epoch's last step and the end of its validation
                 self.validate()
             while s.epoch < cfg.optim.epochs:
-                self.train_epoch()
+                stopped = self.train_epoch()
                 s.pending_eval = cfg.eval_every > 0 and (s.epoch % cfg.eval_every == 0 or s.epoch == cfg.optim.epochs)
                 self.checkpoint()  # the epoch's training is safe before its validation starts
-                if self.stop_after_epoch:
+                if stopped:
                     raise Interrupted(self.stop.signum or signal.SIGTERM, f"stopped after epoch {s.epoch}; "
                                       f"state saved in {self.last}: continue with --resume")  # fmt: skip
                 if s.pending_eval:
