@@ -63,13 +63,14 @@ def _run(cmd: list[str], timeout: float = 600) -> subprocess.CompletedProcess:
     return res
 
 
-def _interrupt(cmd: list[str], at: float, sig: int) -> tuple[int | None, str, list[int]]:
-    """Start ``cmd``, send ``sig`` ``at`` seconds later (unless it ended before); returns its exit
+def _interrupt(cmd: list[str], at: float | Path, sig: int) -> tuple[int | None, str, list[int]]:
+    """Start ``cmd``, send ``sig`` ``at`` seconds later, or as soon as the file ``at`` exists (a
+    stage's last file: between two stages; at most 600 s), unless it ended before; returns its exit
     status (None: it ended before the signal), stderr, and the processes it had started."""
     proc = subprocess.Popen(cmd, cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    t_end = time.monotonic() + at
+    t_end = time.monotonic() + (600 if isinstance(at, Path) else at)
     kids: set[int] = set()
-    while time.monotonic() < t_end and proc.poll() is None:
+    while time.monotonic() < t_end and proc.poll() is None and not (isinstance(at, Path) and at.exists()):
         kids |= set(children(proc.pid))
         time.sleep(0.05)
     if proc.poll() is not None:
@@ -83,20 +84,6 @@ def _interrupt(cmd: list[str], at: float, sig: int) -> tuple[int | None, str, li
         _, err = proc.communicate()
         pytest.fail(f"{cmd[1]} still running 20 s after {signal.Signals(sig).name}; stderr: {err[-2000:]}")
     return proc.returncode, err, sorted(kids)
-
-
-def _kill_when(cmd: list[str], path: Path, timeout: float = 300) -> int | None:
-    """Start ``cmd`` and SIGKILL it as soon as ``path`` exists (a stage's last file: between two
-    stages); returns its exit status (None: it ended before)."""
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    t_end = time.monotonic() + timeout
-    while not path.exists() and proc.poll() is None and time.monotonic() < t_end:
-        time.sleep(0.01)
-    code = proc.poll()
-    proc.kill()
-    proc.wait(60)
-    assert path.exists(), f"{path} not written within {timeout} s"
-    return None if code is not None else proc.returncode
 
 
 def _points(n: int, tool: str) -> list[float]:
@@ -280,7 +267,9 @@ def test_train_det_pipeline(data, tmp_path):
     want = pipeline_outputs(ref)
     for stage in ("multibox", "rcnn"):  # killed just after a stage's final.pth, before the next starts
         out = tmp_path / f"after_{stage}"
-        assert _kill_when(tool.command(out), out / stage / "final.pth") == -signal.SIGKILL
+        code, _, kids = _interrupt(tool.command(out), out / stage / "final.pth", signal.SIGKILL)
+        assert code == -signal.SIGKILL and (out / stage / "final.pth").is_file()
+        assert not wait_gone(kids, 10), f"processes left behind after the kill after {stage}"
         _run(tool.command(out))
         got = pipeline_outputs(out)
         assert got.keys() == want.keys()

@@ -4,7 +4,11 @@ and after final.pth was written. A run killed at each stage and resumed must end
 final weights, metrics records, epoch lines, plot and returned validation as an uninterrupted run.
 """
 
+import contextlib
+import io
 import json
+import os
+import signal
 from dataclasses import dataclass, field
 
 import pytest
@@ -16,6 +20,7 @@ from detector.engine import loop
 from detector.engine.distributed import DistContext
 from detector.engine.optim import OptimConfig
 from detector.engine.run_config import RunConfig
+from detector.errors import Interrupted
 
 pytestmark = pytest.mark.numerics  # every test here compares two code paths or trains
 
@@ -94,9 +99,6 @@ def _epoch_lines(text):
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
     out = tmp_path_factory.mktemp("reference")
-    import contextlib
-    import io
-
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):
         result = _fit(out, resume=False)
@@ -158,11 +160,6 @@ def test_a_signal_during_validation_stops_at_once_and_resumes_there(tmp_path, ca
     """Item 8 of the fault review: SIGTERM during validation waited for the whole validation, and
     in the last epoch was ignored (exit 0). It now raises Interrupted at once; the epoch's training
     was checkpointed before its validation, which the resumed run does first."""
-    import os
-    import signal
-
-    from detector.errors import Interrupted
-
     calls = []
 
     def sigterm_in_final_validation():
@@ -184,11 +181,6 @@ def test_a_signal_during_validation_stops_at_once_and_resumes_there(tmp_path, ca
 def test_a_second_signal_during_the_steps_stops_at_once(tmp_path, monkeypatch):
     """The first SIGINT between steps asks for a checkpoint after the step; a second one (Ctrl-C
     again, during that step) raises at once instead of being ignored."""
-    import os
-    import signal
-
-    from detector.errors import Interrupted
-
     real_step = loop.train_step
     steps = []
 
@@ -227,11 +219,6 @@ def test_a_signal_during_an_epochs_last_step_stops_before_its_validation(last_st
     came after to carry it: the run went on (at the end, to final.pth and exit 0, and the one
     command to its next stage). It now stops once the epoch is saved, before its validation, and
     the resumed run ends as an uninterrupted one."""
-    import os
-    import signal
-
-    from detector.errors import Interrupted
-
     real_step, steps = loop.train_step, []
 
     def signal_in_last_step(*args, **kw):
